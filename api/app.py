@@ -1,0 +1,290 @@
+"""The HTTP API: thin routes that authenticate, validate, call one `callscope` function and map its errors."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from api import metrics
+from callscope import store
+from callscope.contacts import ContactMeta, parse_text_body, turns_from_body
+from callscope.db import get_sessionmaker
+from callscope.errors import InvalidInput, NotFound
+from callscope.pipeline import Resources, analyze_turns
+from callscope.settings import Settings, get_settings
+from callscope.transcribe import probe
+
+log = logging.getLogger("callscope.api")
+
+app = FastAPI(
+    title="Callscope",
+    version="0.1.0",
+    description="Call-center interaction analytics: post calls, SMS threads and chats; get intent, "
+    "routing hints and predicted handling time. Every route but /healthz needs `Authorization: Bearer <key>`.",
+)
+bearer = HTTPBearer(auto_error=False)
+
+
+def get_session() -> Iterator[Session]:
+    with get_sessionmaker(get_settings().resolved_database_url)() as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def principal(
+    session: SessionDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> store.Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise HTTPException(401, "missing API key: send `Authorization: Bearer <key>`",
+                            headers={"WWW-Authenticate": "Bearer"})
+    found = store.authenticate(session, key=credentials.credentials)
+    if found is None:
+        raise HTTPException(401, "invalid API key", headers={"WWW-Authenticate": "Bearer"})
+    return found
+
+
+def requires(permission: str) -> Any:
+    def check(who: Annotated[store.Principal, Depends(principal)]) -> store.Principal:
+        if not who.may(permission):
+            raise HTTPException(403, f"role {who.role!r} may not {permission}")
+        return who
+
+    return Depends(check)
+
+
+Ingest = Annotated[store.Principal, requires("ingest")]
+Reader = Annotated[store.Principal, requires("read")]
+Analyzer = Annotated[store.Principal, requires("analyze")]
+Admin = Annotated[store.Principal, requires("admin")]
+MetricsReader = Annotated[store.Principal, requires("metrics")]
+
+
+@app.exception_handler(InvalidInput)
+def _invalid(_request: Request, exc: InvalidInput) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, status_code=exc.status_code)
+
+
+@app.exception_handler(NotFound)
+def _not_found(_request: Request, exc: NotFound) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, status_code=404)
+
+
+@app.exception_handler(OperationalError)
+def _database_down(_request: Request, _exc: OperationalError) -> JSONResponse:
+    log.warning("database unavailable")
+    return JSONResponse({"detail": "database unavailable, retry later"}, status_code=503,
+                        headers={"Retry-After": "5"})
+
+
+@app.middleware("http")
+async def _observe(request: Request, call_next: Any) -> Response:
+    started = time.perf_counter()
+    response: Response = await call_next(request)
+    route = request.scope.get("route")
+    metrics.observe_request(getattr(route, "path", "unmatched"), request.method, response.status_code,
+                            time.perf_counter() - started)
+    return response
+
+
+@app.get("/healthz", tags=["ops"])
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@app.get("/metrics", tags=["ops"], response_class=Response)
+def prometheus_metrics(_who: MetricsReader, session: SessionDep) -> Response:
+    body, content_type = metrics.render(session)
+    return Response(body, media_type=content_type)
+
+
+class Accepted(BaseModel):
+    id: str
+    status: str
+    created: bool = Field(description="False when an Idempotency-Key matched an earlier post")
+
+
+def _enqueue(interaction_id: str, channel: str) -> None:
+    from worker.app import celery_app
+
+    task = "callscope.transcribe" if channel == "voice" else "callscope.analyze"
+    celery_app.send_task(task, args=[interaction_id],
+                         retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5})
+
+
+async def _read_upload(request: Request, settings: Settings) -> tuple[bytes, str | None, str | None, dict[str, Any]]:
+    form = await request.form(max_files=1, max_fields=10)
+    upload = form.get("file")
+    if upload is None or isinstance(upload, str):
+        raise InvalidInput("multipart uploads need the recording in the field `file`", 400)
+    data = await upload.read(settings.max_upload_bytes + 1)
+    if len(data) > settings.max_upload_bytes:
+        raise InvalidInput(f"the recording is over the limit of {settings.max_upload_bytes} bytes", 413)
+    raw_meta = form.get("metadata") or "{}"
+    try:
+        meta = json.loads(raw_meta if isinstance(raw_meta, str) else await raw_meta.read())
+    except ValueError as exc:
+        raise InvalidInput(f"field `metadata` is not valid JSON: {exc}", 400) from exc
+    if not isinstance(meta, dict):
+        raise InvalidInput("field `metadata` must be a JSON object", 400)
+    return data, upload.filename, upload.content_type, meta
+
+
+@app.post(
+    "/v1/interactions",
+    status_code=202,
+    response_model=Accepted,
+    tags=["interactions"],
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "application/json": {"schema": {"type": "object", "example": {
+                    "channel": "sms", "messages": [{"direction": "inbound", "text": "my card has not arrived"}]}}},
+                "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
+                    "file": {"type": "string", "format": "binary"},
+                    "metadata": {"type": "string", "description": 'JSON object, e.g. {"agent_channel": "left"}'},
+                }}},
+            },
+            "required": True,
+        }
+    },
+)
+async def post_interaction(
+    request: Request, who: Ingest, session: SessionDep, settings: SettingsDep, response: Response
+) -> Accepted:
+    """Store a contact safely, then queue it; answers 202 with its id (a repeated Idempotency-Key: the same id)."""
+    declared = int(request.headers.get("content-length") or 0)
+    if declared > settings.max_upload_bytes:
+        raise InvalidInput(f"the request is over the limit of {settings.max_upload_bytes} bytes", 413)
+    key = request.headers.get("idempotency-key")
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        data, filename, audio_type, meta = await _read_upload(request, settings)
+        agent_channel = meta.pop("agent_channel", None)
+        if agent_channel not in (None, "left", "right"):
+            raise InvalidInput("metadata.agent_channel must be 'left' or 'right'")
+        probe(data)
+        fields = _meta(meta)
+        row, created = store.create_interaction(
+            session, tenant=who.tenant, channel="voice", meta=fields, idempotency_key=key, audio=data,
+            filename=filename, content_type=audio_type, agent_channel=agent_channel,
+        )
+    elif content_type.startswith("application/json"):
+        raw = await request.body()
+        if len(raw) > settings.max_text_chars * 4:
+            raise InvalidInput("the body is too large", 413)
+        try:
+            payload = json.loads(raw)
+        except ValueError as exc:
+            raise InvalidInput(f"malformed JSON: {exc}", 400) from exc
+        body = parse_text_body(payload)
+        row, created = store.create_interaction(
+            session, tenant=who.tenant, channel=body.channel, meta=ContactMeta.model_validate(body.model_dump()),
+            idempotency_key=key, turns=turns_from_body(body),
+        )
+    else:
+        raise InvalidInput("send a JSON body (SMS or chat) or a multipart audio upload", 415)
+    if created or not row.enqueued:
+        try:
+            _enqueue(row.id, row.channel)
+        except Exception as exc:
+            log.warning("broker unavailable, interaction %s stays queued: %s", row.id, exc.__class__.__name__)
+            raise HTTPException(503, "the queue is unavailable; retry with the same Idempotency-Key",
+                                headers={"Retry-After": "5"}) from exc
+        row.enqueued = True
+        session.commit()
+    if not created:
+        response.status_code = 200
+    return Accepted(id=row.id, status=row.status, created=created)
+
+
+def _meta(meta: dict[str, Any]) -> ContactMeta:
+    try:
+        return ContactMeta.model_validate(meta)
+    except ValueError as exc:
+        raise InvalidInput(f"metadata: {exc}") from exc
+
+
+@app.get("/v1/interactions/{interaction_id}", tags=["interactions"])
+def get_interaction(interaction_id: str, who: Reader, session: SessionDep) -> dict[str, Any]:
+    return store.interaction_view(store.get_interaction(session, tenant=who.tenant, interaction_id=interaction_id))
+
+
+@app.get("/v1/interactions", tags=["interactions"])
+def list_interactions(
+    who: Reader,
+    session: SessionDep,
+    status: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    next: Annotated[str | None, Query(description="the `next` cursor of the previous page")] = None,  # noqa: A002
+) -> dict[str, Any]:
+    rows, cursor = store.list_interactions(session, tenant=who.tenant, status=status, limit=limit, before=next)
+    return {"items": [store.interaction_view(r) for r in rows], "next": cursor}
+
+
+class OutcomeIn(BaseModel):
+    handle_time_s: float = Field(gt=0, le=86_400, description="actual handling time in seconds")
+    queue: str | None = Field(default=None, max_length=100)
+    resolution: str | None = Field(default=None, max_length=100)
+
+
+@app.post("/v1/interactions/{interaction_id}/outcome", tags=["interactions"])
+def post_outcome(interaction_id: str, outcome: OutcomeIn, who: Ingest, session: SessionDep) -> dict[str, Any]:
+    """Report what happened; later predictions for the same intent learn from it."""
+    row = store.record_outcome(session, tenant=who.tenant, interaction_id=interaction_id, **outcome.model_dump())
+    return {"interaction_id": interaction_id, "handle_time_s": row.handle_time_s, "queue": row.queue,
+            "resolution": row.resolution}
+
+
+class AnalyzeIn(BaseModel):
+    text: str = Field(min_length=1, max_length=20_000)
+    channel: str = Field(default="chat", pattern="^(voice|sms|chat)$")
+
+
+@app.post("/v1/analyze", tags=["analysis"])
+def analyze(body: AnalyzeIn, who: Analyzer, session: SessionDep, settings: SettingsDep) -> dict[str, Any]:
+    """Synchronous analysis of a snippet of customer text (nothing is stored)."""
+    from callscope.contacts import Turn
+    from callscope.redact import redact
+
+    analysis = analyze_turns(
+        [Turn(speaker="customer", text=body.text)],
+        channel=body.channel,
+        resources=Resources.from_settings(settings),
+        outcomes=lambda intent: store.outcome_durations(session, tenant=who.tenant, intent=intent),
+    )
+    return {"text": redact(body.text), **analysis.model_dump()}
+
+
+class WebhookIn(BaseModel):
+    url: str = Field(min_length=8, max_length=2000)
+
+
+@app.post("/v1/webhooks", status_code=201, tags=["webhooks"])
+def create_webhook(body: WebhookIn, who: Admin, session: SessionDep) -> dict[str, Any]:
+    """Register a URL for finished interactions; the secret (shown once) signs each delivery."""
+    hook = store.create_webhook(session, tenant=who.tenant, url=body.url)
+    return {"id": hook.id, "url": hook.url, "secret": hook.secret}
+
+
+@app.get("/v1/webhooks", tags=["webhooks"])
+def list_webhooks(who: Admin, session: SessionDep) -> list[dict[str, Any]]:
+    return [{"id": h.id, "url": h.url} for h in store.webhooks_for(session, tenant=who.tenant)]
+
+
+@app.delete("/v1/webhooks/{webhook_id}", status_code=204, tags=["webhooks"])
+def delete_webhook(webhook_id: int, who: Admin, session: SessionDep) -> Response:
+    store.delete_webhook(session, tenant=who.tenant, webhook_id=webhook_id)
+    return Response(status_code=204)

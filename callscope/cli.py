@@ -1,0 +1,264 @@
+"""The `callscope` command. Data goes to stdout; progress and logs go to stderr."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from callscope.errors import CallscopeError
+from callscope.settings import REPO_ROOT, get_settings
+
+app = typer.Typer(help="Callscope: call-center interaction analytics.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+app.add_typer(db_app, name="db")
+err = Console(stderr=True)
+WORKER_QUEUES = "transcribe,analyze,webhooks"
+
+
+def _fail(message: str, code: int = 2) -> None:
+    err.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(code)
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                    TimeElapsedColumn(), console=err, transient=False)
+
+
+def _migrated_sessionmaker() -> Any:
+    from callscope.db import get_sessionmaker, migrate
+
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    migrate(settings.resolved_database_url)
+    return get_sessionmaker(settings.resolved_database_url)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the Alembic migrations to CALLSCOPE_DATABASE_URL."""
+    _migrated_sessionmaker()
+    err.print("schema is up to date")
+
+
+@keys_app.command("create")
+def keys_create(
+    tenant: Annotated[str, typer.Option(help="the tenant the key acts for")],
+    role: Annotated[str, typer.Option(help="ingest, agent, supervisor or admin")],
+) -> None:
+    """Print a new API key (stored hashed; shown only this once)."""
+    from callscope.store import create_api_key
+
+    with _migrated_sessionmaker()() as session:
+        try:
+            key = create_api_key(session, tenant=tenant, role=role)
+        except CallscopeError as exc:
+            _fail(str(exc))
+    typer.echo(key)
+
+
+def _worker_argv(concurrency: int, queues: str) -> list[str]:
+    return ["worker", "-Q", queues, "-c", str(concurrency), "--loglevel", "INFO", "-n", f"callscope-{os.getpid()}@%h"]
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[int, typer.Option(help="worker processes (each loads its own Whisper model)")] = 2,
+    queues: Annotated[str, typer.Option(help="comma-separated queues to consume")] = WORKER_QUEUES,
+) -> None:
+    """Start a Celery worker alone, on CALLSCOPE_BROKER_URL and CALLSCOPE_DATABASE_URL."""
+    if not get_settings().broker_url:
+        _fail("CALLSCOPE_BROKER_URL is empty: a lone worker needs a shared broker (e.g. redis://host:6379/0)")
+    from worker.app import celery_app
+
+    celery_app.worker_main(argv=_worker_argv(concurrency, queues))
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+    with_worker: Annotated[bool, typer.Option("--worker/--no-worker", help="start a worker (embedded broker)")] = True,
+    concurrency: Annotated[int, typer.Option(help="processes of the embedded worker")] = 2,
+) -> None:
+    """Start the API; with the embedded broker (CALLSCOPE_BROKER_URL empty) also its broker and a worker."""
+    import uvicorn
+
+    settings = get_settings()
+    _migrated_sessionmaker()
+    broker = None
+    child: subprocess.Popen[bytes] | None = None
+    if settings.embedded_broker:
+        from callscope.broker import start_embedded_redis
+
+        broker, url = start_embedded_redis(settings.data_dir)
+        os.environ["CALLSCOPE_BROKER_URL"] = url
+        get_settings.cache_clear()
+        if with_worker:
+            argv = [sys.executable, "-m", "celery", "-A", "worker.app:celery_app", *_worker_argv(concurrency, WORKER_QUEUES)]
+            child = subprocess.Popen(argv, cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+            err.print(f"embedded broker at {url}; worker pid {child.pid}")
+    try:
+        uvicorn.run("api.app:app", host=host, port=port, log_level="info")
+    finally:
+        if child is not None:
+            child.send_signal(signal.SIGTERM)
+            try:
+                child.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        if broker is not None:
+            broker.shutdown()
+
+
+def _load_contact(path: Path, on_progress: Any = None) -> tuple[str, list[Any], float | None]:
+    """A local file as (channel, turns, duration): SMS/chat JSON, a plain-text chat, or a recording."""
+    from callscope.contacts import parse_plain_transcript, parse_text_body, turns_from_body
+    from callscope.jobs import whisper_options
+    from callscope.transcribe import transcribe
+
+    if path.suffix.lower() == ".json":
+        try:
+            body = parse_text_body(json.loads(path.read_text()))
+        except ValueError as exc:
+            raise CallscopeError(f"malformed JSON: {exc}") from exc
+        return body.channel, turns_from_body(body), None
+    if path.suffix.lower() == ".txt":
+        return "chat", parse_plain_transcript(path.read_text()), None
+    settings = get_settings()
+    result = transcribe(path.read_bytes(), options=whisper_options(settings), agent_channel=settings.agent_channel,
+                        on_progress=on_progress)
+    return "voice", result.turns, result.duration
+
+
+@app.command()
+def analyze(
+    files: Annotated[list[Path], typer.Argument(help="recordings, SMS/chat JSON (API body format) or chat .txt")],
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object per file on stdout")] = False,
+) -> None:
+    """Run the whole pipeline on local files, without a server."""
+    from rich.table import Table
+
+    from callscope.pipeline import Resources, analyze_turns, no_outcomes
+    from callscope.store import redact_turns
+
+    resources = Resources.from_settings(get_settings())
+    failures, results = 0, []
+    with _progress() as progress:
+        overall = progress.add_task("analyzing", total=len(files))
+        for path in files:
+            current = progress.add_task(f"  {path.name}", total=1.0)
+            try:
+                if not path.is_file():
+                    raise CallscopeError(f"no such file: {path}")
+                channel, turns, duration = _load_contact(
+                    path, lambda done, task=current: progress.update(task, completed=done))
+                analysis = analyze_turns(turns, channel=channel, resources=resources, outcomes=no_outcomes)
+            except CallscopeError as exc:
+                failures += 1
+                err.print(f"[red]error:[/red] {path}: {exc}")
+                continue
+            finally:
+                progress.update(current, completed=1.0, visible=False)
+                progress.advance(overall)
+            result = {"file": str(path), "channel": channel, "duration_s": duration, "turns": redact_turns(turns),
+                      "intent": analysis.intent["label"], "confidence": analysis.intent["confidence"],
+                      "routing": analysis.routing.model_dump(), "handle_time": analysis.handle_time.model_dump()}
+            results.append(result)
+            if as_json:
+                typer.echo(json.dumps(result))
+    if not as_json:
+        table = Table("file", "channel", "intent", "confidence", "queue", "priority", "p50 s", "p90 s")
+        for r in results:
+            table.add_row(Path(r["file"]).name, r["channel"], r["intent"], f"{r['confidence']:.2f}",
+                          r["routing"]["queue"], str(r["routing"]["priority"]),
+                          f"{r['handle_time']['p50_s']:.0f}", f"{r['handle_time']['p90_s']:.0f}")
+        Console().print(table)
+    if failures:
+        raise typer.Exit(1)
+
+
+@app.command()
+def transcribe(
+    file: Annotated[Path, typer.Argument(help="a recording in any common format")],
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of text")] = False,
+    agent_channel: Annotated[str | None, typer.Option(help="left or right (default: setting)")] = None,
+) -> None:
+    """Transcribe a recording: dual-channel calls come back as agent/customer turns with times."""
+    from callscope.jobs import whisper_options
+    from callscope.transcribe import transcribe as run
+
+    if not file.is_file():
+        _fail(f"no such file: {file}")
+    settings = get_settings()
+    channel = agent_channel or settings.agent_channel
+    if channel not in ("left", "right"):
+        _fail("--agent-channel must be left or right")
+    with _progress() as progress:
+        task = progress.add_task(f"transcribing {file.name}", total=1.0)
+        try:
+            result = run(file.read_bytes(), options=whisper_options(settings), agent_channel=channel,  # type: ignore[arg-type]
+                         on_progress=lambda done: progress.update(task, completed=done))
+        except CallscopeError as exc:
+            _fail(f"{file}: {exc}")
+    if as_json:
+        typer.echo(json.dumps(result.as_json()))
+    else:
+        for turn in result.turns:
+            typer.echo(f"[{turn.start:7.2f}-{turn.end:7.2f}] {turn.speaker:>8}: {turn.text}")
+
+
+@app.command()
+def classify(
+    batch_size: Annotated[int, typer.Option(help="texts per nlp.pipe batch")] = 1000,
+) -> None:
+    """Read one text per line on stdin; write one JSON object per line: intent and confidence, in order."""
+    from callscope.intent import load_intent_model
+
+    try:
+        model = load_intent_model(get_settings().intent_model_dir)
+    except FileNotFoundError as exc:
+        _fail(str(exc))
+    out = sys.stdout
+    batch: list[str] = []
+
+    def flush() -> None:
+        for p in model.predict(batch, batch_size=batch_size):
+            out.write(json.dumps({"intent": p.label, "confidence": round(p.confidence, 4)}) + "\n")
+        batch.clear()
+
+    for line in sys.stdin:
+        batch.append(line.rstrip("\n"))
+        if len(batch) >= batch_size:
+            flush()
+    flush()
+    out.flush()
+
+
+@app.command()
+def demo(
+    port: Annotated[int, typer.Option(help="port for the demo API")] = 8000,
+    keep_running: Annotated[
+        bool | None, typer.Option("--keep-running/--exit", help="keep serving after the results (default: on a terminal)")
+    ] = None,
+) -> None:
+    """Start the service on the embedded default, analyze the bundled samples, print results and where to look."""
+    from callscope.demo import run_demo
+
+    run_demo(port=port, keep_running=sys.stdout.isatty() if keep_running is None else keep_running, console=err)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

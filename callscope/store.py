@@ -1,0 +1,234 @@
+"""Persistence services: small keyword-only functions over a SQLAlchemy session, scoped by tenant."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from callscope.contacts import ContactMeta, Turn
+from callscope.db import ApiKey, AudioBlob, Interaction, Outcome, Webhook, utcnow
+from callscope.errors import InvalidInput, NotFound
+from callscope.redact import redact
+
+ROLES = ("ingest", "agent", "supervisor", "admin")
+# What each role may do; admin may do everything the others may.
+PERMISSIONS: dict[str, set[str]] = {
+    "ingest": {"ingest", "read", "analyze"},
+    "agent": {"read", "analyze"},
+    "supervisor": {"read", "reports", "metrics"},
+}
+PERMISSIONS["admin"] = set().union(*PERMISSIONS.values(), {"admin"})
+STATUSES = ("queued", "processing", "done", "failed")
+
+
+@dataclass(frozen=True)
+class Principal:
+    tenant: str
+    role: str
+
+    def may(self, permission: str) -> bool:
+        return permission in PERMISSIONS[self.role]
+
+
+def hash_key(key: str) -> str:
+    """Keys are 256-bit random tokens, so one SHA-256 is enough (no password stretching needed)."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def create_api_key(session: Session, *, tenant: str, role: str) -> str:
+    """Store the key's hash and return the key itself, which is shown once."""
+    if role not in ROLES:
+        raise InvalidInput(f"unknown role {role!r}: expected one of {', '.join(ROLES)}")
+    if not tenant.strip() or len(tenant) > 100:
+        raise InvalidInput("tenant must be 1-100 characters")
+    key = "cs_" + secrets.token_urlsafe(32)
+    session.add(ApiKey(tenant=tenant, role=role, key_hash=hash_key(key), prefix=key[:10]))
+    session.commit()
+    return key
+
+
+def authenticate(session: Session, *, key: str) -> Principal | None:
+    row = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(key), ApiKey.revoked.is_(False)))
+    return Principal(tenant=row.tenant, role=row.role) if row else None
+
+
+def redact_turns(turns: list[Turn]) -> list[dict[str, Any]]:
+    """Turns as stored: PII replaced before anything reaches the database."""
+    return [{**t.model_dump(), "text": redact(t.text)} for t in turns]
+
+
+def create_interaction(
+    session: Session,
+    *,
+    tenant: str,
+    channel: str,
+    meta: ContactMeta,
+    idempotency_key: str | None = None,
+    turns: list[Turn] | None = None,
+    audio: bytes | None = None,
+    filename: str | None = None,
+    content_type: str | None = None,
+    agent_channel: str | None = None,
+) -> tuple[Interaction, bool]:
+    """Store a new contact (committed before anything is queued); a repeated idempotency key returns the first."""
+    if idempotency_key:
+        existing = _by_idempotency_key(session, tenant=tenant, key=idempotency_key)
+        if existing is not None:
+            return existing, False
+    row = Interaction(
+        id=str(uuid.uuid4()),
+        tenant=tenant,
+        channel=channel,
+        status="queued",
+        idempotency_key=idempotency_key,
+        agent_channel=agent_channel,
+        turns=redact_turns(turns) if turns is not None else None,
+        **meta.model_dump(),
+    )
+    session.add(row)
+    if audio is not None:
+        session.add(AudioBlob(interaction_id=row.id, filename=filename, content_type=content_type, content=audio))
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        existing = _by_idempotency_key(session, tenant=tenant, key=idempotency_key or "")
+        if existing is None:
+            raise
+        return existing, False
+    return row, True
+
+
+def _by_idempotency_key(session: Session, *, tenant: str, key: str) -> Interaction | None:
+    return session.scalar(
+        select(Interaction).where(Interaction.tenant == tenant, Interaction.idempotency_key == key)
+    )
+
+
+def get_interaction(session: Session, *, tenant: str, interaction_id: str) -> Interaction:
+    """Another tenant's contact is reported exactly like a missing one."""
+    row = session.get(Interaction, interaction_id)
+    if row is None or row.tenant != tenant:
+        raise NotFound(f"interaction {interaction_id} not found")
+    return row
+
+
+def list_interactions(
+    session: Session, *, tenant: str, status: str | None = None, limit: int = 50, before: str | None = None
+) -> tuple[list[Interaction], str | None]:
+    """Newest first; `before` is the cursor the previous page returned."""
+    query = select(Interaction).where(Interaction.tenant == tenant)
+    if status:
+        if status not in STATUSES:
+            raise InvalidInput(f"unknown status {status!r}: expected one of {', '.join(STATUSES)}")
+        query = query.where(Interaction.status == status)
+    if before:
+        anchor = session.get(Interaction, before)
+        if anchor is None or anchor.tenant != tenant:
+            raise InvalidInput("unknown cursor")
+        query = query.where(
+            (Interaction.created_at < anchor.created_at)
+            | ((Interaction.created_at == anchor.created_at) & (Interaction.id < anchor.id))
+        )
+    rows = list(session.scalars(query.order_by(Interaction.created_at.desc(), Interaction.id.desc()).limit(limit + 1)))
+    return rows[:limit], (rows[limit - 1].id if len(rows) > limit else None)
+
+
+def load_audio(session: Session, *, interaction_id: str) -> bytes:
+    blob = session.get(AudioBlob, interaction_id)
+    if blob is None:
+        raise NotFound(f"no recording stored for interaction {interaction_id}")
+    return blob.content
+
+
+def record_outcome(
+    session: Session,
+    *,
+    tenant: str,
+    interaction_id: str,
+    handle_time_s: float,
+    queue: str | None,
+    resolution: str | None,
+) -> Outcome:
+    """Store (or replace) the actual handling time reported by the call center."""
+    row = get_interaction(session, tenant=tenant, interaction_id=interaction_id)
+    outcome = session.scalar(select(Outcome).where(Outcome.interaction_id == row.id)) or Outcome(
+        interaction_id=row.id, tenant=tenant
+    )
+    outcome.channel, outcome.intent = row.channel, row.intent_label
+    outcome.handle_time_s, outcome.queue, outcome.resolution = handle_time_s, queue, resolution
+    outcome.created_at = utcnow()
+    session.add(outcome)
+    session.commit()
+    return outcome
+
+
+def outcome_durations(session: Session, *, tenant: str, intent: str | None, limit: int = 2000) -> dict[str, list[float]]:
+    """The tenant's most recent handling times for one intent, grouped by channel."""
+    rows = session.execute(
+        select(Outcome.channel, Outcome.handle_time_s)
+        .where(Outcome.tenant == tenant, Outcome.intent == intent)
+        .order_by(Outcome.created_at.desc())
+        .limit(limit)
+    )
+    grouped: dict[str, list[float]] = {}
+    for channel, seconds in rows:
+        grouped.setdefault(channel, []).append(seconds)
+    return grouped
+
+
+def create_webhook(session: Session, *, tenant: str, url: str) -> Webhook:
+    if not url.startswith(("http://", "https://")):
+        raise InvalidInput("webhook url must start with http:// or https://")
+    hook = Webhook(tenant=tenant, url=url, secret=secrets.token_hex(32))
+    session.add(hook)
+    session.commit()
+    return hook
+
+
+def webhooks_for(session: Session, *, tenant: str) -> list[Webhook]:
+    return list(session.scalars(select(Webhook).where(Webhook.tenant == tenant).order_by(Webhook.id)))
+
+
+def delete_webhook(session: Session, *, tenant: str, webhook_id: int) -> None:
+    hook = session.get(Webhook, webhook_id)
+    if hook is None or hook.tenant != tenant:
+        raise NotFound(f"webhook {webhook_id} not found")
+    session.delete(hook)
+    session.commit()
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def interaction_view(row: Interaction) -> dict[str, Any]:
+    """The public shape of an interaction (the API contract)."""
+    view: dict[str, Any] = {
+        "id": row.id,
+        "status": row.status,
+        "channel": row.channel,
+        "external_id": row.external_id,
+        "customer_ref": row.customer_ref,
+        "queue": row.queue,
+        "agent": row.agent,
+        "duration_s": row.duration_s,
+        "turns": row.turns or [],
+        "intent": {"label": row.intent_label, "confidence": row.intent_confidence} if row.intent_label else None,
+        "routing": row.routing,
+        "handle_time": row.handle_time,
+        "attempts": row.attempts,
+        "created_at": _iso(row.created_at),
+        "finished_at": _iso(row.finished_at),
+    }
+    if row.status == "failed":
+        view["error"] = row.error
+    return view

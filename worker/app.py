@@ -1,0 +1,45 @@
+"""The Celery app: configuration only. Tasks are in `worker.tasks`; domain logic in `callscope`."""
+
+from __future__ import annotations
+
+from celery import Celery
+from kombu import Queue
+
+from callscope.settings import get_settings
+
+QUEUES = ("transcribe", "analyze", "webhooks")
+
+
+def make_celery() -> Celery:
+    settings = get_settings()
+    if not settings.broker_url:
+        raise RuntimeError(
+            "CALLSCOPE_BROKER_URL is empty: start the embedded broker with `callscope serve`, "
+            "or point workers at a Redis server (redis://host:6379/0)"
+        )
+    app = Celery("callscope", broker=settings.broker_url, include=["worker.tasks"])
+    app.conf.update(
+        task_queues=[Queue(name) for name in QUEUES],
+        task_default_queue="analyze",
+        task_routes={
+            "callscope.transcribe": {"queue": "transcribe"},
+            "callscope.analyze": {"queue": "analyze"},
+            "callscope.deliver_webhook": {"queue": "webhooks"},
+        },
+        # A task is acknowledged only after it ran: a worker killed mid-task leaves it for another worker.
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_ignore_result=True,
+        task_serializer="json",
+        accept_content=["json"],
+        broker_connection_retry_on_startup=True,
+        # Redelivery of unacknowledged tasks waits this long: it must exceed the longest task.
+        broker_transport_options={"visibility_timeout": settings.broker_visibility_timeout_s},
+        worker_hijack_root_logger=False,
+        worker_send_task_events=False,
+    )
+    return app
+
+
+celery_app = make_celery()

@@ -1,0 +1,85 @@
+"""Thin Celery tasks: each takes an id, opens a session, calls one `callscope.jobs` step, declares retries."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import Task
+
+from callscope import jobs
+from callscope.db import Webhook, get_sessionmaker
+from callscope.errors import AudioError
+from callscope.pipeline import Resources
+from callscope.settings import get_settings
+from callscope.store import get_interaction, interaction_view, webhooks_for
+from callscope.webhooks import deliver, encode
+from worker.app import celery_app
+
+log = logging.getLogger("callscope.worker")
+
+
+def _session() -> Any:
+    return get_sessionmaker(get_settings().resolved_database_url)()
+
+
+def _retry_or_fail(task: Task, interaction_id: str, exc: Exception) -> None:
+    """Bounded retries with exponential backoff; then the contact ends `failed` with the reason."""
+    settings = get_settings()
+    permanent = isinstance(exc, AudioError)
+    if not permanent and task.request.retries < settings.task_max_retries:
+        raise task.retry(exc=exc, countdown=settings.task_retry_backoff_s * 2**task.request.retries)
+    with _session() as session:
+        row = jobs.fail(session, interaction_id, reason=f"{exc.__class__.__name__}: {exc}")
+    if row is not None:
+        notify_webhooks(row.tenant, interaction_id)
+    log.warning("interaction %s failed: %s", interaction_id, exc.__class__.__name__)
+
+
+@celery_app.task(name="callscope.transcribe", bind=True, max_retries=None)
+def transcribe_interaction(self: Task, interaction_id: str) -> None:
+    try:
+        with _session() as session:
+            more = jobs.transcribe_step(session, interaction_id, settings=get_settings())
+    except Exception as exc:
+        _retry_or_fail(self, interaction_id, exc)
+        return
+    if more:
+        analyze_interaction.delay(interaction_id)
+
+
+@celery_app.task(name="callscope.analyze", bind=True, max_retries=None)
+def analyze_interaction(self: Task, interaction_id: str) -> None:
+    try:
+        with _session() as session:
+            row = jobs.analyze_step(session, interaction_id, resources=Resources.from_settings(get_settings()))
+    except Exception as exc:
+        _retry_or_fail(self, interaction_id, exc)
+        return
+    if row is not None:
+        notify_webhooks(row.tenant, interaction_id)
+
+
+def notify_webhooks(tenant: str, interaction_id: str) -> None:
+    with _session() as session:
+        for hook in webhooks_for(session, tenant=tenant):
+            deliver_webhook.delay(hook.id, interaction_id)
+
+
+@celery_app.task(name="callscope.deliver_webhook", bind=True, max_retries=None)
+def deliver_webhook(self: Task, webhook_id: int, interaction_id: str) -> None:
+    settings = get_settings()
+    with _session() as session:
+        hook = session.get(Webhook, webhook_id)
+        if hook is None:
+            return
+        view = interaction_view(get_interaction(session, tenant=hook.tenant, interaction_id=interaction_id))
+        url, secret = hook.url, hook.secret
+    body = encode(f"interaction.{view['status']}", view)
+    try:
+        deliver(url, body, secret=secret, timeout_s=settings.webhook_timeout_s)
+    except Exception as exc:
+        if self.request.retries >= settings.webhook_max_retries:
+            log.warning("webhook %s gave up for interaction %s: %s", webhook_id, interaction_id, exc)
+            return
+        raise self.retry(exc=exc, countdown=min(600, 2 * 4**self.request.retries)) from exc
