@@ -69,8 +69,9 @@ def keys_create(
     typer.echo(key)
 
 
-def _worker_argv(concurrency: int, queues: str) -> list[str]:
-    return ["worker", "-Q", queues, "-c", str(concurrency), "--loglevel", "INFO", "-n", f"callscope-{os.getpid()}@%h"]
+def _worker_argv(concurrency: int, queues: str, log_level: str = "info") -> list[str]:
+    return ["worker", "-Q", queues, "-c", str(concurrency), "--loglevel", log_level.upper(),
+            "-n", f"callscope-{os.getpid()}@%h"]
 
 
 @app.command()
@@ -92,6 +93,7 @@ def serve(
     port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
     with_worker: Annotated[bool, typer.Option("--worker/--no-worker", help="start a worker (embedded broker)")] = True,
     concurrency: Annotated[int, typer.Option(help="processes of the embedded worker")] = 2,
+    log_level: Annotated[str, typer.Option(help="uvicorn and worker log level")] = "info",
 ) -> None:
     """Start the API; with the embedded broker (CALLSCOPE_BROKER_URL empty) also its broker and a worker."""
     import uvicorn
@@ -107,11 +109,11 @@ def serve(
         os.environ["CALLSCOPE_BROKER_URL"] = url
         get_settings.cache_clear()
         if with_worker:
-            argv = [sys.executable, "-m", "celery", "-A", "worker.app:celery_app", *_worker_argv(concurrency, WORKER_QUEUES)]
+            argv = [sys.executable, "-m", "celery", "-A", "worker.app:celery_app", *_worker_argv(concurrency, WORKER_QUEUES, log_level)]
             child = subprocess.Popen(argv, cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
             err.print(f"embedded broker at {url}; worker pid {child.pid}")
     try:
-        uvicorn.run("api.app:app", host=host, port=port, log_level="info")
+        uvicorn.run("api.app:app", host=host, port=port, log_level=log_level)
     finally:
         if child is not None:
             child.send_signal(signal.SIGTERM)

@@ -75,17 +75,23 @@ def run_demo(*, port: int, keep_running: bool, console: Console) -> None:
         key = create_api_key(session, tenant="demo", role="admin")
     base = f"http://127.0.0.1:{port}"
     console.print(f"starting Callscope on {base} (data folder {settings.data_dir.resolve()})")
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    log_path = (settings.data_dir / "demo-service.log").resolve()
+    log_file = log_path.open("ab")
     proc = subprocess.Popen([sys.executable, "-m", "callscope.cli", "serve", "--port", str(port)], cwd=REPO_ROOT,
-                            env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}, start_new_session=True)
+                            env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}, start_new_session=True,
+                            stdout=log_file, stderr=subprocess.STDOUT)
     try:
         _wait_healthy(base, proc)
         client = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=60)
         ids = [_post(client, SAMPLES / name) for name in SAMPLE_FILES]
         results = _wait_done(client, ids, console)
-        Console().print(_results_table(results))
-        console.print(f"\nAPI docs:        {base}/docs\nAn interaction:  {base}/v1/interactions/{ids[0]}\n"
-                      f"API key (admin, tenant demo): {key}\n"
-                      f"Try: curl -H 'Authorization: Bearer {key}' {base}/v1/interactions")
+        out = Console(width=None if sys.stdout.isatty() else 140)
+        out.print(_results_table(results))
+        out.print(f"\nAPI docs (OpenAPI):  {base}/docs\nOne interaction:     {base}/v1/interactions/{ids[0]}\n"
+                  f"Metrics:             {base}/metrics\nService log:         {log_path}\n"
+                  f"API key (admin, tenant demo): {key}\n"
+                  f"Try: curl -H 'Authorization: Bearer {key}' {base}/v1/interactions", soft_wrap=True)
         if keep_running:
             console.print("\nserving; press Ctrl-C to stop")
             proc.wait()
@@ -98,6 +104,7 @@ def run_demo(*, port: int, keep_running: bool, console: Console) -> None:
                 proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
+        log_file.close()
 
 
 def _wait_done(client: httpx.Client, ids: list[str], console: Console, timeout_s: float = 600) -> list[dict[str, Any]]:

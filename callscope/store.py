@@ -94,9 +94,10 @@ def create_interaction(
         **meta.model_dump(),
     )
     session.add(row)
-    if audio is not None:
-        session.add(AudioBlob(interaction_id=row.id, filename=filename, content_type=content_type, content=audio))
     try:
+        if audio is not None:
+            session.flush()  # the row first: the blob's foreign key points at it
+            session.add(AudioBlob(interaction_id=row.id, filename=filename, content_type=content_type, content=audio))
         session.commit()
     except IntegrityError:
         session.rollback()

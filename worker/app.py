@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from celery import Celery
-from kombu import Queue
+from kombu import Exchange, Queue
 
 from callscope.settings import get_settings
 
@@ -19,8 +19,10 @@ def make_celery() -> Celery:
         )
     app = Celery("callscope", broker=settings.broker_url, include=["worker.tasks"])
     app.conf.update(
-        task_queues=[Queue(name) for name in QUEUES],
+        task_queues=[Queue(name, Exchange(name, type="direct"), routing_key=name) for name in QUEUES],
         task_default_queue="analyze",
+        task_default_exchange="analyze",
+        task_default_routing_key="analyze",
         task_routes={
             "callscope.transcribe": {"queue": "transcribe"},
             "callscope.analyze": {"queue": "analyze"},

@@ -1,0 +1,41 @@
+# Callscope: `make demo` and `make test` work on a fresh clone (they install into .venv first).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+export HF_HUB_OFFLINE := 1
+
+.PHONY: install demo test lint models bench services clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(PY) -m callscope.cli demo
+
+test: install
+	$(PY) -m ruff check .
+	$(PY) -m pytest -ra
+
+lint: install
+	$(PY) -m ruff check .
+
+# Rebuild the trained artifacts under models/ from ../shared/data.
+models: install
+	$(PY) models/intent/train.py
+
+bench: install
+	$(PY) bench/bench_transcribe.py
+
+# Start the machine's Redis and PostgreSQL if they are not running (CI's machine starts them itself).
+services:
+	@redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 || redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no
+	@pg_isready -h 127.0.0.1 -q || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start
+
+clean:
+	rm -rf var bench/out tests/artifacts .pytest_cache
