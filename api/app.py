@@ -48,8 +48,9 @@ def principal(
     session: SessionDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> store.Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
-        raise HTTPException(401, "missing API key: send `Authorization: Bearer <key>`",
-                            headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(
+            401, "missing API key: send `Authorization: Bearer <key>`", headers={"WWW-Authenticate": "Bearer"}
+        )
     found = store.authenticate(session, key=credentials.credentials)
     if found is None:
         raise HTTPException(401, "invalid API key", headers={"WWW-Authenticate": "Bearer"})
@@ -85,8 +86,7 @@ def _not_found(_request: Request, exc: NotFound) -> JSONResponse:
 @app.exception_handler(OperationalError)
 def _database_down(_request: Request, _exc: OperationalError) -> JSONResponse:
     log.warning("database unavailable")
-    return JSONResponse({"detail": "database unavailable, retry later"}, status_code=503,
-                        headers={"Retry-After": "5"})
+    return JSONResponse({"detail": "database unavailable, retry later"}, status_code=503, headers={"Retry-After": "5"})
 
 
 @app.middleware("http")
@@ -94,8 +94,9 @@ async def _observe(request: Request, call_next: Any) -> Response:
     started = time.perf_counter()
     response: Response = await call_next(request)
     route = request.scope.get("route")
-    metrics.observe_request(getattr(route, "path", "unmatched"), request.method, response.status_code,
-                            time.perf_counter() - started)
+    metrics.observe_request(
+        getattr(route, "path", "unmatched"), request.method, response.status_code, time.perf_counter() - started
+    )
     return response
 
 
@@ -120,8 +121,9 @@ def _enqueue(interaction_id: str, channel: str) -> None:
     from worker.app import celery_app
 
     task = "callscope.transcribe" if channel == "voice" else "callscope.analyze"
-    celery_app.send_task(task, args=[interaction_id],
-                         retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5})
+    celery_app.send_task(
+        task, args=[interaction_id], retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5}
+    )
 
 
 async def _read_upload(request: Request, settings: Settings) -> tuple[bytes, str | None, str | None, dict[str, Any]]:
@@ -150,12 +152,28 @@ async def _read_upload(request: Request, settings: Settings) -> tuple[bytes, str
     openapi_extra={
         "requestBody": {
             "content": {
-                "application/json": {"schema": {"type": "object", "example": {
-                    "channel": "sms", "messages": [{"direction": "inbound", "text": "my card has not arrived"}]}}},
-                "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
-                    "file": {"type": "string", "format": "binary"},
-                    "metadata": {"type": "string", "description": 'JSON object, e.g. {"agent_channel": "left"}'},
-                }}},
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "example": {
+                            "channel": "sms",
+                            "messages": [{"direction": "inbound", "text": "my card has not arrived"}],
+                        },
+                    }
+                },
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["file"],
+                        "properties": {
+                            "file": {"type": "string", "format": "binary"},
+                            "metadata": {
+                                "type": "string",
+                                "description": 'JSON object, e.g. {"agent_channel": "left"}',
+                            },
+                        },
+                    }
+                },
             },
             "required": True,
         }
@@ -178,8 +196,15 @@ async def post_interaction(
         probe(data)
         fields = _meta(meta)
         row, created = store.create_interaction(
-            session, tenant=who.tenant, channel="voice", meta=fields, idempotency_key=key, audio=data,
-            filename=filename, content_type=audio_type, agent_channel=agent_channel,
+            session,
+            tenant=who.tenant,
+            channel="voice",
+            meta=fields,
+            idempotency_key=key,
+            audio=data,
+            filename=filename,
+            content_type=audio_type,
+            agent_channel=agent_channel,
         )
     elif content_type.startswith("application/json"):
         raw = await request.body()
@@ -191,8 +216,12 @@ async def post_interaction(
             raise InvalidInput(f"malformed JSON: {exc}", 400) from exc
         body = parse_text_body(payload)
         row, created = store.create_interaction(
-            session, tenant=who.tenant, channel=body.channel, meta=ContactMeta.model_validate(body.model_dump()),
-            idempotency_key=key, turns=turns_from_body(body),
+            session,
+            tenant=who.tenant,
+            channel=body.channel,
+            meta=ContactMeta.model_validate(body.model_dump()),
+            idempotency_key=key,
+            turns=turns_from_body(body),
         )
     else:
         raise InvalidInput("send a JSON body (SMS or chat) or a multipart audio upload", 415)
@@ -201,8 +230,9 @@ async def post_interaction(
             _enqueue(row.id, row.channel)
         except Exception as exc:
             log.warning("broker unavailable, interaction %s stays queued: %s", row.id, exc.__class__.__name__)
-            raise HTTPException(503, "the queue is unavailable; retry with the same Idempotency-Key",
-                                headers={"Retry-After": "5"}) from exc
+            raise HTTPException(
+                503, "the queue is unavailable; retry with the same Idempotency-Key", headers={"Retry-After": "5"}
+            ) from exc
         row.enqueued = True
         session.commit()
     if not created:
@@ -244,8 +274,12 @@ class OutcomeIn(BaseModel):
 def post_outcome(interaction_id: str, outcome: OutcomeIn, who: Ingest, session: SessionDep) -> dict[str, Any]:
     """Report what happened; later predictions for the same intent learn from it."""
     row = store.record_outcome(session, tenant=who.tenant, interaction_id=interaction_id, **outcome.model_dump())
-    return {"interaction_id": interaction_id, "handle_time_s": row.handle_time_s, "queue": row.queue,
-            "resolution": row.resolution}
+    return {
+        "interaction_id": interaction_id,
+        "handle_time_s": row.handle_time_s,
+        "queue": row.queue,
+        "resolution": row.resolution,
+    }
 
 
 class AnalyzeIn(BaseModel):

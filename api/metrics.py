@@ -43,7 +43,9 @@ class _StateCollector(Collector):
 
     def collect(self) -> Iterator[Any]:
         statuses = GaugeMetricFamily("callscope_interactions", "Stored interactions by status", labels=["status"])
-        for status, count in self.session.execute(select(Interaction.status, func.count()).group_by(Interaction.status)):
+        for status, count in self.session.execute(
+            select(Interaction.status, func.count()).group_by(Interaction.status)
+        ):
             statuses.add_metric([status], count)
         yield statuses
         failed = CounterMetricFamily("callscope_task_errors", "Interactions that ended failed")

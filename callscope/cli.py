@@ -17,8 +17,9 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from callscope.errors import CallscopeError
 from callscope.settings import REPO_ROOT, get_settings
 
-app = typer.Typer(help="Callscope: call-center interaction analytics.", no_args_is_help=True,
-                  pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="Callscope: call-center interaction analytics.", no_args_is_help=True, pretty_exceptions_enable=False
+)
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
@@ -33,8 +34,14 @@ def _fail(message: str, code: int = 2) -> None:
 
 
 def _progress() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                    TimeElapsedColumn(), console=err, transient=False)
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=False,
+    )
 
 
 def _migrated_sessionmaker() -> Any:
@@ -70,8 +77,17 @@ def keys_create(
 
 
 def _worker_argv(concurrency: int, queues: str, log_level: str = "info") -> list[str]:
-    return ["worker", "-Q", queues, "-c", str(concurrency), "--loglevel", log_level.upper(),
-            "-n", f"callscope-{os.getpid()}@%h"]
+    return [
+        "worker",
+        "-Q",
+        queues,
+        "-c",
+        str(concurrency),
+        "--loglevel",
+        log_level.upper(),
+        "-n",
+        f"callscope-{os.getpid()}@%h",
+    ]
 
 
 @app.command()
@@ -109,7 +125,14 @@ def serve(
         os.environ["CALLSCOPE_BROKER_URL"] = url
         get_settings.cache_clear()
         if with_worker:
-            argv = [sys.executable, "-m", "celery", "-A", "worker.app:celery_app", *_worker_argv(concurrency, WORKER_QUEUES, log_level)]
+            argv = [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "worker.app:celery_app",
+                *_worker_argv(concurrency, WORKER_QUEUES, log_level),
+            ]
             child = subprocess.Popen(argv, cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
             err.print(f"embedded broker at {url}; worker pid {child.pid}")
     try:
@@ -140,8 +163,12 @@ def _load_contact(path: Path, on_progress: Any = None) -> tuple[str, list[Any], 
     if path.suffix.lower() == ".txt":
         return "chat", parse_plain_transcript(path.read_text()), None
     settings = get_settings()
-    result = transcribe(path.read_bytes(), options=whisper_options(settings), agent_channel=settings.agent_channel,
-                        on_progress=on_progress)
+    result = transcribe(
+        path.read_bytes(),
+        options=whisper_options(settings),
+        agent_channel=settings.agent_channel,
+        on_progress=on_progress,
+    )
     return "voice", result.turns, result.duration
 
 
@@ -166,7 +193,8 @@ def analyze(
                 if not path.is_file():
                     raise CallscopeError(f"no such file: {path}")
                 channel, turns, duration = _load_contact(
-                    path, lambda done, task=current: progress.update(task, completed=done))
+                    path, lambda done, task=current: progress.update(task, completed=done)
+                )
                 analysis = analyze_turns(turns, channel=channel, resources=resources, outcomes=no_outcomes)
             except CallscopeError as exc:
                 failures += 1
@@ -175,18 +203,32 @@ def analyze(
             finally:
                 progress.update(current, completed=1.0, visible=False)
                 progress.advance(overall)
-            result = {"file": str(path), "channel": channel, "duration_s": duration, "turns": redact_turns(turns),
-                      "intent": analysis.intent["label"], "confidence": analysis.intent["confidence"],
-                      "routing": analysis.routing.model_dump(), "handle_time": analysis.handle_time.model_dump()}
+            result = {
+                "file": str(path),
+                "channel": channel,
+                "duration_s": duration,
+                "turns": redact_turns(turns),
+                "intent": analysis.intent["label"],
+                "confidence": analysis.intent["confidence"],
+                "routing": analysis.routing.model_dump(),
+                "handle_time": analysis.handle_time.model_dump(),
+            }
             results.append(result)
             if as_json:
                 typer.echo(json.dumps(result))
     if not as_json:
         table = Table("file", "channel", "intent", "confidence", "queue", "priority", "p50 s", "p90 s")
         for r in results:
-            table.add_row(Path(r["file"]).name, r["channel"], r["intent"], f"{r['confidence']:.2f}",
-                          r["routing"]["queue"], str(r["routing"]["priority"]),
-                          f"{r['handle_time']['p50_s']:.0f}", f"{r['handle_time']['p90_s']:.0f}")
+            table.add_row(
+                Path(r["file"]).name,
+                r["channel"],
+                r["intent"],
+                f"{r['confidence']:.2f}",
+                r["routing"]["queue"],
+                str(r["routing"]["priority"]),
+                f"{r['handle_time']['p50_s']:.0f}",
+                f"{r['handle_time']['p90_s']:.0f}",
+            )
         Console().print(table)
     if failures:
         raise typer.Exit(1)
@@ -211,8 +253,12 @@ def transcribe(
     with _progress() as progress:
         task = progress.add_task(f"transcribing {file.name}", total=1.0)
         try:
-            result = run(file.read_bytes(), options=whisper_options(settings), agent_channel=channel,  # type: ignore[arg-type]
-                         on_progress=lambda done: progress.update(task, completed=done))
+            result = run(
+                file.read_bytes(),
+                options=whisper_options(settings),
+                agent_channel=channel,  # type: ignore[arg-type]
+                on_progress=lambda done: progress.update(task, completed=done),
+            )
         except CallscopeError as exc:
             _fail(f"{file}: {exc}")
     if as_json:
@@ -253,7 +299,8 @@ def classify(
 def demo(
     port: Annotated[int, typer.Option(help="port for the demo API")] = 8000,
     keep_running: Annotated[
-        bool | None, typer.Option("--keep-running/--exit", help="keep serving after the results (default: on a terminal)")
+        bool | None,
+        typer.Option("--keep-running/--exit", help="keep serving after the results (default: on a terminal)"),
     ] = None,
 ) -> None:
     """Start the service on the embedded default, analyze the bundled samples, print results and where to look."""

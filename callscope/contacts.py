@@ -154,7 +154,9 @@ def parse_plain_transcript(text: str) -> list[Turn]:
         if match:
             role = match.group(1).lower()
             speaker = _ALIASES.get(role, role)
-            turns.append(Turn(speaker=speaker, start=float(len(turns)), end=float(len(turns)), text=match.group(2).strip()))  # type: ignore[arg-type]
+            turns.append(
+                Turn(speaker=speaker, start=float(len(turns)), end=float(len(turns)), text=match.group(2).strip())
+            )  # type: ignore[arg-type]
         elif turns:
             turns[-1].text = f"{turns[-1].text} {line.strip()}".strip()
         else:

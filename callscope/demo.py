@@ -25,11 +25,15 @@ SAMPLE_FILES = ("call_dual_channel.wav", "sms_thread.json", "web_chat.json", "ch
 def _post(client: httpx.Client, path: Path) -> str:
     if path.suffix == ".wav":
         with path.open("rb") as fh:
-            response = client.post("/v1/interactions", files={"file": (path.name, fh, "audio/wav")},
-                                   data={"metadata": json.dumps({"agent_channel": "left", "external_id": path.stem})})
+            response = client.post(
+                "/v1/interactions",
+                files={"file": (path.name, fh, "audio/wav")},
+                data={"metadata": json.dumps({"agent_channel": "left", "external_id": path.stem})},
+            )
     elif path.suffix == ".txt":
-        response = client.post("/v1/interactions", json={"channel": "chat", "transcript": path.read_text(),
-                                                         "external_id": path.stem})
+        response = client.post(
+            "/v1/interactions", json={"channel": "chat", "transcript": path.read_text(), "external_id": path.stem}
+        )
     else:
         response = client.post("/v1/interactions", json=json.loads(path.read_text()))
     response.raise_for_status()
@@ -51,8 +55,16 @@ def _wait_healthy(base: str, proc: subprocess.Popen[bytes], timeout_s: float = 6
 
 
 def _results_table(results: list[dict[str, Any]]) -> Table:
-    table = Table("channel", "sample", "status", "intent", "conf.", "routing hint", "handle time p50 / p90",
-                  title="Callscope: bundled sample contacts")
+    table = Table(
+        "channel",
+        "sample",
+        "status",
+        "intent",
+        "conf.",
+        "routing hint",
+        "handle time p50 / p90",
+        title="Callscope: bundled sample contacts",
+    )
     for r in results:
         routing = r.get("routing") or {}
         hint = f"{routing.get('queue')} (priority {routing.get('priority')})" if routing else "-"
@@ -60,9 +72,15 @@ def _results_table(results: list[dict[str, Any]]) -> Table:
             hint += " ESCALATE"
         ht = r.get("handle_time") or {}
         intent = r.get("intent") or {}
-        table.add_row(r["channel"], r.get("external_id") or r["id"][:8], r["status"], intent.get("label") or "-",
-                      f"{intent.get('confidence', 0):.2f}", hint,
-                      f"{ht.get('p50_s', 0):.0f} s / {ht.get('p90_s', 0):.0f} s" if ht else r.get("error", "-"))
+        table.add_row(
+            r["channel"],
+            r.get("external_id") or r["id"][:8],
+            r["status"],
+            intent.get("label") or "-",
+            f"{intent.get('confidence', 0):.2f}",
+            hint,
+            f"{ht.get('p50_s', 0):.0f} s / {ht.get('p90_s', 0):.0f} s" if ht else r.get("error", "-"),
+        )
     return table
 
 
@@ -78,9 +96,14 @@ def run_demo(*, port: int, keep_running: bool, console: Console) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     log_path = (settings.data_dir / "demo-service.log").resolve()
     log_file = log_path.open("ab")
-    proc = subprocess.Popen([sys.executable, "-m", "callscope.cli", "serve", "--port", str(port)], cwd=REPO_ROOT,
-                            env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}, start_new_session=True,
-                            stdout=log_file, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "callscope.cli", "serve", "--port", str(port)],
+        cwd=REPO_ROOT,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        start_new_session=True,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+    )
     try:
         _wait_healthy(base, proc)
         client = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=60)
@@ -88,10 +111,13 @@ def run_demo(*, port: int, keep_running: bool, console: Console) -> None:
         results = _wait_done(client, ids, console)
         out = Console(width=None if sys.stdout.isatty() else 140)
         out.print(_results_table(results))
-        out.print(f"\nAPI docs (OpenAPI):  {base}/docs\nOne interaction:     {base}/v1/interactions/{ids[0]}\n"
-                  f"Metrics:             {base}/metrics\nService log:         {log_path}\n"
-                  f"API key (admin, tenant demo): {key}\n"
-                  f"Try: curl -H 'Authorization: Bearer {key}' {base}/v1/interactions", soft_wrap=True)
+        out.print(
+            f"\nAPI docs (OpenAPI):  {base}/docs\nOne interaction:     {base}/v1/interactions/{ids[0]}\n"
+            f"Metrics:             {base}/metrics\nService log:         {log_path}\n"
+            f"API key (admin, tenant demo): {key}\n"
+            f"Try: curl -H 'Authorization: Bearer {key}' {base}/v1/interactions",
+            soft_wrap=True,
+        )
         if keep_running:
             console.print("\nserving; press Ctrl-C to stop")
             proc.wait()
@@ -110,8 +136,13 @@ def run_demo(*, port: int, keep_running: bool, console: Console) -> None:
 def _wait_done(client: httpx.Client, ids: list[str], console: Console, timeout_s: float = 600) -> list[dict[str, Any]]:
     """Poll the API until every contact is done or failed, with a progress bar."""
     deadline = time.monotonic() + timeout_s
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                  TimeElapsedColumn(), console=console) as progress:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
         task = progress.add_task("processing sample contacts", total=len(ids))
         while True:
             results = [client.get(f"/v1/interactions/{i}").json() for i in ids]

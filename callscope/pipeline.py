@@ -61,9 +61,7 @@ def contact_intent(model: IntentModel, turns: Sequence[Turn]) -> IntentPredictio
     return max(model.predict(candidates), key=lambda p: p.confidence)
 
 
-def analyze_turns(
-    turns: Sequence[Turn], *, channel: str, resources: Resources, outcomes: OutcomeLookup
-) -> Analysis:
+def analyze_turns(turns: Sequence[Turn], *, channel: str, resources: Resources, outcomes: OutcomeLookup) -> Analysis:
     """Intent, routing hint and handling time for one contact."""
     prediction = contact_intent(resources.intent_model, turns)
     label = prediction.label if prediction else None

@@ -109,9 +109,7 @@ def create_interaction(
 
 
 def _by_idempotency_key(session: Session, *, tenant: str, key: str) -> Interaction | None:
-    return session.scalar(
-        select(Interaction).where(Interaction.tenant == tenant, Interaction.idempotency_key == key)
-    )
+    return session.scalar(select(Interaction).where(Interaction.tenant == tenant, Interaction.idempotency_key == key))
 
 
 def get_interaction(session: Session, *, tenant: str, interaction_id: str) -> Interaction:
@@ -172,7 +170,9 @@ def record_outcome(
     return outcome
 
 
-def outcome_durations(session: Session, *, tenant: str, intent: str | None, limit: int = 2000) -> dict[str, list[float]]:
+def outcome_durations(
+    session: Session, *, tenant: str, intent: str | None, limit: int = 2000
+) -> dict[str, list[float]]:
     """The tenant's most recent handling times for one intent, grouped by channel."""
     rows = session.execute(
         select(Outcome.channel, Outcome.handle_time_s)

@@ -15,8 +15,12 @@ if context.is_offline_mode():
 else:
     engine = get_engine(url)
     with engine.connect() as connection:
-        context.configure(connection=connection, target_metadata=Base.metadata, poolclass=pool.NullPool,
-                          render_as_batch=url.startswith("sqlite"))
+        context.configure(
+            connection=connection,
+            target_metadata=Base.metadata,
+            poolclass=pool.NullPool,
+            render_as_batch=url.startswith("sqlite"),
+        )
         with context.begin_transaction():
             context.run_migrations()
         connection.commit()

@@ -120,9 +120,7 @@ def evaluate(model: IntentModel, texts: list[str], labels: list[str]) -> dict:
     """Accuracy, macro-F1, the worst labels by F1 and prediction speed on the validation split."""
     predicted = [prediction.label for prediction in model.predict(texts)]
     names = sorted(set(labels))
-    precision, recall, f1, support = precision_recall_fscore_support(
-        labels, predicted, labels=names, zero_division=0
-    )
+    precision, recall, f1, support = precision_recall_fscore_support(labels, predicted, labels=names, zero_division=0)
     per_label = [
         {
             "label": name,
