@@ -1,0 +1,105 @@
+"""Transcription with the real bundled tiny.en model on real (synthesized) speech in several formats."""
+
+import io
+
+import av
+import numpy as np
+import pytest
+
+from callscope.errors import AudioError
+from callscope.transcribe import WhisperOptions, decode, load_whisper, probe, resolve_model_path, transcribe
+from tests.conftest import SAMPLES
+
+CALL = SAMPLES / "call_dual_channel.wav"
+OPTIONS = WhisperOptions()
+
+
+def encode(samples: np.ndarray, *, rate: int, fmt: str, codec: str) -> bytes:
+    """Encode float32 (2, n) audio into a container with PyAV, as a call recorder would export it."""
+    out = io.BytesIO()
+    with av.open(out, "w", format=fmt) as container:
+        stream = container.add_stream(codec, rate=rate, layout="stereo")
+        pcm = (np.clip(samples, -1, 1) * 32767).astype(np.int16).T.reshape(1, -1)  # packed s16
+        frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout="stereo")
+        frame.sample_rate = rate
+        for packet in [*stream.encode(frame), *stream.encode(None)]:  # PyAV converts to the codec's format
+            container.mux(packet)
+    return out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def call_audio():
+    left, right = decode(CALL)
+    return left, right
+
+
+def test_dual_channel_call_is_two_labelled_tracks_merged_by_time():
+    result = transcribe(CALL.read_bytes(), options=OPTIONS, agent_channel="left")
+    speakers = [t.speaker for t in result.turns]
+    assert result.channels == 2
+    assert speakers[0] == "agent" and "customer" in speakers
+    assert [t.start for t in result.turns] == sorted(t.start for t in result.turns)
+    agent_text = " ".join(t.text for t in result.turns if t.speaker == "agent").lower()
+    customer_text = " ".join(t.text for t in result.turns if t.speaker == "customer").lower()
+    assert "calling" in agent_text and "sarah" in agent_text
+    assert "lost my card" in customer_text and "recogni" in customer_text
+    assert "lost my card" not in agent_text  # nothing of the customer's channel bleeds into the agent's
+    first_customer = next(t for t in result.turns if t.speaker == "customer")
+    assert 5.0 < first_customer.start < 7.0  # the customer starts speaking at about 5.6 s
+    assert result.duration == pytest.approx(23.65, abs=0.1)
+
+
+def test_agent_channel_can_be_the_right_one():
+    result = transcribe(CALL.read_bytes(), options=OPTIONS, agent_channel="right")
+    assert result.turns[0].speaker == "customer"  # the greeting is on the left channel, now the customer's
+
+
+def test_identical_channels_are_one_track(call_audio):
+    left, _ = call_audio
+    stereo_same = encode(np.stack([left, left]), rate=16000, fmt="wav", codec="pcm_s16le")
+    mono_left, right = decode(stereo_same)
+    assert right is None and mono_left.size == left.size
+
+
+@pytest.mark.parametrize(
+    ("fmt", "codec", "rate"),
+    [("wav", "pcm_mulaw", 8000), ("wav", "pcm_alaw", 8000), ("flac", "flac", 16000), ("mp3", "libmp3lame", 16000),
+     ("ogg", "libopus", 16000), ("ipod", "aac", 16000)],
+)  # fmt: skip
+def test_common_recorder_formats_decode_to_both_channels(call_audio, fmt, codec, rate):
+    left, right = call_audio
+    step = 2 if rate == 8000 else 1
+    data = encode(np.stack([left, right])[:, ::step], rate=16000 // step, fmt=fmt, codec=codec)
+    assert probe(data) == pytest.approx(23.6, abs=0.3)
+    got_left, got_right = decode(data)
+    assert got_right is not None
+    assert got_left.size / 16000 == pytest.approx(23.6, abs=0.3)
+
+
+def test_8khz_mulaw_telephone_call_is_transcribed(call_audio):
+    left, right = call_audio
+    data = encode(np.stack([left, right])[:, ::2], rate=8000, fmt="wav", codec="pcm_mulaw")
+    result = transcribe(data, options=OPTIONS, agent_channel="left")
+    customer_text = " ".join(t.text for t in result.turns if t.speaker == "customer").lower()
+    assert "card" in customer_text and result.channels == 2
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [(b"", "empty"), (b"hello, this is not audio at all" * 10, "not a readable audio"),
+     (CALL.read_bytes()[:4000], "truncated")],
+)  # fmt: skip
+def test_bad_uploads_are_refused_with_a_reason(data, reason):
+    with pytest.raises(AudioError, match=reason):
+        probe(data)
+
+
+def test_undecodable_recording_raises_audio_error():
+    with pytest.raises(AudioError, match="cannot be decoded"):
+        decode(b"RIFF\x00\x00\x00\x00WAVEgarbage" * 3)
+
+
+def test_model_is_loaded_once_per_process_and_is_the_bundled_tiny_en():
+    assert load_whisper(OPTIONS) is load_whisper(WhisperOptions())
+    assert resolve_model_path("").endswith("model")
+    assert resolve_model_path("/models/large-v3") == "/models/large-v3"
