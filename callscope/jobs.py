@@ -35,6 +35,7 @@ def _load(session: Session, interaction_id: str) -> Interaction | None:
 
 
 def start_attempt(session: Session, row: Interaction) -> None:
+    """Count one run of a step (a task execution or retry) and mark the contact as in progress."""
     row.status = "processing"
     row.attempts = (row.attempts or 0) + 1
     row.started_at = row.started_at or utcnow()
@@ -67,10 +68,9 @@ def analyze_step(session: Session, interaction_id: str, *, resources: Resources)
     row = _load(session, interaction_id)
     if row is None or row.status in FINAL:
         return None
+    start_attempt(session, row)
     if row.turns is None:
         raise RuntimeError(f"interaction {interaction_id} has no turns yet")
-    if row.status != "processing":
-        start_attempt(session, row)
     turns = [Turn.model_validate(t) for t in row.turns]
     analysis = analyze_turns(
         turns,
