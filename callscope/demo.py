@@ -55,16 +55,9 @@ def _wait_healthy(base: str, proc: subprocess.Popen[bytes], timeout_s: float = 6
 
 
 def _results_table(results: list[dict[str, Any]]) -> Table:
-    table = Table(
-        "channel",
-        "sample",
-        "status",
-        "intent",
-        "conf.",
-        "routing hint",
-        "handle time p50 / p90",
-        title="Callscope: bundled sample contacts",
-    )
+    table = Table(title="Callscope: bundled sample contacts")
+    for name in ("channel", "sample", "status", "intent", "conf.", "routing hint", "handle time p50 / p90"):
+        table.add_column(name, no_wrap=name in ("intent", "routing hint"))
     for r in results:
         routing = r.get("routing") or {}
         hint = f"{routing.get('queue')} (priority {routing.get('priority')})" if routing else "-"
@@ -109,7 +102,7 @@ def run_demo(*, port: int, keep_running: bool, console: Console) -> None:
         client = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=60)
         ids = [_post(client, SAMPLES / name) for name in SAMPLE_FILES]
         results = _wait_done(client, ids, console)
-        out = Console(width=None if sys.stdout.isatty() else 140)
+        out = Console(width=None if sys.stdout.isatty() else 160)
         out.print(_results_table(results))
         out.print(
             f"\nAPI docs (OpenAPI):  {base}/docs\nOne interaction:     {base}/v1/interactions/{ids[0]}\n"

@@ -76,7 +76,8 @@ class IntentModel:
         Texts are streamed through ``nlp.pipe`` in batches for throughput. Empty or whitespace-only
         texts are still scored (the model then falls back to its bias, i.e. a low-confidence guess).
         """
-        normalized = (normalize_text(text) for text in texts)
+        # thinc's n-gram layer fails on a zero-token doc inside a batch: give empty texts one neutral token
+        normalized = (normalize_text(text) or "-" for text in texts)
         predictions: list[IntentPrediction] = []
         for doc in self.nlp.pipe(normalized, batch_size=batch_size):
             label, confidence = max(doc.cats.items(), key=lambda item: item[1])
