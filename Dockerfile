@@ -1,0 +1,15 @@
+# One image for the api and the worker (compose.yaml picks the command).
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 CALLSCOPE_DATA_DIR=/var/lib/callscope
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY callscope ./callscope
+COPY api ./api
+COPY worker ./worker
+COPY models ./models
+COPY samples ./samples
+RUN pip install --no-cache-dir -e . && useradd --system --home /var/lib/callscope callscope \
+    && mkdir -p /var/lib/callscope && chown callscope /var/lib/callscope
+USER callscope
+EXPOSE 8000
+CMD ["callscope", "serve", "--host", "0.0.0.0", "--port", "8000", "--no-worker"]
