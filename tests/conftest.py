@@ -109,11 +109,9 @@ def auth(key: str) -> dict[str, str]:
 def start_worker(
     *, name: str, extra_env: dict[str, str] | None = None, concurrency: int = 1
 ) -> subprocess.Popen[bytes]:
-    """A real Celery worker process on the test broker and database."""
+    """A real Celery worker process on the test broker and database, started as users do: `callscope worker`."""
     log = open(DATA_DIR / f"{name}.log", "ab")  # noqa: SIM115 - the file lives as long as the process
-    argv = [sys.executable, "-m", "celery", "-A", "worker.app:celery_app", "worker", "-Q",
-            "transcribe,analyze,webhooks", "-c", str(concurrency), "-n", f"{name}@%h", "--loglevel", "INFO",
-            "--without-mingle", "--without-gossip"]  # fmt: skip
+    argv = [sys.executable, "-m", "callscope.cli", "worker", "--concurrency", str(concurrency)]
     proc = subprocess.Popen(argv, cwd=ROOT, env={**os.environ, **(extra_env or {})}, stdout=log, stderr=log)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
