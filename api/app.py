@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
@@ -20,13 +22,39 @@ from callscope import store
 from callscope.contacts import ContactMeta, parse_text_body, turns_from_body
 from callscope.db import get_sessionmaker
 from callscope.errors import InvalidInput, NotFound
+from callscope.jobs import next_task
 from callscope.pipeline import Resources, analyze_turns
 from callscope.settings import Settings, get_settings
 from callscope.transcribe import probe
 
 log = logging.getLogger("callscope.api")
 
+def _sweep_forever(stop: threading.Event) -> None:
+    """Queue again contacts the broker lost (see `jobs.requeue_stale`); runs in every API process."""
+    from callscope.jobs import requeue_stale
+
+    settings = get_settings()
+    while not stop.wait(settings.sweep_interval_s):
+        try:
+            with get_sessionmaker(settings.resolved_database_url)() as session:
+                sent = requeue_stale(session, send=_send_task, settings=settings)
+            if sent:
+                log.warning("re-queued %d contacts the broker had lost or whose worker stopped", len(sent))
+        except Exception as exc:  # database or broker down: the next sweep tries again
+            log.warning("sweep skipped: %s", exc.__class__.__name__)
+
+
+@asynccontextmanager
+async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    stop = threading.Event()
+    sweeper = threading.Thread(target=_sweep_forever, args=(stop,), name="callscope-sweeper", daemon=True)
+    sweeper.start()
+    yield
+    stop.set()
+
+
 app = FastAPI(
+    lifespan=lifespan,
     title="Callscope",
     version="0.1.0",
     description="Call-center interaction analytics: post calls, SMS threads and chats; get intent, "
@@ -117,10 +145,9 @@ class Accepted(BaseModel):
     created: bool = Field(description="False when an Idempotency-Key matched an earlier post")
 
 
-def _enqueue(interaction_id: str, channel: str) -> None:
+def _send_task(task: str, interaction_id: str) -> None:
     from worker.app import celery_app
 
-    task = "callscope.transcribe" if channel == "voice" else "callscope.analyze"
     celery_app.send_task(
         task, args=[interaction_id], retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5}
     )
@@ -227,7 +254,7 @@ async def post_interaction(
         raise InvalidInput("send a JSON body (SMS or chat) or a multipart audio upload", 415)
     if created or not row.enqueued:
         try:
-            _enqueue(row.id, row.channel)
+            _send_task(next_task(row), row.id)
         except Exception as exc:
             log.warning("broker unavailable, interaction %s stays queued: %s", row.id, exc.__class__.__name__)
             raise HTTPException(

@@ -24,6 +24,12 @@ keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(db_app, name="db")
+try:  # the handling-time back-testing commands (issue 4) live in their own module
+    from callscope.cli_handletime import handle_time_app
+
+    app.add_typer(handle_time_app, name="handle-time")
+except ImportError:  # pragma: no cover - while that module is being written
+    pass
 err = Console(stderr=True)
 WORKER_QUEUES = "transcribe,analyze,webhooks"
 

@@ -6,8 +6,11 @@ redelivered task after a worker died) leaves the same single result.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from datetime import timedelta
 
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from callscope.contacts import Turn
@@ -39,7 +42,27 @@ def start_attempt(session: Session, row: Interaction) -> None:
     row.status = "processing"
     row.attempts = (row.attempts or 0) + 1
     row.started_at = row.started_at or utcnow()
+    row.heartbeat_at, row.progress = utcnow(), 0.0
     session.commit()
+
+
+def heartbeat(session: Session, row: Interaction, *, every_s: float, report: Callable[[float], None] | None = None):
+    """A progress callback that stores progress and a heartbeat at most every `every_s` seconds.
+
+    The heartbeat tells the sweeper that a long transcription is alive; a stale one means its worker died.
+    """
+    last = 0.0
+
+    def on_progress(done: float) -> None:
+        nonlocal last
+        if report is not None:
+            report(done)
+        if time.monotonic() - last >= every_s:
+            last = time.monotonic()
+            row.progress, row.heartbeat_at = round(done, 3), utcnow()
+            session.commit()
+
+    return on_progress
 
 
 def transcribe_step(
@@ -55,7 +78,7 @@ def transcribe_step(
         load_audio(session, interaction_id=interaction_id),
         options=whisper_options(settings),
         agent_channel=agent_channel,  # type: ignore[arg-type]
-        on_progress=on_progress,
+        on_progress=heartbeat(session, row, every_s=settings.heartbeat_interval_s, report=on_progress),
     )
     row.turns = redact_turns(transcript.turns)
     row.duration_s = round(transcript.duration, 3)
@@ -82,7 +105,7 @@ def analyze_step(session: Session, interaction_id: str, *, resources: Resources)
     row.intent_confidence = analysis.intent["confidence"]
     row.routing = analysis.routing.model_dump()
     row.handle_time = analysis.handle_time.model_dump()
-    row.status, row.error, row.finished_at = "done", None, utcnow()
+    row.status, row.error, row.finished_at, row.progress = "done", None, utcnow(), 1.0
     session.commit()
     return row
 
@@ -95,3 +118,40 @@ def fail(session: Session, interaction_id: str, *, reason: str) -> Interaction |
     row.status, row.error, row.finished_at = "failed", reason[:2000], utcnow()
     session.commit()
     return row
+
+
+def next_task(row: Interaction) -> str:
+    """The task that moves a contact on: recordings without turns need transcription first."""
+    return "callscope.transcribe" if row.channel == "voice" and row.turns is None else "callscope.analyze"
+
+
+def requeue_stale(session: Session, *, send: Callable[[str, str], None], settings: Settings) -> list[str]:
+    """Queue again what the broker lost: contacts never queued, queued too long, or whose worker stopped beating.
+
+    The database is the source of truth and every step is idempotent, so a duplicate is harmless
+    while a lost task would leave an accepted contact unprocessed.
+    """
+    now = utcnow()
+    stale_queue = now - timedelta(seconds=settings.stale_queued_s)
+    stale_work = now - timedelta(seconds=settings.stale_processing_s)
+    rows = session.scalars(
+        select(Interaction)
+        .where(
+            or_(
+                (Interaction.status == "queued")
+                & (Interaction.enqueued.is_(False) | (Interaction.updated_at < stale_queue)),
+                (Interaction.status == "processing") & (Interaction.heartbeat_at < stale_work),
+            )
+        )
+        .limit(500)
+    ).all()
+    sent = []
+    for row in rows:
+        try:
+            send(next_task(row), row.id)
+        except Exception:  # broker still down: try again at the next sweep
+            break
+        row.enqueued, row.updated_at, row.heartbeat_at = True, now, now if row.status == "processing" else None
+        sent.append(row.id)
+    session.commit()
+    return sent

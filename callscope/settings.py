@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     task_max_retries: int = 3
     task_retry_backoff_s: int = 5
     broker_visibility_timeout_s: int = 3600
+    heartbeat_interval_s: float = 5.0
+    stale_processing_s: int = 90
+    stale_queued_s: int = 600
+    sweep_interval_s: float = 30.0
     webhook_max_retries: int = 6
     webhook_timeout_s: float = 5.0
 

@@ -1,30 +1,15 @@
 """Transcription with the real bundled tiny.en model on real (synthesized) speech in several formats."""
 
-import io
-
-import av
 import numpy as np
 import pytest
 
 from callscope.errors import AudioError
 from callscope.transcribe import WhisperOptions, decode, load_whisper, probe, resolve_model_path, transcribe
+from tests.audio import encode
 from tests.conftest import SAMPLES
 
 CALL = SAMPLES / "call_dual_channel.wav"
 OPTIONS = WhisperOptions()
-
-
-def encode(samples: np.ndarray, *, rate: int, fmt: str, codec: str) -> bytes:
-    """Encode float32 (2, n) audio into a container with PyAV, as a call recorder would export it."""
-    out = io.BytesIO()
-    with av.open(out, "w", format=fmt) as container:
-        stream = container.add_stream(codec, rate=rate, layout="stereo")
-        pcm = (np.clip(samples, -1, 1) * 32767).astype(np.int16).T.reshape(1, -1)  # packed s16
-        frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout="stereo")
-        frame.sample_rate = rate
-        for packet in [*stream.encode(frame), *stream.encode(None)]:  # PyAV converts to the codec's format
-            container.mux(packet)
-    return out.getvalue()
 
 
 @pytest.fixture(scope="module")

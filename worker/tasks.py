@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from celery import Task
+from sqlalchemy.exc import OperationalError
 
 from callscope import jobs
 from callscope.db import Webhook, get_sessionmaker
@@ -23,9 +24,21 @@ def _session() -> Any:
     return get_sessionmaker(get_settings().resolved_database_url)()
 
 
+DB_OUTAGE_RETRIES = 30  # about an hour of backoff capped at two minutes
+
+
 def _retry_or_fail(task: Task, interaction_id: str, exc: Exception) -> None:
-    """Bounded retries with exponential backoff; then the contact ends `failed` with the reason."""
+    """Bounded retries with exponential backoff; then the contact ends `failed` with the reason.
+
+    A database outage is not the contact's fault: it is retried for much longer and never marks it failed
+    (the sweeper queues it again if even that runs out).
+    """
     settings = get_settings()
+    if isinstance(exc, OperationalError):
+        log.warning("database unavailable while processing %s; retrying", interaction_id)
+        if task.request.retries < DB_OUTAGE_RETRIES:
+            raise task.retry(exc=exc, countdown=min(120, 2 ** min(task.request.retries, 7)))
+        return
     permanent = isinstance(exc, AudioError)
     if not permanent and task.request.retries < settings.task_max_retries:
         raise task.retry(exc=exc, countdown=settings.task_retry_backoff_s * 2**task.request.retries)

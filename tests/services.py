@@ -1,0 +1,167 @@
+"""Real processes for fault tests: the API, workers, a private Redis server, a TCP proxy that can cut PostgreSQL."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import DATA_DIR, ROOT
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _log(name: str):
+    return open(DATA_DIR / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the process
+
+
+def start_api(*, name: str, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+    """`callscope serve --no-worker` in its own process; returns it and its base URL once healthy."""
+    port = free_port()
+    argv = [sys.executable, "-m", "callscope.cli", "serve", "--no-worker", "--port", str(port),
+            "--log-level", "warning"]  # fmt: skip
+    proc = subprocess.Popen(argv, cwd=ROOT, env={**os.environ, **env}, stdout=_log(name), stderr=subprocess.STDOUT,
+                            start_new_session=True)  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"API exited: see {DATA_DIR / f'{name}.log'}")
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return proc, base
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError("API did not start")
+
+
+def start_worker(*, name: str, env: dict[str, str], concurrency: int = 1) -> subprocess.Popen[bytes]:
+    """`callscope worker` in its own process group (so a test can SIGKILL it with its pool children)."""
+    log_path = DATA_DIR / f"{name}.log"
+    argv = [sys.executable, "-m", "callscope.cli", "worker", "--concurrency", str(concurrency)]
+    proc = subprocess.Popen(argv, cwd=ROOT, env={**os.environ, **env}, stdout=_log(name), stderr=subprocess.STDOUT,
+                            start_new_session=True)  # fmt: skip
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"worker exited: see {log_path}")
+        if b" ready." in log_path.read_bytes():
+            return proc
+        time.sleep(0.2)
+    raise RuntimeError("worker did not start")
+
+
+def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, sig)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+class RedisServer:
+    """A real redis-server of our own (append-only, fsync always), so a test may stop and restart it."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder, self.port = folder, free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.folder),
+                "--appendonly", "yes", "--appendfsync", "always", "--save", ""]  # fmt: skip
+        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=20)
+
+
+class TcpProxy:
+    """Forwards a local port to a server; `cut()` drops every connection and refuses new ones until `restore()`."""
+
+    def __init__(self, upstream: tuple[str, int]) -> None:
+        self.upstream, self.port = upstream, free_port()
+        self._conns: list[socket.socket] = []
+        self._listener: socket.socket | None = None
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(64)
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            try:
+                server = socket.create_connection(self.upstream)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._conns += [client, server]
+            for a, b in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (source, sink):
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+
+    def cut(self) -> None:
+        if self._listener is not None:
+            with contextlib.suppress(OSError):
+                self._listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept(); close() alone does not
+            self._listener.close()
+            self._listener = None
+        with self._lock:
+            for conn in self._conns:
+                with contextlib.suppress(OSError):
+                    conn.shutdown(socket.SHUT_RDWR)
+                    conn.close()
+            self._conns.clear()
+
+    def restore(self) -> None:
+        self.start()
