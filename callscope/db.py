@@ -74,6 +74,9 @@ class Interaction(Base):
     finished_at: Mapped[datetime | None] = mapped_column()
     progress: Mapped[float | None] = mapped_column(Float)
     heartbeat_at: Mapped[datetime | None] = mapped_column(index=True)
+    customer_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    analysis: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    categories: Mapped[list[Any] | None] = mapped_column(JSON)
 
 
 class AudioBlob(Base):
@@ -105,6 +108,50 @@ class Webhook(Base):
     tenant: Mapped[str] = mapped_column(String(100), index=True)
     url: Mapped[str] = mapped_column(String(2000))
     secret: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AuditEvent(Base):
+    """Who read, exported or erased which contacts (never the contact's content)."""
+
+    __tablename__ = "audit_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(100), index=True)
+    key_prefix: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(40))
+    target: Mapped[str | None] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class TenantSettings(Base):
+    __tablename__ = "tenant_settings"
+    tenant: Mapped[str] = mapped_column(String(100), primary_key=True)
+    audio_retention_days: Mapped[int | None] = mapped_column(Integer)
+    contact_retention_days: Mapped[int | None] = mapped_column(Integer)
+
+
+class ModelVersion(Base):
+    """A trained handling-time model of one tenant, kept with its metrics; `active` answers predictions."""
+
+    __tablename__ = "model_versions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(100), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    version: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    metrics: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    active: Mapped[bool] = mapped_column(Boolean, default=False)
+    artifact: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
+class Category(Base):
+    """A supervisor's rule that tags contacts as they are analyzed."""
+
+    __tablename__ = "categories"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(100), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    rule: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

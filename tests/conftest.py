@@ -24,7 +24,9 @@ ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
 PG_ADMIN_URL = os.environ.get("CALLSCOPE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_HOST_URL = os.environ.get("CALLSCOPE_TEST_REDIS_URL", "redis://127.0.0.1:6379")
-REDIS_DB = int(os.environ.get("CALLSCOPE_TEST_REDIS_DB", "13"))
+# Concurrent test sessions on one machine must not share (or flush) each other's queues.
+REDIS_DB = int(os.environ.get("CALLSCOPE_TEST_REDIS_DB", str(1 + (os.getpid() % 7) * 2)))
+FAULTS_REDIS_DB = REDIS_DB + 1
 DB_NAME = f"callscope_test_{os.getpid()}"
 DATABASE_URL = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{DB_NAME}"
 BROKER_URL = f"{REDIS_HOST_URL}/{REDIS_DB}"

@@ -14,7 +14,7 @@ import redis
 
 from callscope.store import create_api_key
 from tests.audio import long_call
-from tests.conftest import DATA_DIR, DATABASE_URL, REDIS_HOST_URL
+from tests.conftest import DATA_DIR, DATABASE_URL, FAULTS_REDIS_DB, REDIS_HOST_URL
 from tests.services import RedisServer, TcpProxy, start_api, start_worker, stop
 
 pytestmark = pytest.mark.slow
@@ -49,7 +49,7 @@ def wait_all_final(base: str, key: str, ids: list[str], timeout_s: float) -> dic
 
 @pytest.fixture
 def broker_db14() -> Iterator[str]:
-    url = f"{REDIS_HOST_URL}/14"
+    url = f"{REDIS_HOST_URL}/{FAULTS_REDIS_DB}"
     redis.Redis.from_url(url).flushdb()
     yield url
     redis.Redis.from_url(url).flushdb()
