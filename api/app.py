@@ -18,6 +18,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from api import metrics
+from api.enqueue import send_task
 from callscope import store
 from callscope.contacts import ContactMeta, parse_text_body, turns_from_body
 from callscope.db import get_sessionmaker
@@ -37,7 +38,7 @@ def _sweep_forever(stop: threading.Event) -> None:
     while not stop.wait(settings.sweep_interval_s):
         try:
             with get_sessionmaker(settings.resolved_database_url)() as session:
-                sent = requeue_stale(session, send=_send_task, settings=settings)
+                sent = requeue_stale(session, send=send_task, settings=settings)
             if sent:
                 log.warning("re-queued %d contacts the broker had lost or whose worker stopped", len(sent))
         except Exception as exc:  # database or broker down: the next sweep tries again
@@ -145,14 +146,6 @@ class Accepted(BaseModel):
     created: bool = Field(description="False when an Idempotency-Key matched an earlier post")
 
 
-def _send_task(task: str, interaction_id: str) -> None:
-    from worker.app import celery_app
-
-    celery_app.send_task(
-        task, args=[interaction_id], retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5}
-    )
-
-
 async def _read_upload(request: Request, settings: Settings) -> tuple[bytes, str | None, str | None, dict[str, Any]]:
     form = await request.form(max_files=1, max_fields=10)
     upload = form.get("file")
@@ -254,7 +247,7 @@ async def post_interaction(
         raise InvalidInput("send a JSON body (SMS or chat) or a multipart audio upload", 415)
     if created or not row.enqueued:
         try:
-            _send_task(next_task(row), row.id)
+            send_task(next_task(row), row.id)
         except Exception as exc:
             log.warning("broker unavailable, interaction %s stays queued: %s", row.id, exc.__class__.__name__)
             raise HTTPException(
