@@ -10,16 +10,17 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
+from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
+from starlette.routing import Match
 
 from api import metrics
 from api.enqueue import send_task
-from callscope import store
+from callscope import ratelimit, store
 from callscope.contacts import ContactMeta, parse_text_body, turns_from_body
 from callscope.db import get_sessionmaker
 from callscope.errors import InvalidInput, NotFound
@@ -30,15 +31,22 @@ from callscope.transcribe import probe
 
 log = logging.getLogger("callscope.api")
 
+
 def _sweep_forever(stop: threading.Event) -> None:
     """Queue again contacts the broker lost (see `jobs.requeue_stale`); runs in every API process."""
     from callscope.jobs import requeue_stale
 
     settings = get_settings()
+    last_retention = 0.0
     while not stop.wait(settings.sweep_interval_s):
         try:
             with get_sessionmaker(settings.resolved_database_url)() as session:
                 sent = requeue_stale(session, send=send_task, settings=settings)
+                if time.monotonic() - last_retention >= settings.retention_interval_s:
+                    last_retention = time.monotonic()
+                    erased = store.apply_retention(session)
+                    if any(erased.values()):
+                        log.warning("retention erased %(audio)d recordings and %(contacts)d contacts", erased)
             if sent:
                 log.warning("re-queued %d contacts the broker had lost or whose worker stopped", len(sent))
         except Exception as exc:  # database or broker down: the next sweep tries again
@@ -54,8 +62,27 @@ async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
     stop.set()
 
 
+class ErrorOut(BaseModel):
+    """Every error answer: a reason (a list of field errors when FastAPI validated the request itself)."""
+
+    detail: str | list[dict[str, Any]]
+
+
+ERRORS = {
+    400: "malformed request",
+    401: "missing or invalid API key",
+    403: "the key's role may not do this",
+    404: "unknown id (or another tenant's)",
+    405: "method not allowed",
+    413: "over a size or duration limit",
+    415: "unsupported content type or not audio",
+    422: "invalid body or parameters",
+    429: "rate limit exceeded (see Retry-After)",
+    503: "database or queue unavailable (see Retry-After)",
+}
 app = FastAPI(
     lifespan=lifespan,
+    responses={code: {"model": ErrorOut, "description": text} for code, text in ERRORS.items()},
     title="Callscope",
     version="0.1.0",
     description="Call-center interaction analytics: post calls, SMS threads and chats; get intent, "
@@ -83,6 +110,11 @@ def principal(
     found = store.authenticate(session, key=credentials.credentials)
     if found is None:
         raise HTTPException(401, "invalid API key", headers={"WWW-Authenticate": "Bearer"})
+    settings = get_settings()
+    allowed, reset_s = ratelimit.allow(settings.broker_url, key_prefix=found.key_prefix,
+                                       per_minute=settings.rate_limit_per_minute)  # fmt: skip
+    if not allowed:
+        raise HTTPException(429, "rate limit exceeded for this API key", headers={"Retry-After": str(reset_s)})
     return found
 
 
@@ -110,6 +142,16 @@ def _invalid(_request: Request, exc: InvalidInput) -> JSONResponse:
 @app.exception_handler(NotFound)
 def _not_found(_request: Request, exc: NotFound) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=404)
+
+
+@app.exception_handler(405)
+async def _method_not_allowed(request: Request, _exc: Exception) -> JSONResponse:
+    """List every method of the path in `Allow` (Starlette names only the first route that matched it)."""
+    scope = {**request.scope, "method": "_"}
+    methods = {m for r in request.app.router.routes if r.matches(scope)[0] != Match.NONE for m in (r.methods or ())}
+    return JSONResponse(
+        {"detail": "Method Not Allowed"}, status_code=405, headers={"Allow": ", ".join(sorted(methods))}
+    )
 
 
 @app.exception_handler(OperationalError)
@@ -213,7 +255,9 @@ async def post_interaction(
         agent_channel = meta.pop("agent_channel", None)
         if agent_channel not in (None, "left", "right"):
             raise InvalidInput("metadata.agent_channel must be 'left' or 'right'")
-        probe(data)
+        duration = probe(data)
+        if duration is not None and duration > settings.max_audio_seconds:
+            raise InvalidInput(f"the recording is longer than the limit of {settings.max_audio_seconds:.0f} s", 413)
         fields = _meta(meta)
         row, created = store.create_interaction(
             session,
@@ -269,7 +313,17 @@ def _meta(meta: dict[str, Any]) -> ContactMeta:
 
 @app.get("/v1/interactions/{interaction_id}", tags=["interactions"])
 def get_interaction(interaction_id: str, who: Reader, session: SessionDep) -> dict[str, Any]:
-    return store.interaction_view(store.get_interaction(session, tenant=who.tenant, interaction_id=interaction_id))
+    view = store.interaction_view(store.get_interaction(session, tenant=who.tenant, interaction_id=interaction_id))
+    store.audit(session, who, action="read", target=interaction_id)
+    return view
+
+
+@app.delete("/v1/interactions/{interaction_id}", status_code=204, tags=["interactions"])
+def delete_interaction(interaction_id: str, who: Admin, session: SessionDep) -> Response:
+    """Erase a contact: recording, turns, analysis, outcome."""
+    store.delete_interaction(session, tenant=who.tenant, interaction_id=interaction_id)
+    store.audit(session, who, action="delete", target=interaction_id)
+    return Response(status_code=204)
 
 
 @app.get("/v1/interactions", tags=["interactions"])
@@ -281,6 +335,7 @@ def list_interactions(
     next: Annotated[str | None, Query(description="the `next` cursor of the previous page")] = None,  # noqa: A002
 ) -> dict[str, Any]:
     rows, cursor = store.list_interactions(session, tenant=who.tenant, status=status, limit=limit, before=next)
+    store.audit(session, who, action="list", target=f"{len(rows)} contacts")
     return {"items": [store.interaction_view(r) for r in rows], "next": cursor}
 
 
@@ -339,6 +394,52 @@ def list_webhooks(who: Admin, session: SessionDep) -> list[dict[str, Any]]:
 
 
 @app.delete("/v1/webhooks/{webhook_id}", status_code=204, tags=["webhooks"])
-def delete_webhook(webhook_id: int, who: Admin, session: SessionDep) -> Response:
+def delete_webhook(webhook_id: Annotated[int, Path(ge=1, le=2**31 - 1)], who: Admin, session: SessionDep) -> Response:
     store.delete_webhook(session, tenant=who.tenant, webhook_id=webhook_id)
     return Response(status_code=204)
+
+
+class KeyIn(BaseModel):
+    role: str = Field(pattern="^(ingest|agent|supervisor|admin)$")
+
+
+@app.post("/v1/keys", status_code=201, tags=["admin"])
+def create_key(body: KeyIn, who: Admin, session: SessionDep) -> dict[str, str]:
+    """A new key for the admin's own tenant; shown once, stored hashed."""
+    key = store.create_api_key(session, tenant=who.tenant, role=body.role)
+    store.audit(session, who, action="create_key", target=key[:10])
+    return {"key": key, "prefix": key[:10], "role": body.role}
+
+
+@app.get("/v1/keys", tags=["admin"])
+def list_keys(who: Admin, session: SessionDep) -> list[dict[str, Any]]:
+    return [{"prefix": k.prefix, "role": k.role, "revoked": k.revoked, "created_at": k.created_at.isoformat()}
+            for k in store.list_keys(session, tenant=who.tenant)]  # fmt: skip
+
+
+@app.delete("/v1/keys/{prefix}", status_code=204, tags=["admin"])
+def revoke_key(prefix: str, who: Admin, session: SessionDep) -> Response:
+    store.revoke_key(session, tenant=who.tenant, prefix=prefix)
+    store.audit(session, who, action="revoke_key", target=prefix)
+    return Response(status_code=204)
+
+
+@app.get("/v1/audit", tags=["admin"])
+def audit_log(
+    who: Admin, session: SessionDep, limit: Annotated[int, Query(ge=1, le=1000)] = 200
+) -> list[dict[str, Any]]:
+    """Who read, listed, exported or erased which contacts, newest first."""
+    return [{"at": e.at.isoformat(), "key_prefix": e.key_prefix, "action": e.action, "target": e.target}
+            for e in store.audit_events(session, tenant=who.tenant, limit=limit)]  # fmt: skip
+
+
+class RetentionIn(BaseModel):
+    audio_days: int | None = Field(default=None, ge=1, le=36500)
+    contact_days: int | None = Field(default=None, ge=1, le=36500)
+
+
+@app.put("/v1/settings/retention", tags=["admin"])
+def set_retention(body: RetentionIn, who: Admin, session: SessionDep) -> dict[str, Any]:
+    """Recordings (and optionally whole contacts) older than this are erased by the hourly retention sweep."""
+    row = store.set_retention(session, tenant=who.tenant, audio_days=body.audio_days, contact_days=body.contact_days)
+    return {"audio_days": row.audio_retention_days, "contact_days": row.contact_retention_days}

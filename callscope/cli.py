@@ -82,6 +82,32 @@ def keys_create(
     typer.echo(key)
 
 
+@keys_app.command("revoke")
+def keys_revoke(
+    prefix: Annotated[str, typer.Argument(help="the key's first 10 characters (as `keys list` shows)")],
+    tenant: Annotated[str, typer.Option(help="the tenant the key belongs to")],
+) -> None:
+    """Revoke a key: it stops working at once."""
+    from callscope.store import revoke_key
+
+    with _migrated_sessionmaker()() as session:
+        try:
+            revoke_key(session, tenant=tenant, prefix=prefix)
+        except CallscopeError as exc:
+            _fail(str(exc))
+    err.print(f"revoked {prefix}")
+
+
+@keys_app.command("list")
+def keys_list(tenant: Annotated[str, typer.Option(help="the tenant whose keys to list")]) -> None:
+    """List a tenant's keys (prefixes and roles; keys themselves are never stored)."""
+    from callscope.store import list_keys
+
+    with _migrated_sessionmaker()() as session:
+        for key in list_keys(session, tenant=tenant):
+            typer.echo(f"{key.prefix}\t{key.role}\t{'revoked' if key.revoked else 'active'}")
+
+
 def _worker_argv(concurrency: int, queues: str, log_level: str = "info") -> list[str]:
     return [
         "worker",

@@ -36,6 +36,9 @@ class Settings(BaseSettings):
 
     max_upload_bytes: int = 100 * 1024 * 1024
     max_text_chars: int = 200_000
+    max_audio_seconds: float = 4 * 3600
+    rate_limit_per_minute: int = Field(default=12_000, description="Requests per API key per minute; 0: no limit.")
+    retention_interval_s: float = 3600.0
     task_max_retries: int = 3
     task_retry_backoff_s: int = 5
     broker_visibility_timeout_s: int = 3600

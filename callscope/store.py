@@ -6,15 +6,15 @@ import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from callscope.contacts import ContactMeta, Turn
-from callscope.db import ApiKey, AudioBlob, Interaction, Outcome, Webhook, utcnow
+from callscope.db import ApiKey, AudioBlob, AuditEvent, Interaction, Outcome, TenantSettings, Webhook, utcnow
 from callscope.errors import InvalidInput, NotFound
 from callscope.redact import redact
 
@@ -25,6 +25,7 @@ PERMISSIONS: dict[str, set[str]] = {
     "agent": {"read", "analyze"},
     "supervisor": {"read", "reports", "metrics"},
 }
+# Only admin may manage keys, webhooks, retention, deletion and read the audit log.
 PERMISSIONS["admin"] = set().union(*PERMISSIONS.values(), {"admin"})
 STATUSES = ("queued", "processing", "done", "failed")
 
@@ -33,6 +34,7 @@ STATUSES = ("queued", "processing", "done", "failed")
 class Principal:
     tenant: str
     role: str
+    key_prefix: str = ""
 
     def may(self, permission: str) -> bool:
         return permission in PERMISSIONS[self.role]
@@ -57,7 +59,72 @@ def create_api_key(session: Session, *, tenant: str, role: str) -> str:
 
 def authenticate(session: Session, *, key: str) -> Principal | None:
     row = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(key), ApiKey.revoked.is_(False)))
-    return Principal(tenant=row.tenant, role=row.role) if row else None
+    return Principal(tenant=row.tenant, role=row.role, key_prefix=row.prefix) if row else None
+
+
+def list_keys(session: Session, *, tenant: str) -> list[ApiKey]:
+    return list(session.scalars(select(ApiKey).where(ApiKey.tenant == tenant).order_by(ApiKey.id)))
+
+
+def revoke_key(session: Session, *, tenant: str, prefix: str) -> None:
+    """Revoked keys stop working at once; the row stays for the audit trail."""
+    rows = list(session.scalars(select(ApiKey).where(ApiKey.tenant == tenant, ApiKey.prefix == prefix)))
+    if not rows:
+        raise NotFound(f"key {prefix} not found")
+    for row in rows:
+        row.revoked = True
+    session.commit()
+
+
+def audit(session: Session, who: Principal, *, action: str, target: str | None = None) -> None:
+    """Record who read, exported or erased what: ids and actions only, never content."""
+    session.add(AuditEvent(tenant=who.tenant, key_prefix=who.key_prefix, action=action, target=target))
+    session.commit()
+
+
+def audit_events(session: Session, *, tenant: str, limit: int = 200) -> list[AuditEvent]:
+    query = select(AuditEvent).where(AuditEvent.tenant == tenant).order_by(AuditEvent.id.desc()).limit(limit)
+    return list(session.scalars(query))
+
+
+def delete_interaction(session: Session, *, tenant: str, interaction_id: str) -> None:
+    """Erase a contact: its recording, turns, analysis and outcome go with the row (foreign keys cascade)."""
+    row = get_interaction(session, tenant=tenant, interaction_id=interaction_id)
+    session.execute(delete(AudioBlob).where(AudioBlob.interaction_id == row.id))
+    session.execute(delete(Outcome).where(Outcome.interaction_id == row.id))
+    session.delete(row)
+    session.commit()
+
+
+def set_retention(session: Session, *, tenant: str, audio_days: int | None, contact_days: int | None) -> TenantSettings:
+    settings = session.get(TenantSettings, tenant) or TenantSettings(tenant=tenant)
+    settings.audio_retention_days, settings.contact_retention_days = audio_days, contact_days
+    session.add(settings)
+    session.commit()
+    return settings
+
+
+def apply_retention(session: Session, *, now: datetime | None = None) -> dict[str, int]:
+    """Erase recordings, and optionally whole contacts, older than each tenant's retention setting."""
+    now = now or utcnow()
+    erased = {"audio": 0, "contacts": 0}
+    for rule in session.scalars(select(TenantSettings)):
+        if rule.audio_retention_days is not None:
+            cutoff = now - timedelta(days=rule.audio_retention_days)
+            old = select(Interaction.id).where(Interaction.tenant == rule.tenant, Interaction.created_at < cutoff)
+            erased["audio"] += session.execute(delete(AudioBlob).where(AudioBlob.interaction_id.in_(old))).rowcount
+        if rule.contact_retention_days is not None:
+            cutoff = now - timedelta(days=rule.contact_retention_days)
+            ids = list(session.scalars(
+                select(Interaction.id).where(Interaction.tenant == rule.tenant, Interaction.created_at < cutoff)
+            ))  # fmt: skip
+            for interaction_id in ids:
+                session.execute(delete(AudioBlob).where(AudioBlob.interaction_id == interaction_id))
+                session.execute(delete(Outcome).where(Outcome.interaction_id == interaction_id))
+                session.execute(delete(Interaction).where(Interaction.id == interaction_id))
+            erased["contacts"] += len(ids)
+    session.commit()
+    return erased
 
 
 def redact_turns(turns: list[Turn]) -> list[dict[str, Any]]:

@@ -82,6 +82,14 @@ def test_empty_and_whitespace_texts_do_not_crash(model: IntentModel) -> None:
     assert all(0.0 <= prediction.confidence <= 1.0 for prediction in predictions)
 
 
+def test_empty_text_inside_a_batch_does_not_crash(model: IntentModel) -> None:
+    # a zero-token doc next to normal docs used to break spaCy's n-gram layer for the whole batch
+    predictions = model.predict(["my card has still not arrived", "", " ", "I lost my card"])
+    assert len(predictions) == 4
+    assert predictions[0].label == "card_arrival"
+    assert predictions[3].label == "lost_or_stolen_card"
+
+
 def test_loading_is_cached_per_process() -> None:
     assert load_intent_model(DEFAULT_INTENT_MODEL_DIR) is load_intent_model(str(DEFAULT_INTENT_MODEL_DIR))
 

@@ -33,6 +33,7 @@ from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_su
 from sklearn.model_selection import train_test_split  # noqa: E402
 from spacy.cli.train import train as spacy_train  # noqa: E402
 from spacy.tokens import DocBin  # noqa: E402
+from thinc.api import Config  # noqa: E402
 
 from callscope.intent import IntentModel, normalize_text  # noqa: E402
 
@@ -98,6 +99,12 @@ def install_model(best_dir: Path, out_dir: Path) -> None:
     if out_dir.exists():
         shutil.rmtree(out_dir)
     shutil.copytree(best_dir, out_dir)
+    # The saved config records this machine's corpus paths; blank them so the committed model is portable.
+    config_path = out_dir / "config.cfg"
+    config = Config().from_disk(config_path, interpolate=False)
+    config["paths"]["train"] = None
+    config["paths"]["dev"] = None
+    config.to_disk(config_path)
 
 
 def folder_size_bytes(path: Path) -> int:
@@ -105,7 +112,7 @@ def folder_size_bytes(path: Path) -> int:
     return sum(file.stat().st_size for file in path.rglob("*") if file.is_file())
 
 
-def measure_speed(model: IntentModel, texts: Sequence[str], repeats: int = 3) -> float:
+def measure_speed(model: IntentModel, texts: Sequence[str], repeats: int = 5) -> float:
     """Best-of-N texts/s of ``IntentModel.predict`` (best-of damps noise from a shared machine)."""
     model.predict(texts[:64])  # warm-up
     best = float("inf")
