@@ -22,7 +22,7 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -100,6 +100,7 @@ class Outcome(Base):
     queue: Mapped[str | None] = mapped_column(String(100))
     resolution: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    interaction: Mapped[Interaction] = relationship()  # so the unit of work inserts the contact first
 
 
 class Webhook(Base):

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from callscope.contacts import Turn
 from callscope.db import Interaction, utcnow
-from callscope.pipeline import Resources, analyze_turns
+from callscope.pipeline import Analysis, Resources, analyze_turns
 from callscope.settings import Settings
 from callscope.store import load_audio, outcome_durations, redact_turns
 from callscope.transcribe import WhisperOptions, transcribe
@@ -101,13 +101,18 @@ def analyze_step(session: Session, interaction_id: str, *, resources: Resources)
         resources=resources,
         outcomes=lambda intent: outcome_durations(session, tenant=row.tenant, intent=intent),
     )
+    apply_analysis(row, analysis)
+    session.commit()
+    return row
+
+
+def apply_analysis(row: Interaction, analysis: Analysis) -> None:
+    """Store an analysis on its contact and mark it done (the worker and the bulk import share this)."""
     row.intent_label = analysis.intent["label"]
     row.intent_confidence = analysis.intent["confidence"]
     row.routing = analysis.routing.model_dump()
     row.handle_time = analysis.handle_time.model_dump()
     row.status, row.error, row.finished_at, row.progress = "done", None, utcnow(), 1.0
-    session.commit()
-    return row
 
 
 def fail(session: Session, interaction_id: str, *, reason: str) -> Interaction | None:

@@ -27,11 +27,11 @@ def _log(name: str):
     return open(DATA_DIR / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the process
 
 
-def start_api(*, name: str, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+def start_api(*, name: str, env: dict[str, str], log_level: str = "warning") -> tuple[subprocess.Popen[bytes], str]:
     """`callscope serve --no-worker` in its own process; returns it and its base URL once healthy."""
     port = free_port()
     argv = [sys.executable, "-m", "callscope.cli", "serve", "--no-worker", "--port", str(port),
-            "--log-level", "warning"]  # fmt: skip
+            "--log-level", log_level]  # fmt: skip
     proc = subprocess.Popen(argv, cwd=ROOT, env={**os.environ, **env}, stdout=_log(name), stderr=subprocess.STDOUT,
                             start_new_session=True)  # fmt: skip
     base = f"http://127.0.0.1:{port}"
