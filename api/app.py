@@ -100,6 +100,24 @@ SessionDep = Annotated[Session, Depends(get_session)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
+_KEY_CACHE: dict[str, tuple[float, store.Principal]] = {}
+KEY_CACHE_TTL_S = 5.0  # a revoked key stops working within this many seconds in every API process
+
+
+def _authenticate_cached(session: Session, key: str) -> store.Principal | None:
+    """Valid keys are remembered briefly, so a busy client costs no database round trip per request."""
+    digest = store.hash_key(key)
+    cached = _KEY_CACHE.get(digest)
+    if cached is not None and time.monotonic() - cached[0] < KEY_CACHE_TTL_S:
+        return cached[1]
+    found = store.authenticate(session, key=key)
+    if found is not None:
+        if len(_KEY_CACHE) > 10_000:
+            _KEY_CACHE.clear()
+        _KEY_CACHE[digest] = (time.monotonic(), found)
+    return found
+
+
 def principal(
     session: SessionDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> store.Principal:
@@ -107,7 +125,7 @@ def principal(
         raise HTTPException(
             401, "missing API key: send `Authorization: Bearer <key>`", headers={"WWW-Authenticate": "Bearer"}
         )
-    found = store.authenticate(session, key=credentials.credentials)
+    found = _authenticate_cached(session, credentials.credentials)
     if found is None:
         raise HTTPException(401, "invalid API key", headers={"WWW-Authenticate": "Bearer"})
     settings = get_settings()
@@ -290,15 +308,20 @@ async def post_interaction(
     else:
         raise InvalidInput("send a JSON body (SMS or chat) or a multipart audio upload", 415)
     if created or not row.enqueued:
+        # A new row is committed as `enqueued`, so the happy path costs one commit; a failed publish flips it
+        # back and the sweeper (or a retry with the same Idempotency-Key) queues it later.
         try:
             send_task(next_task(row), row.id)
         except Exception as exc:
             log.warning("broker unavailable, interaction %s stays queued: %s", row.id, exc.__class__.__name__)
+            row.enqueued = False
+            session.commit()
             raise HTTPException(
                 503, "the queue is unavailable; retry with the same Idempotency-Key", headers={"Retry-After": "5"}
             ) from exc
-        row.enqueued = True
-        session.commit()
+        if not row.enqueued:
+            row.enqueued = True
+            session.commit()
     if not created:
         response.status_code = 200
     return Accepted(id=row.id, status=row.status, created=created)
@@ -420,6 +443,7 @@ def list_keys(who: Admin, session: SessionDep) -> list[dict[str, Any]]:
 @app.delete("/v1/keys/{prefix}", status_code=204, tags=["admin"])
 def revoke_key(prefix: str, who: Admin, session: SessionDep) -> Response:
     store.revoke_key(session, tenant=who.tenant, prefix=prefix)
+    _KEY_CACHE.clear()  # at once in this process; other API processes within KEY_CACHE_TTL_S
     store.audit(session, who, action="revoke_key", target=prefix)
     return Response(status_code=204)
 

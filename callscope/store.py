@@ -155,6 +155,7 @@ def create_interaction(
         tenant=tenant,
         channel=channel,
         status="queued",
+        enqueued=True,  # the caller publishes right after this commit and flips it back if that fails
         idempotency_key=idempotency_key,
         agent_channel=agent_channel,
         turns=redact_turns(turns) if turns is not None else None,
