@@ -28,9 +28,12 @@ lint: install
 # Rebuild the trained artifacts under models/ from ../shared/data.
 models: install
 	$(PY) models/intent/train.py
+	PY=$(PY) models/handle_time/rebuild.sh
 
 bench: install
 	$(PY) bench/bench_transcribe.py
+	$(PY) bench/bench_handletime.py
+	$(PY) bench/bench_import.py
 
 # Start the machine's Redis and PostgreSQL if they are not running (CI's machine starts them itself).
 services:

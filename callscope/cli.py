@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from callscope.cli_handletime import handle_time_app
 from callscope.errors import CallscopeError
 from callscope.settings import REPO_ROOT, get_settings
 
@@ -24,12 +25,7 @@ keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(db_app, name="db")
-try:  # the handling-time back-testing commands (issue 4) live in their own module
-    from callscope.cli_handletime import handle_time_app
-
-    app.add_typer(handle_time_app, name="handle-time")
-except ImportError:  # pragma: no cover - while that module is being written
-    pass
+app.add_typer(handle_time_app, name="handle-time")
 err = Console(stderr=True)
 WORKER_QUEUES = "transcribe,analyze,webhooks"
 
@@ -325,6 +321,41 @@ def classify(
             flush()
     flush()
     out.flush()
+
+
+@app.command("import")
+def import_contacts(
+    file: Annotated[Path, typer.Argument(help="JSONL of API bodies (+ created_at, outcome), history CSV, or a log")],
+    tenant: Annotated[str, typer.Option(help="the tenant the contacts belong to")],
+    fmt: Annotated[str, typer.Option("--format", help="jsonl, csv or anonymous-bank (default: by extension)")] = "",
+    analyze: Annotated[bool, typer.Option("--analyze/--no-analyze", help="analyze contacts that have words")] = True,
+) -> None:
+    """Stream past contacts and their outcomes into storage, with a progress bar and bounded memory."""
+    from callscope.importing import FORMATS, import_file
+    from callscope.pipeline import Resources
+
+    fmt = fmt or {".jsonl": "jsonl", ".csv": "csv"}.get(file.suffix.lower(), "")
+    if fmt not in FORMATS:
+        _fail(f"unknown format for {file.name}: pass --format {'|'.join(FORMATS)}")
+    if not file.is_file():
+        _fail(f"no such file: {file}")
+    resources = Resources.from_settings(get_settings()) if analyze else None
+    with _migrated_sessionmaker()() as session, _progress() as progress:
+        task = progress.add_task(f"importing {file.name}", total=None)
+
+        def show(n: int) -> None:
+            progress.update(task, completed=n, description=f"imported {n}")
+
+        try:
+            report = import_file(session, file, fmt=fmt, tenant=tenant, resources=resources, on_progress=show)
+        except CallscopeError as exc:
+            _fail(str(exc))
+    for line, reason in report.errors[:50]:
+        err.print(f"[yellow]line {line}:[/yellow] {reason}")
+    err.print(f"imported {report.imported} contacts; {len(report.errors)} rows skipped")
+    typer.echo(json.dumps({"imported": report.imported, "skipped": len(report.errors)}))
+    if report.imported == 0 and report.errors:
+        raise typer.Exit(1)
 
 
 @app.command()
