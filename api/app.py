@@ -389,15 +389,15 @@ class AnalyzeIn(BaseModel):
 def analyze(body: AnalyzeIn, who: Analyzer, session: SessionDep, settings: SettingsDep) -> dict[str, Any]:
     """Synchronous analysis of a snippet of customer text (nothing is stored)."""
     from callscope.contacts import Turn
-    from callscope.redact import redact
 
+    turns = [Turn.model_validate(t) for t in store.redact_turns([Turn(speaker="customer", text=body.text)])]
     analysis = analyze_turns(
-        [Turn(speaker="customer", text=body.text)],
+        turns,
         channel=body.channel,
         resources=Resources.from_settings(settings),
         outcomes=lambda intent: store.outcome_durations(session, tenant=who.tenant, intent=intent),
     )
-    return {"text": redact(body.text), **analysis.model_dump()}
+    return {"text": turns[0].text, **analysis.model_dump()}
 
 
 class WebhookIn(BaseModel):
@@ -467,3 +467,8 @@ def set_retention(body: RetentionIn, who: Admin, session: SessionDep) -> dict[st
     """Recordings (and optionally whole contacts) older than this are erased by the hourly retention sweep."""
     row = store.set_retention(session, tenant=who.tenant, audio_days=body.audio_days, contact_days=body.contact_days)
     return {"audio_days": row.audio_retention_days, "contact_days": row.contact_retention_days}
+
+
+from api import live  # noqa: E402 - live agent assist (WS /v1/live/{session_id}, /agent), issue 6
+
+app.include_router(live.router)

@@ -26,7 +26,7 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(db_app, name="db")
 app.add_typer(handle_time_app, name="handle-time")
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # messages stay on one line for log scrapers
 WORKER_QUEUES = "transcribe,analyze,webhooks"
 
 
@@ -208,6 +208,7 @@ def analyze(
     """Run the whole pipeline on local files, without a server."""
     from rich.table import Table
 
+    from callscope.contacts import Turn
     from callscope.pipeline import Resources, analyze_turns, no_outcomes
     from callscope.store import redact_turns
 
@@ -220,10 +221,13 @@ def analyze(
             try:
                 if not path.is_file():
                     raise CallscopeError(f"no such file: {path}")
-                channel, turns, duration = _load_contact(
+                channel, raw_turns, duration = _load_contact(
                     path, lambda done, task=current: progress.update(task, completed=done)
                 )
-                analysis = analyze_turns(turns, channel=channel, resources=resources, outcomes=no_outcomes)
+                turns = [Turn.model_validate(t) for t in redact_turns(raw_turns)]
+                analysis = analyze_turns(
+                    turns, channel=channel, resources=resources, outcomes=no_outcomes, duration_s=duration
+                )
             except CallscopeError as exc:
                 failures += 1
                 err.print(f"[red]error:[/red] {path}: {exc}")
@@ -235,11 +239,12 @@ def analyze(
                 "file": str(path),
                 "channel": channel,
                 "duration_s": duration,
-                "turns": redact_turns(turns),
+                "turns": [t.model_dump() for t in turns],
                 "intent": analysis.intent["label"],
                 "confidence": analysis.intent["confidence"],
                 "routing": analysis.routing.model_dump(),
                 "handle_time": analysis.handle_time.model_dump(),
+                **analysis.details(),
             }
             results.append(result)
             if as_json:

@@ -26,6 +26,7 @@ class Turn(BaseModel):
     start: float = 0.0
     end: float = 0.0
     text: str
+    redactions: list[dict[str, Any]] = Field(default_factory=list, description="PII placeholders in `text`")
 
 
 class ContactMeta(BaseModel):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -16,8 +17,8 @@ from sqlalchemy.orm import Session
 from callscope.contacts import Turn
 from callscope.db import Interaction, utcnow
 from callscope.pipeline import Analysis, Resources, analyze_turns
-from callscope.settings import Settings
-from callscope.store import load_audio, outcome_durations, redact_turns
+from callscope.settings import Settings, get_settings
+from callscope.store import load_audio, outcome_durations, previous_contact, redact_turns
 from callscope.transcribe import WhisperOptions, transcribe
 
 FINAL = ("done", "failed")
@@ -100,10 +101,33 @@ def analyze_step(session: Session, interaction_id: str, *, resources: Resources)
         channel=row.channel,
         resources=resources,
         outcomes=lambda intent: outcome_durations(session, tenant=row.tenant, intent=intent),
+        duration_s=row.duration_s,
     )
     apply_analysis(row, analysis)
+    row.analysis = {**(row.analysis or {}), "repeat_contact": repeat_contact(session, row, settings=get_settings())}
     session.commit()
     return row
+
+
+def repeat_contact(session: Session, row: Interaction, *, settings: Settings) -> dict[str, Any]:
+    """Whether the same customer (by hashed reference) got in touch within the configured window before this."""
+    if not row.customer_hash:
+        return {"is_repeat": False, "known_customer": False}
+    earlier = previous_contact(
+        session, tenant=row.tenant, customer_hash=row.customer_hash, before=row.created_at,
+        window_days=settings.repeat_window_days, exclude=row.id,
+    )  # fmt: skip
+    if earlier is None:
+        return {"is_repeat": False, "known_customer": True, "window_days": settings.repeat_window_days}
+    gap_h = (row.created_at - earlier.created_at).total_seconds() / 3600
+    return {
+        "is_repeat": True,
+        "known_customer": True,
+        "window_days": settings.repeat_window_days,
+        "previous_id": earlier.id,
+        "previous_intent": earlier.intent_label,
+        "hours_since": round(gap_h, 1),
+    }
 
 
 def apply_analysis(row: Interaction, analysis: Analysis) -> None:
@@ -112,6 +136,7 @@ def apply_analysis(row: Interaction, analysis: Analysis) -> None:
     row.intent_confidence = analysis.intent["confidence"]
     row.routing = analysis.routing.model_dump()
     row.handle_time = analysis.handle_time.model_dump()
+    row.analysis = analysis.details()
     row.status, row.error, row.finished_at, row.progress = "done", None, utcnow(), 1.0
 
 

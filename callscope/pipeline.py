@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from pydantic import BaseModel
 
 from callscope.contacts import Turn
+from callscope.entities import extract_entities_many
+from callscope.features import conversation_features
 from callscope.handletime import HandleTime, load_priors, predict_handle_time
 from callscope.intent import IntentModel, IntentPrediction, load_intent_model
+from callscope.redact import RedactedSpan
 from callscope.routing import RoutingHint, load_routing_table, route
+from callscope.sentiment import sentiment_summary
 from callscope.settings import Settings
 
 MIN_WORDS_FOR_INTENT = 3
@@ -23,6 +27,14 @@ class Analysis(BaseModel):
     intent: dict[str, Any]
     routing: RoutingHint
     handle_time: HandleTime
+    intents: list[dict[str, Any]] = []
+    entities: list[dict[str, Any]] = []
+    sentiment: dict[str, Any] = {}
+    features: dict[str, Any] = {}
+
+    def details(self) -> dict[str, Any]:
+        """What is stored in `interactions.analysis` beyond the indexed columns."""
+        return self.model_dump(include={"intents", "entities", "sentiment", "features"})
 
 
 @dataclass(frozen=True)
@@ -50,6 +62,19 @@ def customer_texts(turns: Sequence[Turn]) -> list[str]:
     return texts or [t.text for t in turns if t.speaker in ("unknown", "customer") and t.text.strip()]
 
 
+def contact_intents(model: IntentModel, turns: Sequence[Turn], *, min_confidence: float = 0.5) -> list[dict[str, Any]]:
+    """Primary and secondary intents: each confident customer turn's intent, with the turn that first expressed it."""
+    indexed = [(i, t.text) for i, t in enumerate(turns)
+               if t.speaker in ("customer", "unknown") and len(t.text.split()) >= MIN_WORDS_FOR_INTENT]  # fmt: skip
+    found: dict[str, dict[str, Any]] = {}
+    for (index, _), p in zip(indexed, model.predict([text for _, text in indexed]), strict=True):
+        if p.confidence >= min_confidence and p.label not in found:
+            found[p.label] = {"label": p.label, "confidence": round(p.confidence, 4), "turn": index}
+        elif p.label in found:
+            found[p.label]["confidence"] = max(found[p.label]["confidence"], round(p.confidence, 4))
+    return sorted(found.values(), key=lambda x: -x["confidence"])
+
+
 def contact_intent(model: IntentModel, turns: Sequence[Turn]) -> IntentPrediction | None:
     """The most confident of: each substantial customer turn, and all customer turns together."""
     texts = customer_texts(turns)
@@ -61,8 +86,22 @@ def contact_intent(model: IntentModel, turns: Sequence[Turn]) -> IntentPredictio
     return max(model.predict(candidates), key=lambda p: p.confidence)
 
 
-def analyze_turns(turns: Sequence[Turn], *, channel: str, resources: Resources, outcomes: OutcomeLookup) -> Analysis:
-    """Intent, routing hint and handling time for one contact."""
+def contact_entities(turns: Sequence[Turn]) -> list[dict[str, Any]]:
+    """Entities of every turn (read from redacted text and its placeholders), each with its turn index."""
+    spans = [[RedactedSpan(**r) for r in t.redactions] for t in turns]
+    found = extract_entities_many([(t.text, s) for t, s in zip(turns, spans, strict=True)])
+    return [{**asdict(e), "turn": i, "speaker": turns[i].speaker} for i, entities in enumerate(found) for e in entities]
+
+
+def analyze_turns(
+    turns: Sequence[Turn],
+    *,
+    channel: str,
+    resources: Resources,
+    outcomes: OutcomeLookup,
+    duration_s: float | None = None,
+) -> Analysis:
+    """Intent(s), entities, sentiment, conversation features, routing hint and handling time for one contact."""
     prediction = contact_intent(resources.intent_model, turns)
     label = prediction.label if prediction else None
     confidence = round(prediction.confidence, 4) if prediction else 0.0
@@ -77,7 +116,15 @@ def analyze_turns(turns: Sequence[Turn], *, channel: str, resources: Resources, 
         any_channel=[s for values in by_channel.values() for s in values],
         min_outcomes=resources.min_outcomes,
     )
-    return Analysis(intent={"label": label, "confidence": confidence}, routing=hint, handle_time=handle_time)
+    return Analysis(
+        intent={"label": label, "confidence": confidence},
+        routing=hint,
+        handle_time=handle_time,
+        intents=contact_intents(resources.intent_model, turns),
+        entities=contact_entities(turns),
+        sentiment=sentiment_summary(turns),
+        features=conversation_features(turns, channel=channel, duration_s=duration_s) if turns else {},
+    )
 
 
 def no_outcomes(_intent: str | None) -> dict[str, list[float]]:

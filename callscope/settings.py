@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     routing_table: Path = PACKAGE_DATA / "routing.yaml"
     handle_time_priors: Path = PACKAGE_DATA / "handle_time_priors.yaml"
     handle_time_min_outcomes: int = 5
+    repeat_window_days: float = 7.0
+    customer_hash_key: str = Field(
+        default="callscope-dev-only", description="HMAC key for customer references; set a secret in production."
+    )
 
     max_upload_bytes: int = 100 * 1024 * 1024
     max_text_chars: int = 200_000

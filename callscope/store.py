@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,7 +17,8 @@ from sqlalchemy.orm import Session
 from callscope.contacts import ContactMeta, Turn
 from callscope.db import ApiKey, AudioBlob, AuditEvent, Interaction, Outcome, TenantSettings, Webhook, utcnow
 from callscope.errors import InvalidInput, NotFound
-from callscope.redact import redact
+from callscope.redact import redact_many
+from callscope.settings import get_settings
 
 ROLES = ("ingest", "agent", "supervisor", "admin")
 # What each role may do; admin may do everything the others may.
@@ -128,8 +130,33 @@ def apply_retention(session: Session, *, now: datetime | None = None) -> dict[st
 
 
 def redact_turns(turns: list[Turn]) -> list[dict[str, Any]]:
-    """Turns as stored: PII replaced before anything reaches the database."""
-    return [{**t.model_dump(), "text": redact(t.text)} for t in turns]
+    """Turns as stored: PII replaced by typed placeholders (their offsets kept) before anything reaches the database."""
+    redacted = redact_many([t.text for t in turns])
+    return [
+        {**t.model_dump(), "text": r.text, "redactions": [asdict(span) for span in r.spans]}
+        for t, r in zip(turns, redacted, strict=True)
+    ]
+
+
+def hash_customer(tenant: str, customer_ref: str) -> str:
+    """Customer references are kept only as a keyed hash: enough to spot a repeat contact, useless to anyone else."""
+    key = get_settings().customer_hash_key.encode()
+    return hmac.new(key, f"{tenant}\x00{customer_ref}".encode(), hashlib.sha256).hexdigest()
+
+
+def previous_contact(
+    session: Session, *, tenant: str, customer_hash: str, before: datetime, window_days: float, exclude: str
+) -> Interaction | None:
+    """The same customer's latest earlier contact within the window, if any."""
+    since = before - timedelta(days=window_days)
+    query = (
+        select(Interaction)
+        .where(Interaction.tenant == tenant, Interaction.customer_hash == customer_hash, Interaction.id != exclude)
+        .where(Interaction.created_at >= since, Interaction.created_at <= before)
+        .order_by(Interaction.created_at.desc())
+        .limit(1)
+    )
+    return session.scalar(query)
 
 
 def create_interaction(
@@ -159,7 +186,8 @@ def create_interaction(
         idempotency_key=idempotency_key,
         agent_channel=agent_channel,
         turns=redact_turns(turns) if turns is not None else None,
-        **meta.model_dump(),
+        customer_hash=hash_customer(tenant, meta.customer_ref) if meta.customer_ref else None,
+        **meta.model_dump(exclude={"customer_ref"}),
     )
     session.add(row)
     try:
@@ -286,7 +314,7 @@ def interaction_view(row: Interaction) -> dict[str, Any]:
         "status": row.status,
         "channel": row.channel,
         "external_id": row.external_id,
-        "customer_ref": row.customer_ref,
+        "customer_hash": row.customer_hash,
         "queue": row.queue,
         "agent": row.agent,
         "duration_s": row.duration_s,
@@ -294,6 +322,7 @@ def interaction_view(row: Interaction) -> dict[str, Any]:
         "intent": {"label": row.intent_label, "confidence": row.intent_confidence} if row.intent_label else None,
         "routing": row.routing,
         "handle_time": row.handle_time,
+        **{k: (row.analysis or {}).get(k) for k in ("intents", "entities", "sentiment", "features", "repeat_contact")},
         "attempts": row.attempts,
         "created_at": _iso(row.created_at),
         "finished_at": _iso(row.finished_at),

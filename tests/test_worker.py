@@ -42,6 +42,10 @@ def test_voice_sms_and_chat_come_back_with_intent_routing_and_handle_time(client
     assert voice["intent"]["label"] in ("lost_or_stolen_card", "card_payment_not_recognised", "compromised_card")
     assert voice["routing"]["queue"] == "security" and voice["routing"]["escalate"] is True
     assert voice["handle_time"]["p90_s"] > voice["handle_time"]["p50_s"] > 0
+    features = voice["features"]
+    assert features["talk_time_s"]["agent"] > 3 and features["talk_time_s"]["customer"] > 3
+    assert features["silence_s"] > 1 and features["turns"]["customer"] >= 2
+    assert voice["sentiment"]["turn_scores"] and len(voice["sentiment"]["turn_scores"]) == len(voice["turns"])
 
     sms_result = wait_final(client, key, sms.json()["id"])
     assert sms_result["intent"]["label"] in (
@@ -133,3 +137,28 @@ def test_steps_are_idempotent_when_a_task_is_delivered_twice(session):
     assert jobs.analyze_step(session, row.id, resources=resources) is None  # already done: left as it is
     assert jobs.transcribe_step(session, row.id, settings=settings) is False
     assert session.get(Interaction, row.id).attempts == 2  # one transcription run, one analysis run
+
+
+def test_entities_sentiment_intents_and_repeat_contacts_through_the_stack(client, make_key):
+    key = make_key("ingest")
+    said = "I was charged twice, 42.10 EUR at Tesco on my Visa debit card 4111 1111 1111 1111. This is ridiculous!"
+    body = {"channel": "chat", "customer_ref": "cust-9", "messages": [
+        {"role": "customer", "text": said, "timestamp": "2026-11-20T10:00:00Z"},
+        {"role": "agent", "text": "Sorry about that, let me check.", "timestamp": "2026-11-20T10:01:30Z"},
+        {"role": "customer", "text": "Also I want to change my PIN please", "timestamp": "2026-11-20T10:02:00Z"},
+    ]}  # fmt: skip
+    first = wait_final(client, key, client.post("/v1/interactions", json=body, headers=auth(key)).json()["id"])
+    assert first["status"] == "done"
+    kinds = {(e["type"], json.dumps(e["value"], sort_keys=True)) for e in first["entities"]}
+    assert ("MONEY", json.dumps({"amount": 42.1, "currency": "EUR"}, sort_keys=True)) in kinds
+    assert any(t == "MERCHANT" and "Tesco" in v for t, v in kinds)
+    card = next(e for e in first["entities"] if e["type"] == "CARD" and isinstance(e["value"], dict))
+    assert card["value"]["last4"] == "1111" and "4111 1111" not in json.dumps(first)
+    assert first["turns"][0]["redactions"][0]["type"] == "CARD"
+    assert first["sentiment"]["customer_trajectory"]["start"] < 0
+    assert [i["label"] for i in first["intents"]][:2] and {i["turn"] for i in first["intents"]} <= {0, 2}
+    assert "change_pin" in [i["label"] for i in first["intents"]]
+    assert first["features"]["first_response_s"] == 90
+    assert first["repeat_contact"]["is_repeat"] is False and first["customer_hash"] != "cust-9"
+    second = wait_final(client, key, client.post("/v1/interactions", json=body, headers=auth(key)).json()["id"])
+    assert second["repeat_contact"]["is_repeat"] is True and second["repeat_contact"]["previous_id"] == first["id"]
