@@ -20,9 +20,9 @@ from starlette.routing import Match
 
 from api import metrics
 from api.enqueue import send_task
-from callscope import ratelimit, store
+from callscope import learning, ratelimit, store
 from callscope.contacts import ContactMeta, parse_text_body, turns_from_body
-from callscope.db import get_sessionmaker
+from callscope.db import Interaction, get_sessionmaker, utcnow
 from callscope.errors import InvalidInput, NotFound
 from callscope.jobs import next_task
 from callscope.pipeline import Resources, analyze_turns
@@ -391,12 +391,15 @@ def analyze(body: AnalyzeIn, who: Analyzer, session: SessionDep, settings: Setti
     from callscope.contacts import Turn
 
     turns = [Turn.model_validate(t) for t in store.redact_turns([Turn(speaker="customer", text=body.text)])]
+    resources = Resources.from_settings(settings)
     analysis = analyze_turns(
         turns,
         channel=body.channel,
-        resources=Resources.from_settings(settings),
+        resources=resources,
         outcomes=lambda intent: store.outcome_durations(session, tenant=who.tenant, intent=intent),
     )
+    snippet = Interaction(id="snippet", tenant=who.tenant, channel=body.channel, created_at=utcnow())
+    learning.enrich(session, snippet, analysis, min_outcomes=resources.min_outcomes)
     return {"text": turns[0].text, **analysis.model_dump()}
 
 
@@ -469,6 +472,20 @@ def set_retention(body: RetentionIn, who: Admin, session: SessionDep) -> dict[st
     return {"audio_days": row.audio_retention_days, "contact_days": row.contact_retention_days}
 
 
-from api import live  # noqa: E402 - live agent assist (WS /v1/live/{session_id}, /agent), issue 6
 
-app.include_router(live.router)
+
+
+@app.get("/v1/models/handle-time", tags=["models"])
+def handle_time_versions(who: MetricsReader, session: SessionDep) -> dict[str, Any]:
+    """Every trained handling-time version of the tenant with its metrics; `active` answers predictions."""
+    return {"versions": [learning.describe(v) for v in learning.versions(session, tenant=who.tenant)]}
+
+
+@app.post("/v1/models/handle-time/retrain", status_code=202, tags=["models"])
+def retrain_handle_time(who: Admin) -> dict[str, Any]:
+    """Queue a retraining from the tenant's stored outcomes now (it also runs on a schedule)."""
+    try:
+        send_task("callscope.retrain", who.tenant)
+    except Exception as exc:
+        raise HTTPException(503, "the queue is unavailable", headers={"Retry-After": "5"}) from exc
+    return {"queued": True, "tenant": who.tenant}

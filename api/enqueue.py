@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 
-def send_task(task: str, interaction_id: str) -> None:
+def send_task(task: str, *args: str) -> None:
     """Publish one task; a broker that stays down raises after a short retry, so callers can answer 503."""
     from worker.app import celery_app
 
     celery_app.send_task(
-        task, args=[interaction_id], retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5}
+        task, args=list(args), retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5}
     )

@@ -104,31 +104,33 @@ def keys_list(tenant: Annotated[str, typer.Option(help="the tenant whose keys to
             typer.echo(f"{key.prefix}\t{key.role}\t{'revoked' if key.revoked else 'active'}")
 
 
-def _worker_argv(concurrency: int, queues: str, log_level: str = "info") -> list[str]:
-    return [
-        "worker",
-        "-Q",
-        queues,
-        "-c",
-        str(concurrency),
-        "--loglevel",
-        log_level.upper(),
-        "-n",
-        f"callscope-{os.getpid()}@%h",
-    ]
+def _worker_argv(concurrency: int, queues: str, log_level: str = "info", beat: bool = False) -> list[str]:
+    argv = ["worker", "-Q", queues, "-c", str(concurrency), "--loglevel", log_level.upper()]
+    return [*argv, "-n", f"callscope-{os.getpid()}@%h", *(["--beat"] if beat else [])]
 
 
 @app.command()
 def worker(
     concurrency: Annotated[int, typer.Option(help="worker processes (each loads its own Whisper model)")] = 2,
     queues: Annotated[str, typer.Option(help="comma-separated queues to consume")] = WORKER_QUEUES,
+    beat: Annotated[bool, typer.Option(help="also run the scheduler (retraining); exactly one process may")] = False,
 ) -> None:
     """Start a Celery worker alone, on CALLSCOPE_BROKER_URL and CALLSCOPE_DATABASE_URL."""
     if not get_settings().broker_url:
         _fail("CALLSCOPE_BROKER_URL is empty: a lone worker needs a shared broker (e.g. redis://host:6379/0)")
     from worker.app import celery_app
 
-    celery_app.worker_main(argv=_worker_argv(concurrency, queues))
+    celery_app.worker_main(argv=_worker_argv(concurrency, queues, beat=beat))
+
+
+@app.command()
+def beat() -> None:
+    """Run the scheduler alone (scheduled retraining); exactly one per deployment."""
+    if not get_settings().broker_url:
+        _fail("CALLSCOPE_BROKER_URL is empty: the scheduler needs the shared broker")
+    from worker.app import celery_app
+
+    celery_app.start(argv=["beat", "--loglevel", "INFO"])
 
 
 @app.command()
@@ -159,7 +161,7 @@ def serve(
                 "celery",
                 "-A",
                 "worker.app:celery_app",
-                *_worker_argv(concurrency, WORKER_QUEUES, log_level),
+                *_worker_argv(concurrency, WORKER_QUEUES, log_level, beat=True),
             ]
             child = subprocess.Popen(argv, cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
             err.print(f"embedded broker at {url}; worker pid {child.pid}")

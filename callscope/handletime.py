@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import yaml
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class HandleTime(BaseModel):
@@ -22,6 +22,7 @@ class HandleTime(BaseModel):
     p90_s: float
     basis: str
     n_outcomes: int = 0
+    model_version: str | None = Field(default=None, description="the trained version that answered, if any")
 
 
 @lru_cache

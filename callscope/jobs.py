@@ -11,11 +11,12 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from callscope import learning
 from callscope.contacts import Turn
-from callscope.db import Interaction, utcnow
+from callscope.db import Interaction, Outcome, utcnow
 from callscope.pipeline import Analysis, Resources, analyze_turns
 from callscope.settings import Settings, get_settings
 from callscope.store import load_audio, outcome_durations, previous_contact, redact_turns
@@ -103,8 +104,11 @@ def analyze_step(session: Session, interaction_id: str, *, resources: Resources)
         outcomes=lambda intent: outcome_durations(session, tenant=row.tenant, intent=intent),
         duration_s=row.duration_s,
     )
+    learning.enrich(session, row, analysis, min_outcomes=resources.min_outcomes)
     apply_analysis(row, analysis)
     row.analysis = {**(row.analysis or {}), "repeat_contact": repeat_contact(session, row, settings=get_settings())}
+    # an outcome reported before the analysis finished learns the intent now
+    session.execute(update(Outcome).where(Outcome.interaction_id == row.id).values(intent=row.intent_label))
     session.commit()
     return row
 

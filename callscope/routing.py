@@ -15,6 +15,7 @@ class RoutingHint(BaseModel):
     priority: int
     escalate: bool = False
     reasons: list[str]
+    learned: dict[str, Any] | None = None  # preferred queue/agents from outcomes, with evidence (callscope.learning)
 
 
 @lru_cache

@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     routing_table: Path = PACKAGE_DATA / "routing.yaml"
     handle_time_priors: Path = PACKAGE_DATA / "handle_time_priors.yaml"
     handle_time_min_outcomes: int = 5
+    retrain_min_outcomes: int = 200
+    retrain_interval_s: float = 24 * 3600.0
     repeat_window_days: float = 7.0
     customer_hash_key: str = Field(
         default="callscope-dev-only", description="HMAC key for customer references; set a secret in production."

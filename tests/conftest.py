@@ -40,6 +40,7 @@ os.environ.update(
         "CALLSCOPE_DATA_DIR": str(DATA_DIR),
         "CALLSCOPE_TASK_RETRY_BACKOFF_S": "0",
         "CALLSCOPE_TASK_MAX_RETRIES": "2",
+        "CALLSCOPE_RETRAIN_MIN_OUTCOMES": "30",
         "HF_HUB_OFFLINE": "1",
     }
 )

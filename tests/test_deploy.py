@@ -8,7 +8,7 @@ from tests.conftest import ROOT
 def test_compose_runs_redis_postgres_api_and_scalable_workers_with_health_checks():
     compose = yaml.safe_load((ROOT / "compose.yaml").read_text())
     services = compose["services"]
-    assert set(services) == {"redis", "postgres", "api", "worker"}
+    assert set(services) == {"redis", "postgres", "api", "worker", "beat"}
     assert all("healthcheck" in s for s in services.values())
     for name in ("api", "worker"):
         env = services[name]["environment"]

@@ -27,6 +27,8 @@ def make_celery() -> Celery:
             "callscope.transcribe": {"queue": "transcribe"},
             "callscope.analyze": {"queue": "analyze"},
             "callscope.deliver_webhook": {"queue": "webhooks"},
+            "callscope.retrain": {"queue": "analyze"},
+            "callscope.retrain_all": {"queue": "analyze"},
         },
         # A task is acknowledged only after it ran: a worker killed mid-task leaves it for another worker.
         task_acks_late=True,
@@ -39,6 +41,11 @@ def make_celery() -> Celery:
         # Redelivery of unacknowledged tasks waits this long: it must exceed the longest task.
         broker_transport_options={"visibility_timeout": settings.broker_visibility_timeout_s},
         worker_hijack_root_logger=False,
+        # Retraining from stored outcomes on a schedule; run exactly one `callscope beat` (or a worker with --beat).
+        beat_schedule={
+            "retrain-handle-time": {"task": "callscope.retrain_all", "schedule": settings.retrain_interval_s}
+        },
+        beat_schedule_filename=str((settings.data_dir / "celerybeat-schedule").resolve()),
         worker_send_task_events=False,
     )
     return app

@@ -8,7 +8,7 @@ from typing import Any
 from celery import Task
 from sqlalchemy.exc import OperationalError
 
-from callscope import jobs
+from callscope import jobs, learning
 from callscope.db import Webhook, get_sessionmaker
 from callscope.errors import AudioError
 from callscope.pipeline import Resources
@@ -96,3 +96,21 @@ def deliver_webhook(self: Task, webhook_id: int, interaction_id: str) -> None:
             log.warning("webhook %s gave up for interaction %s: %s", webhook_id, interaction_id, exc)
             return
         raise self.retry(exc=exc, countdown=min(600, 2 * 4**self.request.retries)) from exc
+
+
+@celery_app.task(name="callscope.retrain", bind=True, max_retries=3)
+def retrain_handle_time(self: Task, tenant: str) -> dict[str, Any]:
+    """Fit a new handling-time version for one tenant; it answers only if not worse on recent outcomes."""
+    settings = get_settings()
+    with _session() as session:
+        result = learning.retrain(session, tenant=tenant, min_rows=settings.retrain_min_outcomes)
+    log.info("retrain for tenant %s: %s %s", tenant, result["status"], result.get("version", ""))
+    return result
+
+
+@celery_app.task(name="callscope.retrain_all")
+def retrain_all() -> None:
+    """The scheduled retraining (Celery beat): one task per tenant that has outcomes."""
+    with _session() as session:
+        for tenant in learning.tenants_with_outcomes(session):
+            retrain_handle_time.delay(tenant)
