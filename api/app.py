@@ -271,8 +271,8 @@ async def post_interaction(
     if content_type.startswith("multipart/form-data"):
         data, filename, audio_type, meta = await _read_upload(request, settings)
         agent_channel = meta.pop("agent_channel", None)
-        if agent_channel not in (None, "left", "right"):
-            raise InvalidInput("metadata.agent_channel must be 'left' or 'right'")
+        if agent_channel not in (None, "left", "right", "auto"):
+            raise InvalidInput("metadata.agent_channel must be 'left', 'right' or 'auto'")
         duration = probe(data)
         if duration is not None and duration > settings.max_audio_seconds:
             raise InvalidInput(f"the recording is longer than the limit of {settings.max_audio_seconds:.0f} s", 413)
@@ -470,9 +470,6 @@ def set_retention(body: RetentionIn, who: Admin, session: SessionDep) -> dict[st
     """Recordings (and optionally whole contacts) older than this are erased by the hourly retention sweep."""
     row = store.set_retention(session, tenant=who.tenant, audio_days=body.audio_days, contact_days=body.contact_days)
     return {"audio_days": row.audio_retention_days, "contact_days": row.contact_retention_days}
-
-
-
 
 
 @app.get("/v1/models/handle-time", tags=["models"])

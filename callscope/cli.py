@@ -273,7 +273,7 @@ def analyze(
 def transcribe(
     file: Annotated[Path, typer.Argument(help="a recording in any common format")],
     as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of text")] = False,
-    agent_channel: Annotated[str | None, typer.Option(help="left or right (default: setting)")] = None,
+    agent_channel: Annotated[str | None, typer.Option(help="left, right or auto (default: setting)")] = None,
 ) -> None:
     """Transcribe a recording: dual-channel calls come back as agent/customer turns with times."""
     from callscope.jobs import whisper_options
@@ -283,8 +283,8 @@ def transcribe(
         _fail(f"no such file: {file}")
     settings = get_settings()
     channel = agent_channel or settings.agent_channel
-    if channel not in ("left", "right"):
-        _fail("--agent-channel must be left or right")
+    if channel not in ("left", "right", "auto"):
+        _fail("--agent-channel must be left, right or auto")
     with _progress() as progress:
         task = progress.add_task(f"transcribing {file.name}", total=1.0)
         try:

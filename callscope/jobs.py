@@ -32,6 +32,7 @@ def whisper_options(settings: Settings) -> WhisperOptions:
         compute_type=settings.whisper_compute_type,
         cpu_threads=settings.whisper_cpu_threads,
         beam_size=settings.whisper_beam_size,
+        hotwords=settings.whisper_hotwords,
     )
 
 
@@ -84,6 +85,9 @@ def transcribe_step(
     )
     row.turns = redact_turns(transcript.turns)
     row.duration_s = round(transcript.duration, 3)
+    if transcript.roles is not None:
+        row.agent_channel = transcript.roles["agent_channel"]
+        row.analysis = {**(row.analysis or {}), "roles": transcript.roles}
     session.commit()
     return True
 
@@ -140,7 +144,7 @@ def apply_analysis(row: Interaction, analysis: Analysis) -> None:
     row.intent_confidence = analysis.intent["confidence"]
     row.routing = analysis.routing.model_dump()
     row.handle_time = analysis.handle_time.model_dump()
-    row.analysis = analysis.details()
+    row.analysis = {**(row.analysis or {}), **analysis.details()}  # keeps what transcription found (roles)
     row.status, row.error, row.finished_at, row.progress = "done", None, utcnow(), 1.0
 
 

@@ -27,7 +27,12 @@ class Settings(BaseSettings):
     whisper_compute_type: str = "int8"
     whisper_cpu_threads: int = 2
     whisper_beam_size: int = 5
-    agent_channel: Literal["left", "right"] = "left"
+    agent_channel: Literal["left", "right", "auto"] = Field(
+        default="auto", description="the agent's stereo channel; auto: decided from what each side says"
+    )
+    whisper_hotwords: str = Field(
+        default="", description="bank vocabulary hint, e.g. 'Northwind Bank, Visa, Apple Pay'"
+    )
 
     intent_model_dir: Path = REPO_ROOT / "models" / "intent" / "model"
     routing_table: Path = PACKAGE_DATA / "routing.yaml"

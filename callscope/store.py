@@ -30,6 +30,7 @@ PERMISSIONS: dict[str, set[str]] = {
 # Only admin may manage keys, webhooks, retention, deletion and read the audit log.
 PERMISSIONS["admin"] = set().union(*PERMISSIONS.values(), {"admin"})
 STATUSES = ("queued", "processing", "done", "failed")
+ANALYSIS_KEYS = ("intents", "entities", "sentiment", "features", "repeat_contact", "roles")
 
 
 @dataclass(frozen=True)
@@ -322,7 +323,7 @@ def interaction_view(row: Interaction) -> dict[str, Any]:
         "intent": {"label": row.intent_label, "confidence": row.intent_confidence} if row.intent_label else None,
         "routing": row.routing,
         "handle_time": row.handle_time,
-        **{k: (row.analysis or {}).get(k) for k in ("intents", "entities", "sentiment", "features", "repeat_contact")},
+        **{k: (row.analysis or {}).get(k) for k in ANALYSIS_KEYS},
         "attempts": row.attempts,
         "created_at": _iso(row.created_at),
         "finished_at": _iso(row.finished_at),

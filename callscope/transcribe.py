@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -18,10 +19,13 @@ from typing import Any, BinaryIO, Literal
 
 import numpy as np
 
+from callscope import roles
 from callscope.contacts import Turn
 from callscope.errors import AudioError
 
 SAMPLE_RATE = 16_000
+# what Whisper writes for music, tones or noise instead of words
+_NON_SPEECH = re.compile(r"[\s♪♫.,!?\-]*|[\s]*[\[(][^\])]*[\])][\s.]*", re.UNICODE)
 Progress = Callable[[float], None]
 
 
@@ -34,6 +38,7 @@ class WhisperOptions:
     compute_type: str = "int8"
     cpu_threads: int = 2
     beam_size: int = 5
+    hotwords: str = ""  # the bank's vocabulary (its name, products, card brands), a hint to the decoder
 
 
 @dataclass
@@ -41,6 +46,7 @@ class Transcript:
     duration: float
     turns: list[Turn]
     channels: int
+    roles: dict[str, Any] | None = None  # how the agent's channel was decided, for stereo calls
 
     @property
     def text(self) -> str:
@@ -143,12 +149,18 @@ def _transcribe_track(
         vad_filter=True,
         condition_on_previous_text=False,
         word_timestamps=True,  # segment times alone can span the silence VAD removed
+        hotwords=options.hotwords or None,
+        # hallucination guards: no text for silence or hold music
+        no_speech_threshold=0.6,
+        compression_ratio_threshold=2.4,
+        log_prob_threshold=-1.0,
+        hallucination_silence_threshold=2.0,
     )
     turns = []
     for seg in segments:  # a lazy generator: decoding happens here, inside the caller's error handling
         on_segment(seg.end)
         text = seg.text.strip()
-        if not text:
+        if not text or _NON_SPEECH.fullmatch(text):
             continue
         start, end = (seg.words[0].start, seg.words[-1].end) if seg.words else (seg.start, seg.end)
         turns.append(Turn(speaker=speaker, start=round(start, 3), end=round(end, 3), text=text))  # type: ignore[arg-type]
@@ -159,32 +171,46 @@ def transcribe(
     source: str | Path | bytes | BinaryIO,
     *,
     options: WhisperOptions,
-    agent_channel: Literal["left", "right"] = "left",
+    agent_channel: Literal["left", "right", "auto"] = "auto",
     on_progress: Progress | None = None,
 ) -> Transcript:
     """Transcribe a recording into time-ordered turns; `on_progress` gets the fraction done (0..1)."""
     left, right = decode(source)
     model = load_whisper(options)
     duration = left.size / SAMPLE_RATE
-    tracks: list[tuple[np.ndarray, str]]
-    if right is None:
-        tracks = [(left, "unknown")]  # one track: speakers are not told apart yet
-    else:
-        agent, customer = (left, right) if agent_channel == "left" else (right, left)
-        tracks = [(agent, "agent"), (customer, "customer")]
+    # one track: speakers are not told apart; two: labelled once both sides are heard (_assign_roles)
+    tracks = [left] if right is None else [left, right]
     done_before = 0.0
 
     def report(end: float) -> None:
         if on_progress is not None:
             on_progress(min(1.0, (done_before + end) / (duration * len(tracks))))
 
-    turns: list[Turn] = []
-    for audio, speaker in tracks:
-        turns.extend(_transcribe_track(model, audio, speaker, options, report))
+    per_track: list[list[Turn]] = []
+    for audio in tracks:
+        per_track.append(_transcribe_track(model, audio, "unknown", options, report))
         done_before += duration
     if on_progress is not None:
         on_progress(1.0)
-    return Transcript(duration=duration, turns=merge_turns([turns]), channels=len(tracks))
+    roles = None
+    if right is not None:
+        per_track, roles = _assign_roles(per_track, agent_channel)
+    return Transcript(duration=duration, turns=merge_turns(per_track), channels=len(tracks), roles=roles)
+
+
+def _assign_roles(per_track: list[list[Turn]], agent_channel: str) -> tuple[list[list[Turn]], dict[str, Any]]:
+    """Label the two tracks (transcribed as left then right) agent/customer: as told, or decided from content."""
+    left, right = per_track
+    if agent_channel in ("left", "right"):
+        decision = {"agent_channel": agent_channel, "confidence": 1.0, "method": "channel map given"}
+    else:
+        left_first = (left[0].start if left else float("inf")) <= (right[0].start if right else float("inf"))
+        made = roles.decide([t.text for t in left], [t.text for t in right], left_first=left_first)
+        decision = {"agent_channel": made.agent_channel, "confidence": made.confidence, "method": made.method}
+    agent, customer = (left, right) if decision["agent_channel"] == "left" else (right, left)
+    relabel = [[t.model_copy(update={"speaker": "agent"}) for t in agent],
+               [t.model_copy(update={"speaker": "customer"}) for t in customer]]  # fmt: skip
+    return relabel, decision
 
 
 def merge_turns(tracks: Iterable[list[Turn]]) -> list[Turn]:
