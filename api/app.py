@@ -486,3 +486,8 @@ def retrain_handle_time(who: Admin) -> dict[str, Any]:
     except Exception as exc:
         raise HTTPException(503, "the queue is unavailable", headers={"Retry-After": "5"}) from exc
     return {"queued": True, "tenant": who.tenant}
+
+
+from api import reports  # noqa: E402 - supervisor reports (/reports, /v1/reports/*, /v1/categories), issue 5
+
+app.include_router(reports.router)

@@ -23,8 +23,10 @@ app = typer.Typer(
 )
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+reports_app = typer.Typer(help="Supervisor reports.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(db_app, name="db")
+app.add_typer(reports_app, name="reports")
 app.add_typer(handle_time_app, name="handle-time")
 err = Console(stderr=True, soft_wrap=True)  # messages stay on one line for log scrapers
 WORKER_QUEUES = "transcribe,analyze,webhooks"
@@ -60,6 +62,16 @@ def db_upgrade() -> None:
     """Apply the Alembic migrations to CALLSCOPE_DATABASE_URL."""
     _migrated_sessionmaker()
     err.print("schema is up to date")
+
+
+@reports_app.command("reindex")
+def reports_reindex(tenant: Annotated[str | None, typer.Option(help="only this tenant")] = None) -> None:
+    """Rebuild the report rows and search index from stored contacts (once, after an upgrade)."""
+    from callscope.search import reindex
+
+    with _migrated_sessionmaker()() as session:
+        count = reindex(session, tenant=tenant)
+    err.print(f"indexed {count} contacts")
 
 
 @keys_app.command("create")

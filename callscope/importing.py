@@ -20,7 +20,7 @@ from typing import IO, Any
 
 from sqlalchemy.orm import Session
 
-from callscope import history
+from callscope import categories, history, search
 from callscope.contacts import ContactMeta, Turn, parse_text_body, turns_from_body
 from callscope.db import Interaction, Outcome
 from callscope.errors import CallscopeError
@@ -99,6 +99,9 @@ def _store(session: Session, *, tenant: str, record: Record, resources: Resource
     if record.analyze and resources is not None:
         apply_analysis(row, analyze_turns(turns, channel=row.channel, resources=resources, outcomes=no_outcomes))
     session.add(row)
+    session.flush()
+    categories.tag(session, row)
+    search.index_contact(session, row)
     if record.outcome and record.outcome.get("handle_time_s"):
         session.add(Outcome(interaction=row, tenant=tenant, channel=row.channel, intent=row.intent_label,
                             handle_time_s=float(record.outcome["handle_time_s"]), queue=record.outcome.get("queue"),

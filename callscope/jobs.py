@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from callscope import learning
+from callscope import categories, learning, search
 from callscope.contacts import Turn
 from callscope.db import Interaction, Outcome, utcnow
 from callscope.pipeline import Analysis, Resources, analyze_turns
@@ -113,6 +113,8 @@ def analyze_step(session: Session, interaction_id: str, *, resources: Resources)
     row.analysis = {**(row.analysis or {}), "repeat_contact": repeat_contact(session, row, settings=get_settings())}
     # an outcome reported before the analysis finished learns the intent now
     session.execute(update(Outcome).where(Outcome.interaction_id == row.id).values(intent=row.intent_label))
+    categories.tag(session, row)
+    search.index_contact(session, row)
     session.commit()
     return row
 

@@ -4,11 +4,13 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from callscope.db import Base, get_engine, migrate
+from callscope.search import include_object
 
 
 def _drift(url: str) -> list:
     with get_engine(url).connect() as conn:
-        return compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        context = MigrationContext.configure(conn, opts={"include_object": include_object})
+        return compare_metadata(context, Base.metadata)
 
 
 def test_postgres_schema_matches_the_models(database):

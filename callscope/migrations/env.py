@@ -4,12 +4,13 @@ from alembic import context
 from sqlalchemy import pool
 
 from callscope.db import Base, get_engine
+from callscope.search import include_object
 from callscope.settings import get_settings
 
 url = context.config.attributes.get("url") or get_settings().resolved_database_url
 
 if context.is_offline_mode():
-    context.configure(url=url, target_metadata=Base.metadata, literal_binds=True)
+    context.configure(url=url, target_metadata=Base.metadata, literal_binds=True, include_object=include_object)
     with context.begin_transaction():
         context.run_migrations()
 else:
@@ -18,6 +19,7 @@ else:
         context.configure(
             connection=connection,
             target_metadata=Base.metadata,
+            include_object=include_object,
             poolclass=pool.NullPool,
             render_as_batch=url.startswith("sqlite"),
         )

@@ -1,0 +1,442 @@
+"""Supervisor reports over HTTP: the dashboard, contact drill-down, opportunities, JSON/CSV figures, categories, audio.
+
+Thin routes: authenticate (a signed session cookie from the login form, or `Authorization: Bearer`), check the role
+(supervisor or admin; the recording also ingest), call one `callscope.reports` / `callscope.categories` function.
+Contact views, recordings played and exports are written to `audit_events`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, StreamingResponse
+from fastapi.templating import Jinja2Templates
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from callscope import categories, reports, store
+from callscope.db import ApiKey, AudioBlob, Interaction, get_sessionmaker
+from callscope.errors import InvalidInput, NotFound
+from callscope.settings import get_settings
+from callscope.store import Principal, hash_key
+
+HERE = Path(__file__).resolve().parent
+STATIC_DIR = HERE / "static"
+COOKIE = "callscope_session"
+SESSION_MAX_AGE_S = 12 * 3600
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
+    "media-src 'self'; connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+)
+
+router = APIRouter()
+templates = Jinja2Templates(directory=HERE / "templates")
+
+
+def get_session() -> Iterator[Session]:
+    with get_sessionmaker(get_settings().resolved_database_url)() as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is asking, and the key prefix that audit events record."""
+
+    principal: Principal
+    key_id: int
+    key_prefix: str
+
+    @property
+    def tenant(self) -> str:
+        return self.principal.tenant
+
+
+@lru_cache(maxsize=1)
+def _secret() -> str:
+    """The cookie-signing secret: CALLSCOPE_SESSION_SECRET, else one kept in the data folder (made once)."""
+    configured = getattr(get_settings(), "session_secret", "") or os.environ.get("CALLSCOPE_SESSION_SECRET", "")
+    if configured:
+        return configured
+    path = get_settings().data_dir / "session_secret"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_hex(32))
+    except FileExistsError:
+        pass
+    return path.read_text().strip()
+
+
+def _signer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(_secret(), salt="callscope-reports-session")
+
+
+def _viewer(request: Request, session: Session) -> Viewer | None:
+    """The caller from a Bearer header, else from the session cookie; a revoked key ends its sessions."""
+    header = request.headers.get("authorization", "")
+    row: ApiKey | None = None
+    if header:
+        scheme, _, key = header.partition(" ")
+        if scheme.lower() != "bearer" or not key.strip():
+            return None
+        row = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(key.strip())))
+    elif cookie := request.cookies.get(COOKIE):
+        try:
+            data = _signer().loads(cookie, max_age=SESSION_MAX_AGE_S)
+        except BadSignature:
+            return None
+        row = session.get(ApiKey, data.get("k")) if isinstance(data, dict) else None
+    if row is None or row.revoked:
+        return None
+    principal = Principal(tenant=row.tenant, role=row.role, key_prefix=row.prefix)
+    return Viewer(principal=principal, key_id=row.id, key_prefix=row.prefix)
+
+
+def _api_viewer(request: Request, session: SessionDep, *permissions: str) -> Viewer:
+    viewer = _viewer(request, session)
+    if viewer is None:
+        raise HTTPException(
+            401,
+            "missing or invalid API key: send `Authorization: Bearer <key>`",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    if not any(viewer.principal.may(p) for p in permissions):
+        raise HTTPException(403, f"role {viewer.principal.role!r} may not view reports")
+    return viewer
+
+
+def report_viewer(request: Request, session: SessionDep) -> Viewer:
+    return _api_viewer(request, session, "reports")
+
+
+def audio_viewer(request: Request, session: SessionDep) -> Viewer:
+    return _api_viewer(request, session, "reports", "ingest")
+
+
+def page_viewer(request: Request, session: SessionDep) -> Viewer:
+    """HTML pages: no session sends the browser to the login form (303), a role that may not gets 403."""
+    viewer = _viewer(request, session)
+    if viewer is None:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise HTTPException(303, "log in first", headers={"Location": "/reports/login?" + urlencode({"next": target})})
+    if not viewer.principal.may("reports"):
+        raise HTTPException(403, f"role {viewer.principal.role!r} may not view reports")
+    return viewer
+
+
+Reporter = Annotated[Viewer, Depends(report_viewer)]
+PageViewer = Annotated[Viewer, Depends(page_viewer)]
+Listener = Annotated[Viewer, Depends(audio_viewer)]
+
+
+def audit(session: Session, viewer: Viewer, action: str, target: str | None) -> None:
+    """Who looked at or exported what (never the content)."""
+    store.audit(session, viewer.principal, action=action, target=(target or "")[:200])
+
+
+def _date(value: str | None, name: str) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise InvalidInput(f"{name} must be a date like 2026-11-20") from exc
+
+
+def report_filters(
+    date_from: Annotated[str | None, Query(description="first day, YYYY-MM-DD (UTC)")] = None,
+    date_to: Annotated[str | None, Query(description="last day, inclusive")] = None,
+    channel: str | None = None,
+    intent: str | None = None,
+    queue: str | None = None,
+    agent: str | None = None,
+    category: str | None = None,
+    q: Annotated[str | None, Query(description="full-text search over the redacted turns (web-search syntax)")] = None,
+) -> reports.Filters:
+    """Query parameters as filters; empty form fields mean no filter."""
+    return reports.Filters(
+        date_from=_date(date_from, "date_from"),
+        date_to=_date(date_to, "date_to"),
+        channel=channel or None,
+        intent=intent or None,
+        queue=queue or None,
+        agent=agent or None,
+        category=category or None,
+        q=(q or "").strip() or None,
+    )
+
+
+FiltersDep = Annotated[reports.Filters, Depends(report_filters)]
+Format = Annotated[str, Query(pattern="^(json|csv)$", description="csv: the report as one table")]
+
+
+def _secure_headers(response: Response) -> Response:
+    response.headers["Content-Security-Policy"] = CSP
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _page(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
+    response = templates.TemplateResponse(request, name, context, status_code=status_code)
+    return _secure_headers(response)  # type: ignore[return-value]
+
+
+def _csv(rows: Iterator[str], filename: str) -> StreamingResponse:
+    return StreamingResponse(
+        rows,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
+    )
+
+
+# --- login ---------------------------------------------------------------------------------------------------------
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path of this app's reports (never another site) may follow the login."""
+    if target and target.startswith("/reports") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/reports"
+
+
+@router.get("/reports/login", response_class=HTMLResponse, tags=["reports"], include_in_schema=False)
+def login_form(request: Request, next: str | None = None) -> HTMLResponse:  # noqa: A002
+    return _page(request, "login.html", {"next": _safe_next(next), "error": None})
+
+
+@router.post("/reports/login", tags=["reports"], include_in_schema=False)
+def login(
+    request: Request,
+    session: SessionDep,
+    key: Annotated[str, Form(max_length=200)],
+    next: Annotated[str | None, Form()] = None,  # noqa: A002
+) -> Response:
+    """Check the key once; the browser then keeps a signed, HttpOnly, SameSite=Strict session cookie."""
+    row = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(key.strip()), ApiKey.revoked.is_(False)))
+    if row is None:
+        return _page(request, "login.html", {"next": _safe_next(next), "error": "Unknown or revoked key."}, 401)
+    if not Principal(tenant=row.tenant, role=row.role).may("reports"):
+        error = f"A key with the role {row.role!r} may not view reports: use a supervisor or admin key."
+        return _page(request, "login.html", {"next": _safe_next(next), "error": error}, 403)
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    response.set_cookie(
+        COOKIE,
+        _signer().dumps({"k": row.id}),
+        max_age=SESSION_MAX_AGE_S,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+    return response
+
+
+@router.api_route("/reports/logout", methods=["GET", "POST"], tags=["reports"], include_in_schema=False)
+def logout() -> Response:
+    response = RedirectResponse("/reports/login", status_code=303)
+    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
+    return response
+
+
+# --- pages ---------------------------------------------------------------------------------------------------------
+
+
+@router.get("/reports", response_class=HTMLResponse, tags=["reports"], include_in_schema=False)
+def dashboard(request: Request, viewer: PageViewer, session: SessionDep, f: FiltersDep) -> HTMLResponse:
+    context = {
+        "viewer": viewer,
+        "filters": f,
+        "query": urlencode(f.as_query()),
+        "options": reports.filter_options(session, viewer.tenant),
+        "contacts": reports.contacts(session, viewer.tenant, f, limit=25),
+    }
+    return _page(request, "dashboard.html", context)
+
+
+@router.get("/reports/opportunities", response_class=HTMLResponse, tags=["reports"], include_in_schema=False)
+def opportunities_page(request: Request, viewer: PageViewer, session: SessionDep, f: FiltersDep) -> HTMLResponse:
+    context = {
+        "viewer": viewer,
+        "filters": f,
+        "query": urlencode(f.as_query()),
+        "options": reports.filter_options(session, viewer.tenant),
+        "data": reports.opportunities(session, viewer.tenant, f),
+    }
+    return _page(request, "opportunities.html", context)
+
+
+@router.get(
+    "/reports/contacts/{interaction_id}", response_class=HTMLResponse, tags=["reports"], include_in_schema=False
+)
+def contact_page(request: Request, interaction_id: str, viewer: PageViewer, session: SessionDep) -> HTMLResponse:
+    try:
+        contact = reports.contact_detail(session, viewer.tenant, interaction_id)
+    except NotFound:
+        return _page(request, "not_found.html", {"viewer": viewer, "what": "contact"}, 404)
+    audit(session, viewer, "contact.view", interaction_id)
+    return _page(request, "contact.html", {"viewer": viewer, "contact": contact})
+
+
+@router.get("/reports/static/plotly.min.js", tags=["reports"], include_in_schema=False)
+def plotly_js() -> FileResponse:
+    """The charting library, from the installed plotly package: pages work offline, no CDN."""
+    import plotly
+
+    path = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
+    return FileResponse(path, media_type="text/javascript", headers={"Cache-Control": "public, max-age=86400"})
+
+
+@router.get("/reports/static/{name}", tags=["reports"], include_in_schema=False)
+def static_file(name: str) -> FileResponse:
+    path = STATIC_DIR / name
+    if not re.fullmatch(r"[\w.-]+\.(js|css)", name) or not path.is_file():
+        raise HTTPException(404, "not found")
+    media = "text/javascript" if name.endswith(".js") else "text/css"
+    return FileResponse(path, media_type=media, headers={"Cache-Control": "no-cache"})
+
+
+# --- JSON and CSV --------------------------------------------------------------------------------------------------
+
+
+def _report_route(name: str) -> Any:
+    def route(viewer: Reporter, session: SessionDep, f: FiltersDep, format: Format = "json") -> Any:  # noqa: A002
+        data = reports.build(session, viewer.tenant, name, f)
+        if format == "csv":
+            audit(session, viewer, "reports.export", f"{name}?{urlencode(f.as_query())}")
+            columns, rows = reports.flatten(data)
+            return _csv(reports.csv_text(rows, columns), f"{name}.csv")
+        return data
+
+    route.__doc__ = (reports.BUILDERS[name].__doc__ or "").strip()
+    return route
+
+
+for _name in reports.REPORTS:
+    router.add_api_route(f"/v1/reports/{_name}", _report_route(_name), methods=["GET"], tags=["reports"])
+
+
+@router.get("/v1/reports/search", tags=["reports"])
+def search(
+    viewer: Reporter,
+    session: SessionDep,
+    f: FiltersDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    format: Format = "json",  # noqa: A002
+) -> Any:
+    """Full-text search over the redacted turns, combined with the filters; newest first, with the matching turn."""
+    if not f.q:
+        raise InvalidInput("search needs `q`")
+    data = reports.contacts(session, viewer.tenant, f, limit=limit, offset=offset)
+    if format == "csv":
+        audit(session, viewer, "reports.export", f"search?{urlencode(f.as_query())}")
+        return _csv(reports.csv_text(data["items"], reports.CONTACT_COLUMNS), "search.csv")
+    return data
+
+
+@router.get("/v1/reports/contacts", tags=["reports"])
+def contact_list(
+    viewer: Reporter,
+    session: SessionDep,
+    f: FiltersDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """The contacts the filters select, newest first."""
+    return reports.contacts(session, viewer.tenant, f, limit=limit, offset=offset)
+
+
+@router.get("/v1/reports/contacts/{interaction_id}", tags=["reports"])
+def contact_json(interaction_id: str, viewer: Reporter, session: SessionDep) -> dict[str, Any]:
+    """A contact as the drill-down page shows it (turns, entities, placeholders, predicted and actual time)."""
+    contact = reports.contact_detail(session, viewer.tenant, interaction_id)
+    audit(session, viewer, "contact.view", interaction_id)
+    return contact
+
+
+@router.get("/v1/reports/export.csv", tags=["reports"])
+def export_csv(viewer: Reporter, session: SessionDep, f: FiltersDep) -> StreamingResponse:
+    """Every contact the filters select, one row each, streamed."""
+    audit(session, viewer, "reports.export", f"contacts?{urlencode(f.as_query())}")
+    return _csv(
+        reports.csv_text(reports.iter_contacts(session, viewer.tenant, f), reports.CONTACT_COLUMNS), "contacts.csv"
+    )
+
+
+# --- recording -----------------------------------------------------------------------------------------------------
+
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+@router.get("/v1/interactions/{interaction_id}/audio", tags=["interactions"])
+def audio(interaction_id: str, request: Request, viewer: Listener, session: SessionDep) -> Response:
+    """The stored recording with its content type; honours `Range` so a player can seek."""
+    owner = session.scalar(select(Interaction.tenant).where(Interaction.id == interaction_id))
+    blob = session.get(AudioBlob, interaction_id) if owner == viewer.tenant else None
+    if blob is None:  # another tenant's contact answers like a missing one
+        raise NotFound(f"no recording stored for interaction {interaction_id}")
+    content, size = blob.content, len(blob.content)
+    headers = {"Accept-Ranges": "bytes", "Cache-Control": "private, no-store"}
+    media = blob.content_type or "application/octet-stream"
+    wanted = request.headers.get("range")
+    if not wanted:
+        audit(session, viewer, "contact.audio", interaction_id)
+        return Response(content, media_type=media, headers=headers)
+    match = _RANGE.match(wanted.strip())
+    if not match or match.groups() == ("", ""):
+        return Response(status_code=416, headers={**headers, "Content-Range": f"bytes */{size}"})
+    first, last = match.groups()
+    if first == "":
+        start, end = max(0, size - int(last)), size - 1
+    else:
+        start, end = int(first), min(int(last), size - 1) if last else size - 1
+    if start >= size or start > end:
+        return Response(status_code=416, headers={**headers, "Content-Range": f"bytes */{size}"})
+    if start == 0:
+        audit(session, viewer, "contact.audio", interaction_id)
+    headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+    return Response(content[start : end + 1], status_code=206, media_type=media, headers=headers)
+
+
+# --- categories ----------------------------------------------------------------------------------------------------
+
+
+@router.get("/v1/categories", tags=["categories"])
+def list_categories(viewer: Reporter, session: SessionDep) -> list[dict[str, Any]]:
+    return categories.list_categories(session, tenant=viewer.tenant)
+
+
+@router.post("/v1/categories", status_code=201, tags=["categories"])
+def create_category(body: categories.CategoryIn, viewer: Reporter, session: SessionDep) -> dict[str, Any]:
+    """A rule that tags contacts as they are analyzed (see docs/reports.md for the rule format)."""
+    return categories.create_category(session, tenant=viewer.tenant, body=body)
+
+
+@router.put("/v1/categories/{category_id}", tags=["categories"])
+def update_category(
+    category_id: int, body: categories.CategoryIn, viewer: Reporter, session: SessionDep
+) -> dict[str, Any]:
+    return categories.update_category(session, tenant=viewer.tenant, category_id=category_id, body=body)
+
+
+@router.delete("/v1/categories/{category_id}", status_code=204, tags=["categories"])
+def delete_category(category_id: int, viewer: Reporter, session: SessionDep) -> Response:
+    categories.delete_category(session, tenant=viewer.tenant, category_id=category_id)
+    return Response(status_code=204)
