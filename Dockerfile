@@ -1,6 +1,7 @@
 # One image for the api and the worker (compose.yaml picks the command).
 FROM python:3.11-slim
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 CALLSCOPE_DATA_DIR=/var/lib/callscope
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 CALLSCOPE_DATA_DIR=/var/lib/callscope \
+    OMP_WAIT_POLICY=PASSIVE
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY callscope ./callscope
@@ -8,6 +9,7 @@ COPY api ./api
 COPY worker ./worker
 COPY models ./models
 COPY samples ./samples
+COPY kb ./kb
 RUN pip install --no-cache-dir -e . && useradd --system --home /var/lib/callscope callscope \
     && mkdir -p /var/lib/callscope && chown callscope /var/lib/callscope
 USER callscope

@@ -488,6 +488,10 @@ def retrain_handle_time(who: Admin) -> dict[str, Any]:
     return {"queued": True, "tenant": who.tenant}
 
 
+from api import live  # noqa: E402 - live agent assist (WS /v1/live/{session_id}, /agent), issue 6
+
+app.include_router(live.router)
+
 from api import reports  # noqa: E402 - supervisor reports (/reports, /v1/reports/*, /v1/categories), issue 5
 
 app.include_router(reports.router)

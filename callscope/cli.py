@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
+
+# CTranslate2 and scikit-learn share one OpenMP runtime whose idle threads spin and starve the next transcription
+# (a 2 s live audio chunk took up to 11 s after a burst of text): make them sleep. Must precede those imports.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import json  # noqa: E402
 import signal
 import subprocess
 import sys

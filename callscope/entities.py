@@ -35,6 +35,7 @@ from callscope.nlp import (
     BANKING_WORDS,
     CARD_LABEL,
     MERCHANT_LABEL,
+    NLP_LOCK,
     PRODUCT_LABEL,
     RULER_LABELS,
     load_nlp,
@@ -384,11 +385,14 @@ def extract_entities(text: str, spans: Sequence[RedactedSpan] = ()) -> list[Enti
     """Entities in redacted `text`, in text order; `spans` (from `redact_with_spans`) add cards and accounts."""
     if not text.strip():
         return []
-    return _extract(text, spans, load_nlp()(text))
+    with NLP_LOCK:
+        return _extract(text, spans, load_nlp()(text))
 
 
 def extract_entities_many(items: Iterable[tuple[str, Sequence[RedactedSpan]]]) -> list[list[Entity]]:
     """`extract_entities` for many (redacted text, spans) pairs, e.g. a contact's turns; the NER runs batched."""
     items = list(items)
-    docs = load_nlp().pipe(text for text, _ in items)
-    return [_extract(text, spans, doc) if text.strip() else [] for (text, spans), doc in zip(items, docs, strict=True)]
+    with NLP_LOCK:
+        docs = load_nlp().pipe(text for text, _ in items)
+        pairs = zip(items, docs, strict=True)
+        return [_extract(text, spans, doc) if text.strip() else [] for (text, spans), doc in pairs]

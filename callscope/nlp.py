@@ -8,6 +8,7 @@ read banking products, card brands, merchants and redaction placeholders with on
 
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 from typing import Any
 
@@ -197,6 +198,11 @@ def ruler_patterns() -> list[dict[str, Any]]:
             {"label": PLACEHOLDER_LABEL, "id": kind, "pattern": [{"ORTH": "["}, {"ORTH": kind}, {"ORTH": "]"}]}
         )
     return patterns
+
+
+# spaCy's shared string store is not safe to grow from several threads at once (the API's thread pool
+# crashed with heap corruption when 50 live sessions ended together): every use of the pipeline holds this.
+NLP_LOCK = threading.RLock()
 
 
 @lru_cache(maxsize=1)

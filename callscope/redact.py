@@ -24,7 +24,7 @@ from typing import Literal
 from spacy.lang.en.stop_words import STOP_WORDS
 from spacy.tokens import Doc
 
-from callscope.nlp import BANKING_WORDS, load_nlp
+from callscope.nlp import BANKING_WORDS, NLP_LOCK, load_nlp
 
 SpanType = Literal["CARD", "ACCOUNT", "IBAN", "SORT_CODE", "SSN", "PHONE", "EMAIL", "PERSON", "NUMBER"]
 
@@ -326,7 +326,8 @@ def _apply(text: str, hits: list[_Hit]) -> Redaction:
 
 def redact_with_spans(text: str, *, names: bool = True) -> Redaction:
     """Replace PII with typed placeholders and say where each one is; `names=False` skips the NER (much faster)."""
-    return _apply(text, _find(text, load_nlp()(text) if names and text.strip() else None))
+    with NLP_LOCK:
+        return _apply(text, _find(text, load_nlp()(text) if names and text.strip() else None))
 
 
 def redact_many(texts: Iterable[str], *, names: bool = True) -> list[Redaction]:
@@ -334,7 +335,8 @@ def redact_many(texts: Iterable[str], *, names: bool = True) -> list[Redaction]:
     texts = list(texts)
     if not names:
         return [_apply(t, _find(t, None)) for t in texts]
-    return [_apply(t, _find(t, doc)) for t, doc in zip(texts, load_nlp().pipe(texts), strict=True)]
+    with NLP_LOCK:
+        return [_apply(t, _find(t, doc)) for t, doc in zip(texts, load_nlp().pipe(texts), strict=True)]
 
 
 def redact(text: str) -> str:
