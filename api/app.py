@@ -74,6 +74,7 @@ ERRORS = {
     403: "the key's role may not do this",
     404: "unknown id (or another tenant's)",
     405: "method not allowed",
+    409: "conflicts with an existing resource (e.g. a category name in use)",
     413: "over a size or duration limit",
     415: "unsupported content type or not audio",
     422: "invalid body or parameters",
@@ -166,7 +167,8 @@ def _not_found(_request: Request, exc: NotFound) -> JSONResponse:
 async def _method_not_allowed(request: Request, _exc: Exception) -> JSONResponse:
     """List every method of the path in `Allow` (Starlette names only the first route that matched it)."""
     scope = {**request.scope, "method": "_"}
-    methods = {m for r in request.app.router.routes if r.matches(scope)[0] != Match.NONE for m in (r.methods or ())}
+    routes = request.app.router.routes
+    methods = {m for r in routes if r.matches(scope)[0] != Match.NONE for m in (getattr(r, "methods", None) or ())}
     return JSONResponse(
         {"detail": "Method Not Allowed"}, status_code=405, headers={"Allow": ", ".join(sorted(methods))}
     )

@@ -19,6 +19,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request, Response
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, StreamingResponse
 from fastapi.templating import Jinja2Templates
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -40,7 +41,10 @@ CSP = (
     "media-src 'self'; connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
 )
 
-router = APIRouter()
+CategoryId = Annotated[int, PathParam(ge=1, le=2**31 - 1)]  # a database integer: larger ids are 422, not 500
+
+# Report routes answer JSON, or CSV with ?format=csv; the pages answer HTML.
+router = APIRouter(responses={200: {"content": {"text/csv": {}, "text/html": {}}}})
 templates = Jinja2Templates(directory=HERE / "templates")
 
 
@@ -431,12 +435,12 @@ def create_category(body: categories.CategoryIn, viewer: Reporter, session: Sess
 
 @router.put("/v1/categories/{category_id}", tags=["categories"])
 def update_category(
-    category_id: int, body: categories.CategoryIn, viewer: Reporter, session: SessionDep
+    category_id: CategoryId, body: categories.CategoryIn, viewer: Reporter, session: SessionDep
 ) -> dict[str, Any]:
     return categories.update_category(session, tenant=viewer.tenant, category_id=category_id, body=body)
 
 
 @router.delete("/v1/categories/{category_id}", status_code=204, tags=["categories"])
-def delete_category(category_id: int, viewer: Reporter, session: SessionDep) -> Response:
+def delete_category(category_id: CategoryId, viewer: Reporter, session: SessionDep) -> Response:
     categories.delete_category(session, tenant=viewer.tenant, category_id=category_id)
     return Response(status_code=204)

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 
@@ -95,7 +96,9 @@ def contacts(database: str) -> dict[str, Any]:
     from callscope.settings import get_settings
 
     tenant = f"browser-{uuid.uuid4().hex[:8]}"
-    with get_sessionmaker(database)() as session, TestClient(app) as client:
+    # Nothing is queued: this fixture analyzes the contacts itself, and a live worker of the same test session
+    # must not race it (nor replace the stand-in turns of the call with a real transcription).
+    with get_sessionmaker(database)() as session, TestClient(app) as client, mock.patch("api.app.send_task"):
         ingest = store.create_api_key(session, tenant=tenant, role="ingest")
         supervisor = store.create_api_key(session, tenant=tenant, role="supervisor")
         rule = categories.CategoryIn(name="complaint", rule=categories.Rule(phrases=["frustrating"]))
