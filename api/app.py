@@ -14,7 +14,7 @@ from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request, Respo
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.orm import Session
 from starlette.routing import Match
 
@@ -174,6 +174,12 @@ async def _method_not_allowed(request: Request, _exc: Exception) -> JSONResponse
     )
 
 
+@app.exception_handler(DataError)
+def _unstorable(_request: Request, _exc: DataError) -> JSONResponse:
+    """A value the database cannot hold (a NUL byte in text, a number out of range) is the caller's error."""
+    return JSONResponse({"detail": "a value cannot be stored: NUL bytes in text or a number out of range"}, 422)
+
+
 @app.exception_handler(OperationalError)
 def _database_down(_request: Request, _exc: OperationalError) -> JSONResponse:
     log.warning("database unavailable")
@@ -183,6 +189,8 @@ def _database_down(_request: Request, _exc: OperationalError) -> JSONResponse:
 @app.middleware("http")
 async def _observe(request: Request, call_next: Any) -> Response:
     started = time.perf_counter()
+    if b"%00" in request.scope.get("query_string", b""):  # no text field may hold a NUL byte (PostgreSQL refuses it)
+        return JSONResponse({"detail": "NUL bytes are not allowed in query parameters"}, status_code=422)
     response: Response = await call_next(request)
     route = request.scope.get("route")
     metrics.observe_request(

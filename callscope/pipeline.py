@@ -12,7 +12,7 @@ from callscope.contacts import Turn
 from callscope.entities import extract_entities_many
 from callscope.features import conversation_features
 from callscope.handletime import HandleTime, load_priors, predict_handle_time
-from callscope.intent import IntentModel, IntentPrediction, load_intent_model
+from callscope.intent import IntentModel, IntentPrediction, detect_intents, load_intent_model
 from callscope.redact import RedactedSpan
 from callscope.routing import RoutingHint, load_routing_table, route
 from callscope.sentiment import sentiment_summary
@@ -63,27 +63,23 @@ def customer_texts(turns: Sequence[Turn]) -> list[str]:
 
 
 def contact_intents(model: IntentModel, turns: Sequence[Turn], *, min_confidence: float = 0.5) -> list[dict[str, Any]]:
-    """Primary and secondary intents: each confident customer turn's intent, with the turn that first expressed it."""
-    indexed = [(i, t.text) for i, t in enumerate(turns)
-               if t.speaker in ("customer", "unknown") and len(t.text.split()) >= MIN_WORDS_FOR_INTENT]  # fmt: skip
-    found: dict[str, dict[str, Any]] = {}
-    for (index, _), p in zip(indexed, model.predict([text for _, text in indexed]), strict=True):
-        if p.confidence >= min_confidence and p.label not in found:
-            found[p.label] = {"label": p.label, "confidence": round(p.confidence, 4), "turn": index}
-        elif p.label in found:
-            found[p.label]["confidence"] = max(found[p.label]["confidence"], round(p.confidence, 4))
-    return sorted(found.values(), key=lambda x: -x["confidence"])
+    """Primary then secondary intents (callscope.intent.detect_intents), each with the contact's turn index."""
+    indexed = [(i, t.text) for i, t in enumerate(turns) if t.speaker in ("customer", "unknown") and t.text.strip()]
+    found = detect_intents(model, [text for _, text in indexed], min_confidence=min_confidence)
+    return [
+        {"label": d.label, "confidence": round(d.confidence, 4), "turn": indexed[d.turn][0], "support": d.support,
+         "primary": d.primary}
+        for d in found
+    ]  # fmt: skip
 
 
 def contact_intent(model: IntentModel, turns: Sequence[Turn]) -> IntentPrediction | None:
-    """The most confident of: each substantial customer turn, and all customer turns together."""
+    """The primary intent of the customer's turns; else the whole contact's answer (may be `other`)."""
     texts = customer_texts(turns)
     if not texts:
         return None
-    candidates = [t for t in texts if len(t.split()) >= MIN_WORDS_FOR_INTENT] or texts
-    if len(texts) > 1:
-        candidates.append(" ".join(texts))
-    return max(model.predict(candidates), key=lambda p: p.confidence)
+    found = detect_intents(model, texts)
+    return IntentPrediction(found[0].label, found[0].confidence) if found else model.predict([" ".join(texts)])[0]
 
 
 def contact_entities(turns: Sequence[Turn]) -> list[dict[str, Any]]:

@@ -1,18 +1,25 @@
-"""Behavioural tests for the committed intent model (models/intent/model)."""
+"""Behavioural tests for the committed intent model (models/intent/model) and its runtime helpers."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
+import spacy
 
 from callscope.intent import (
     DEFAULT_INTENT_MODEL_DIR,
+    OTHER_LABEL,
+    DetectedIntent,
+    Fallback,
     IntentModel,
     IntentPrediction,
+    detect_intents,
     load_intent_model,
     normalize_text,
 )
+from callscope.intent_components import BLEND_FACTORY, Blend, blend_scores
 
 N_LABELS = 77
 KNOWN_LABELS = {
@@ -32,10 +39,24 @@ def model() -> IntentModel:
     return load_intent_model(DEFAULT_INTENT_MODEL_DIR)
 
 
-def test_normalize_text_lowercases_maps_digits_and_collapses_whitespace() -> None:
-    assert normalize_text("  My Card  £25\n\tARRIVED 2 days ago ") == "my card £00 arrived 0 days ago"
+def test_normalize_text_lowercases_maps_numbers_and_collapses_whitespace() -> None:
+    assert normalize_text("  My Card  £25\n\tARRIVED 2 days ago ") == "my card 0 pounds arrived 0 days ago"
     assert normalize_text("") == ""
     assert normalize_text(" \n\t ") == ""
+
+
+@pytest.mark.parametrize(
+    ("typed", "spoken"),
+    [
+        ("I topped up £25 by top-up card", "Um, I topped up twenty five pounds by top up card."),
+        ("which one is 150 euros?", "Which one is one hundred and fifty euros"),
+        ("my auto topup failed", "uh my auto top-up failed"),
+        ("I don't recognise this payment", "I don’t recognize this payment!"),
+        ("my transfer was cancelled", "My transfer was canceled, erm."),
+    ],
+)
+def test_normalize_text_maps_typed_and_transcribed_variants_alike(typed: str, spoken: str) -> None:
+    assert normalize_text(spoken) == normalize_text(typed)
 
 
 def test_labels_are_the_77_banking77_intents(model: IntentModel) -> None:
@@ -43,6 +64,7 @@ def test_labels_are_the_77_banking77_intents(model: IntentModel) -> None:
     assert len(labels) == N_LABELS
     assert len(set(labels)) == N_LABELS
     assert set(labels) >= KNOWN_LABELS
+    assert OTHER_LABEL not in labels
 
 
 @pytest.mark.parametrize(
@@ -53,11 +75,28 @@ def test_labels_are_the_77_banking77_intents(model: IntentModel) -> None:
         ("how do I top up with apple pay", {"apple_pay_or_google_pay", "top_up_by_card_charge"}),
         ("My PIN is blocked after too many wrong attempts", {"pin_blocked"}),
         ("What is the minimum age to open an account?", {"age_limit"}),
+        ("um my top up failed uh can you check", {"top_up_failed"}),
     ],
 )
 def test_obvious_texts_get_the_right_intent(model: IntentModel, text: str, expected: set[str]) -> None:
     [prediction] = model.predict([text])
     assert prediction.label in expected
+
+
+@pytest.mark.parametrize(
+    "text", ["what's the weather in Paris tomorrow", "play some jazz", "tell me a joke", "set an alarm for 7am"]
+)
+def test_off_topic_text_falls_back_to_other(model: IntentModel, text: str) -> None:
+    [prediction] = model.predict([text])
+    assert prediction.label == OTHER_LABEL
+    assert 0.0 <= prediction.confidence < 1.0
+    assert prediction.candidates[0][0] in model.labels  # the closed-set guess stays visible
+
+
+def test_fallback_can_be_switched_off_for_closed_set_answers(model: IntentModel) -> None:
+    [prediction] = model.predict(["play some jazz"], fallback=False)
+    assert prediction.label in model.labels
+    assert prediction.label == prediction.candidates[0][0]
 
 
 def test_predictions_are_one_per_input_in_order(model: IntentModel) -> None:
@@ -69,16 +108,28 @@ def test_predictions_are_one_per_input_in_order(model: IntentModel) -> None:
     assert model.predict([]) == []
 
 
-def test_confidences_are_probabilities(model: IntentModel) -> None:
+def test_confidences_are_calibrated_probabilities_with_top3_candidates(model: IntentModel) -> None:
     predictions = model.predict(["how much does a transfer cost", "where is my money", "hello"])
-    assert all(0.0 <= prediction.confidence <= 1.0 for prediction in predictions)
-    assert all(prediction.label in model.labels for prediction in predictions)
+    for prediction in predictions:
+        assert 0.0 <= prediction.confidence <= 1.0
+        assert prediction.label in model.labels or prediction.label == OTHER_LABEL
+        assert len(prediction.candidates) == 3
+        probabilities = [p for _, p in prediction.candidates]
+        assert probabilities == sorted(probabilities, reverse=True)
+        assert prediction.confidence == probabilities[0]
+    rows = model.probabilities(["how much does a transfer cost"])
+    assert rows.shape == (1, N_LABELS)
+    assert np.isclose(rows.sum(), 1.0, atol=1e-4)
+
+
+def test_prediction_still_compares_by_label_and_confidence() -> None:
+    assert IntentPrediction("card_arrival", 0.5) == IntentPrediction("card_arrival", 0.5, (("card_arrival", 0.5),))
 
 
 def test_empty_and_whitespace_texts_do_not_crash(model: IntentModel) -> None:
     predictions = model.predict(["", "   \n"])
     assert len(predictions) == 2
-    assert all(prediction.label in model.labels for prediction in predictions)
+    assert all(prediction.label in {*model.labels, OTHER_LABEL} for prediction in predictions)
     assert all(0.0 <= prediction.confidence <= 1.0 for prediction in predictions)
 
 
@@ -88,6 +139,66 @@ def test_empty_text_inside_a_batch_does_not_crash(model: IntentModel) -> None:
     assert len(predictions) == 4
     assert predictions[0].label == "card_arrival"
     assert predictions[3].label == "lost_or_stolen_card"
+
+
+def test_fallback_rule_threshold_and_ambiguity_gap() -> None:
+    fallback = Fallback(threshold=0.5, ambiguity=0.1)
+    assert fallback.rejects(0.4, 0.1)  # not confident
+    assert fallback.rejects(0.55, 0.5)  # confident but not clearly ahead
+    assert not fallback.rejects(0.8, 0.1)
+    assert not Fallback().rejects(0.01, 0.01)  # the default never falls back
+
+
+def test_blend_is_a_temperature_scaled_softmax() -> None:
+    linear = np.array([[2.0, 0.0, -1.0]])
+    textcat = np.array([[0.2, 0.7, 0.1]])
+    sharp = blend_scores(linear, textcat, Blend(linear=1.0, textcat=0.0, temperature=0.5))
+    flat = blend_scores(linear, textcat, Blend(linear=1.0, textcat=0.0, temperature=2.0))
+    assert sharp.argmax() == flat.argmax() == 0
+    assert sharp.max() > flat.max()
+    assert np.isclose(sharp.sum(), 1.0)
+    assert blend_scores(linear, textcat, Blend(linear=0.0, textcat=1.0)).argmax() == 1
+
+
+def test_detect_intents_finds_primary_and_secondary_with_turn_indexes(model: IntentModel) -> None:
+    turns = [
+        "hello",
+        "I lost my card yesterday, I think it was stolen",
+        "yes that's right",
+        "also what is the exchange rate for euros",
+        "someone may have stolen my card, please block it",
+        "thanks, bye",
+    ]
+    found = detect_intents(model, turns)
+    assert all(isinstance(intent, DetectedIntent) for intent in found)
+    assert [intent.label for intent in found[:2]] == ["lost_or_stolen_card", "exchange_rate"]
+    primary, secondary = found[0], found[1]
+    assert primary.primary and not secondary.primary
+    assert (primary.turn, primary.support) == (1, 2)
+    assert (secondary.turn, secondary.support) == (3, 1)
+    assert all(intent.label != OTHER_LABEL and intent.confidence >= 0.5 for intent in found)
+
+
+def test_detect_intents_does_not_let_a_short_answer_outweigh_the_request(model: IntentModel) -> None:
+    turns = ["My card payment was declined at a shop this morning but I have plenty of money", "In store, contactless."]
+    found = detect_intents(model, turns)
+    assert found[0].label == "declined_card_payment" and found[0].primary and found[0].turn == 0
+
+
+def test_detect_intents_ignores_off_topic_and_empty_contacts(model: IntentModel) -> None:
+    assert detect_intents(model, []) == []
+    assert detect_intents(model, ["", "play some jazz", "what's the weather in Paris tomorrow"]) == []
+    assert detect_intents(model, ["my card has still not arrived"], min_confidence=1.01) == []
+
+
+def test_model_is_a_spacy_pipeline_with_the_blend_component() -> None:
+    nlp = spacy.load(DEFAULT_INTENT_MODEL_DIR)
+    assert nlp.pipe_names[0] == "textcat"
+    assert nlp.get_pipe_meta(nlp.pipe_names[-1]).factory == BLEND_FACTORY
+    doc = nlp(normalize_text("my card has still not arrived"))
+    assert max(doc.cats, key=doc.cats.get) == "card_arrival"
+    assert np.isclose(sum(doc.cats.values()), 1.0, atol=1e-4)
+    assert load_intent_model(DEFAULT_INTENT_MODEL_DIR).fallback.threshold > 0.0
 
 
 def test_loading_is_cached_per_process() -> None:
