@@ -377,7 +377,11 @@ def test_ws_header_auth_turns_and_end_store_the_contact(ws_client: Any, make_key
             ws.receive_json()
         assert closed.value.code == 1000
     stored = ws_client.get(f"/v1/interactions/{end['interaction_id']}", headers=auth(key)).json()
-    assert stored["channel"] == "chat" and stored["external_id"] == "crm-42" and stored["status"] == "queued"
+    assert (
+        stored["channel"] == "chat"
+        and stored["external_id"] == "crm-42"
+        and stored["status"] in ("queued", "processing", "done")
+    )  # a live worker may already have it
     assert stored["turns"][0]["speaker"] == "customer" and "declined" in stored["turns"][0]["text"]
 
 
