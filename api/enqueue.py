@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
 
-def send_task(task: str, *args: str) -> None:
+
+def send_task(task: str, *args: Any) -> None:
     """Publish one task; a broker that stays down raises after a short retry, so callers can answer 503."""
     from worker.app import celery_app
 

@@ -59,7 +59,7 @@ def main() -> None:
             [sys.executable, "-m", "locust", "-f", str(ROOT / "bench" / "locustfile.py"), "--headless",
              "-u", str(args.users), "-r", str(args.users), "-t", f"{args.seconds}s", "--host", base,
              "--csv", str(out / "load"), "--only-summary"],
-            env={**os.environ, "CALLSCOPE_LOAD_KEY": key}, check=False, capture_output=True,
+            env={**os.environ, "CALLSCOPE_LOAD_KEY": key}, check=False,
         )  # fmt: skip
         stats = next(r for r in csv.DictReader((out / "load_stats.csv").open()) if r["Name"] == "Aggregated")
         accepted = int(stats["Request Count"]) - int(stats["Failure Count"])

@@ -21,7 +21,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from callscope.cli_handletime import handle_time_app
 from callscope.errors import CallscopeError
-from callscope.settings import REPO_ROOT, get_settings
+from callscope.settings import REPO_ROOT, Settings, get_settings
 
 app = typer.Typer(
     help="Callscope: call-center interaction analytics.", no_args_is_help=True, pretty_exceptions_enable=False
@@ -137,6 +137,7 @@ def worker(
         _fail("CALLSCOPE_BROKER_URL is empty: a lone worker needs a shared broker (e.g. redis://host:6379/0)")
     from worker.app import celery_app
 
+    os.nice(get_settings().worker_nice)
     celery_app.worker_main(argv=_worker_argv(concurrency, queues, beat=beat))
 
 
@@ -180,10 +181,11 @@ def serve(
                 "worker.app:celery_app",
                 *_worker_argv(concurrency, WORKER_QUEUES, log_level, beat=True),
             ]
-            child = subprocess.Popen(argv, cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+            child = subprocess.Popen(argv, cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+                                     preexec_fn=lambda: os.nice(settings.worker_nice))  # fmt: skip
             err.print(f"embedded broker at {url}; worker pid {child.pid}")
     try:
-        uvicorn.run("api.app:app", host=host, port=port, log_level=log_level)
+        uvicorn.run("api.app:app", host=host, port=port, log_level=log_level, workers=api_processes(settings))
     finally:
         if child is not None:
             child.send_signal(signal.SIGTERM)
@@ -193,6 +195,13 @@ def serve(
                 child.kill()
         if broker is not None:
             broker.shutdown()
+
+
+def api_processes(settings: Settings) -> int:
+    """One per CPU on PostgreSQL (the API is CPU-bound: parsing, NER redaction); SQLite takes one writer."""
+    if settings.api_processes:
+        return settings.api_processes
+    return 1 if settings.resolved_database_url.startswith("sqlite") else os.cpu_count() or 1
 
 
 def _load_contact(path: Path, on_progress: Any = None) -> tuple[str, list[Any], float | None]:

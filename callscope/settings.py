@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     whisper_hotwords: str = Field(
         default="", description="bank vocabulary hint, e.g. 'Northwind Bank, Visa, Apple Pay'"
     )
+    diarize_mono: bool = Field(
+        default=True, description="tell two voices apart on mono recordings and label them agent/customer"
+    )
 
     intent_model_dir: Path = REPO_ROOT / "models" / "intent" / "model"
     routing_table: Path = PACKAGE_DATA / "routing.yaml"
@@ -57,6 +60,13 @@ class Settings(BaseSettings):
     stale_processing_s: int = 90
     stale_queued_s: int = 600
     sweep_interval_s: float = 30.0
+    api_processes: int = Field(
+        default=0, ge=0, description="API processes of `callscope serve`; 0: one per CPU on PostgreSQL, one on SQLite."
+    )
+    worker_nice: int = Field(
+        default=10, ge=0, le=19, description="CPU priority niceness of worker processes: analysis yields to the API "
+        "when both share a machine (accepting contacts comes first); no effect on a machine of its own.",
+    )
     webhook_max_retries: int = 6
     webhook_timeout_s: float = 5.0
 

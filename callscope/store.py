@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -178,18 +178,8 @@ def create_interaction(
         existing = _by_idempotency_key(session, tenant=tenant, key=idempotency_key)
         if existing is not None:
             return existing, False
-    row = Interaction(
-        id=str(uuid.uuid4()),
-        tenant=tenant,
-        channel=channel,
-        status="queued",
-        enqueued=True,  # the caller publishes right after this commit and flips it back if that fails
-        idempotency_key=idempotency_key,
-        agent_channel=agent_channel,
-        turns=redact_turns(turns) if turns is not None else None,
-        customer_hash=hash_customer(tenant, meta.customer_ref) if meta.customer_ref else None,
-        **meta.model_dump(exclude={"customer_ref"}),
-    )
+    turns_stored = redact_turns(turns) if turns is not None else None
+    row = Interaction(**_new_row(tenant, channel, meta, idempotency_key, turns_stored), agent_channel=agent_channel)
     session.add(row)
     try:
         if audio is not None:
@@ -203,6 +193,89 @@ def create_interaction(
             raise
         return existing, False
     return row, True
+
+
+def _new_row(
+    tenant: str, channel: str, meta: ContactMeta, idempotency_key: str | None, turns: list[dict[str, Any]] | None
+) -> dict[str, Any]:
+    """A new contact's columns; `enqueued` because the caller publishes right after the commit (and flips it back
+    if that fails)."""
+    return {
+        "id": str(uuid.uuid4()),
+        "tenant": tenant,
+        "channel": channel,
+        "status": "queued",
+        "enqueued": True,
+        "idempotency_key": idempotency_key,
+        "turns": turns,
+        "customer_hash": hash_customer(tenant, meta.customer_ref) if meta.customer_ref else None,
+        **meta.model_dump(exclude={"customer_ref"}),
+    }
+
+
+@dataclass(frozen=True)
+class NewTextContact:
+    tenant: str
+    channel: str
+    meta: ContactMeta
+    idempotency_key: str | None
+    turns: list[Turn]
+
+
+@dataclass(frozen=True)
+class Accepted:
+    id: str
+    status: str
+    created: bool
+    needs_queue: bool  # new, or stored earlier but never queued
+
+
+def create_text_interactions(session: Session, contacts: list[NewTextContact]) -> list[Accepted]:
+    """Store many text contacts at once: one NER pass over all their turns, one insert, one commit.
+
+    This is the API's group commit under load; a repeated idempotency key (earlier or within the batch) answers
+    with the first contact, as `create_interaction` does. A key inserted concurrently by another process makes
+    the insert fail as a whole; the caller then stores the batch one contact at a time.
+    """
+    existing: dict[tuple[str, str], Interaction] = {}
+    for tenant in {c.tenant for c in contacts}:
+        keys = [c.idempotency_key for c in contacts if c.tenant == tenant and c.idempotency_key]
+        if keys:
+            query = select(Interaction).where(Interaction.tenant == tenant, Interaction.idempotency_key.in_(keys))
+            existing.update({(tenant, row.idempotency_key or ""): row for row in session.scalars(query)})
+    redacted = iter(redact_turns([t for c in contacts for t in c.turns]))
+    new_rows: list[dict[str, Any]] = []
+    answers: list[Accepted] = []
+    in_batch: dict[tuple[str, str], Accepted] = {}
+    for contact in contacts:
+        turns = [next(redacted) for _ in contact.turns]
+        key = (contact.tenant, contact.idempotency_key or "")
+        if contact.idempotency_key and key in existing:
+            row = existing[key]
+            answers.append(Accepted(row.id, row.status, created=False, needs_queue=not row.enqueued))
+        elif contact.idempotency_key and key in in_batch:
+            answers.append(Accepted(in_batch[key].id, "queued", created=False, needs_queue=False))
+        else:
+            fields = _new_row(contact.tenant, contact.channel, contact.meta, contact.idempotency_key, turns)
+            new_rows.append(fields)
+            answers.append(Accepted(fields["id"], "queued", created=True, needs_queue=True))
+            if contact.idempotency_key:
+                in_batch[key] = answers[-1]
+    if new_rows:
+        session.execute(insert(Interaction), new_rows)
+    session.commit()
+    return answers
+
+
+def mark_not_enqueued(session: Session, ids: list[str]) -> None:
+    """The broker refused these: the sweeper (or a retry with the same Idempotency-Key) queues them later."""
+    session.execute(update(Interaction).where(Interaction.id.in_(ids)).values(enqueued=False))
+    session.commit()
+
+
+def mark_enqueued(session: Session, ids: list[str]) -> None:
+    session.execute(update(Interaction).where(Interaction.id.in_(ids)).values(enqueued=True))
+    session.commit()
 
 
 def _by_idempotency_key(session: Session, *, tenant: str, key: str) -> Interaction | None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -109,26 +108,11 @@ def auth(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
-def start_worker(
-    *, name: str, extra_env: dict[str, str] | None = None, concurrency: int = 1
-) -> subprocess.Popen[bytes]:
-    """A real Celery worker process on the test broker and database, started as users do: `callscope worker`."""
-    log = open(DATA_DIR / f"{name}.log", "ab")  # noqa: SIM115 - the file lives as long as the process
-    argv = [sys.executable, "-m", "callscope.cli", "worker", "--concurrency", str(concurrency)]
-    proc = subprocess.Popen(argv, cwd=ROOT, env={**os.environ, **(extra_env or {})}, stdout=log, stderr=log)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"worker exited: see {DATA_DIR / f'{name}.log'}")
-        if b" ready." in (DATA_DIR / f"{name}.log").read_bytes():
-            return proc
-        time.sleep(0.2)
-    raise RuntimeError("worker did not start in time")
-
-
 @pytest.fixture(scope="session")
 def live_worker(database: str) -> Iterator[subprocess.Popen[bytes]]:
-    proc = start_worker(name="live-worker")
+    from tests.services import start_worker  # services imports this module
+
+    proc = start_worker(name="live-worker", env={})
     yield proc
     proc.terminate()
     try:

@@ -26,6 +26,7 @@ def make_celery() -> Celery:
         task_routes={
             "callscope.transcribe": {"queue": "transcribe"},
             "callscope.analyze": {"queue": "analyze"},
+            "callscope.analyze_many": {"queue": "analyze"},
             "callscope.deliver_webhook": {"queue": "webhooks"},
             "callscope.retrain": {"queue": "analyze"},
             "callscope.retrain_all": {"queue": "analyze"},

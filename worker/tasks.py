@@ -73,6 +73,24 @@ def analyze_interaction(self: Task, interaction_id: str) -> None:
         notify_webhooks(row.tenant, interaction_id)
 
 
+@celery_app.task(name="callscope.analyze_many")
+def analyze_many(interaction_ids: list[str]) -> None:
+    """The API's batched ingest sends one task per batch; a contact that fails here goes on alone, with the
+    retries of `callscope.analyze`. Each step is idempotent, so a batch redelivered after a lost worker only
+    finishes what was left."""
+    resources = Resources.from_settings(get_settings())
+    for interaction_id in interaction_ids:
+        try:
+            with _session() as session:
+                row = jobs.analyze_step(session, interaction_id, resources=resources)
+        except Exception as exc:
+            log.warning("interaction %s analyzed on its own after %s", interaction_id, exc.__class__.__name__)
+            analyze_interaction.delay(interaction_id)
+            continue
+        if row is not None:
+            notify_webhooks(row.tenant, interaction_id)
+
+
 def notify_webhooks(tenant: str, interaction_id: str) -> None:
     with _session() as session:
         for hook in webhooks_for(session, tenant=tenant):
