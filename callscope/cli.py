@@ -128,7 +128,10 @@ def _worker_argv(concurrency: int, queues: str, log_level: str = "info", beat: b
 
 @app.command()
 def worker(
-    concurrency: Annotated[int, typer.Option(help="worker processes (each loads its own Whisper model)")] = 2,
+    concurrency: Annotated[
+        int, typer.Option(help="worker processes, each with its own models (default: the worker_processes setting, "
+                          "else one per CPU)", show_default=False)
+    ] = 0,
     queues: Annotated[str, typer.Option(help="comma-separated queues to consume")] = WORKER_QUEUES,
     beat: Annotated[bool, typer.Option(help="also run the scheduler (retraining); exactly one process may")] = False,
 ) -> None:
@@ -137,8 +140,11 @@ def worker(
         _fail("CALLSCOPE_BROKER_URL is empty: a lone worker needs a shared broker (e.g. redis://host:6379/0)")
     from worker.app import celery_app
 
-    os.nice(get_settings().worker_nice)
-    celery_app.worker_main(argv=_worker_argv(concurrency, queues, beat=beat))
+    settings = get_settings()
+    processes = concurrency or settings.worker_processes or os.cpu_count() or 1
+    os.environ["CALLSCOPE_WORKER_PROCESSES"] = str(processes)  # each process sizes its Whisper threads by it
+    os.nice(settings.worker_nice)
+    celery_app.worker_main(argv=_worker_argv(processes, queues, beat=beat))
 
 
 @app.command()
@@ -181,7 +187,8 @@ def serve(
                 "worker.app:celery_app",
                 *_worker_argv(concurrency, WORKER_QUEUES, log_level, beat=True),
             ]
-            child = subprocess.Popen(argv, cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+            env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "CALLSCOPE_WORKER_PROCESSES": str(concurrency)}
+            child = subprocess.Popen(argv, cwd=REPO_ROOT, env=env,
                                      preexec_fn=lambda: os.nice(settings.worker_nice))  # fmt: skip
             err.print(f"embedded broker at {url}; worker pid {child.pid}")
     try:

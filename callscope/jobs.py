@@ -6,6 +6,7 @@ redelivered task after a worker died) leaves the same single result.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -25,12 +26,17 @@ from callscope.transcribe import WhisperOptions, transcribe
 FINAL = ("done", "failed")
 
 
+def whisper_threads(settings: Settings) -> int:
+    """As set, else the CPUs shared out among the worker's processes (all of them for a lone command)."""
+    return settings.whisper_cpu_threads or max(1, (os.cpu_count() or 1) // max(1, settings.worker_processes))
+
+
 def whisper_options(settings: Settings) -> WhisperOptions:
     return WhisperOptions(
         model=settings.whisper_model,
         device=settings.whisper_device,
         compute_type=settings.whisper_compute_type,
-        cpu_threads=settings.whisper_cpu_threads,
+        cpu_threads=whisper_threads(settings),
         beam_size=settings.whisper_beam_size,
         hotwords=settings.whisper_hotwords,
     )

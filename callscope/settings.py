@@ -25,7 +25,12 @@ class Settings(BaseSettings):
     whisper_model: str = Field(default="", description="Empty: the bundled tiny.en; else a name or a path.")
     whisper_device: str = "cpu"
     whisper_compute_type: str = "int8"
-    whisper_cpu_threads: int = 2
+    whisper_cpu_threads: int = Field(
+        default=0, ge=0, description="threads per Whisper model; 0: the CPUs shared out among the worker's processes"
+    )
+    worker_processes: int = Field(
+        default=0, ge=0, description="processes of `callscope worker` (each loads its own models); 0: one per CPU"
+    )
     whisper_beam_size: int = 5
     agent_channel: Literal["left", "right", "auto"] = Field(
         default="auto", description="the agent's stereo channel; auto: decided from what each side says"
