@@ -32,6 +32,9 @@ class Settings(BaseSettings):
         default=0, ge=0, description="processes of `callscope worker` (each loads its own models); 0: one per CPU"
     )
     whisper_beam_size: int = 5
+    whisper_batch_size: int = Field(
+        default=0, ge=0, description="over 0: faster-whisper's batched pipeline with this batch size (for GPUs)"
+    )
     agent_channel: Literal["left", "right", "auto"] = Field(
         default="auto", description="the agent's stereo channel; auto: decided from what each side says"
     )

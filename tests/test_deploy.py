@@ -8,13 +8,19 @@ from tests.conftest import ROOT
 def test_compose_runs_redis_postgres_api_and_scalable_workers_with_health_checks():
     compose = yaml.safe_load((ROOT / "compose.yaml").read_text())
     services = compose["services"]
-    assert set(services) == {"redis", "postgres", "api", "worker", "beat"}
+    assert set(services) == {"redis", "postgres", "api", "worker", "transcribe", "transcribe-gpu", "beat"}
     assert all("healthcheck" in s for s in services.values())
-    for name in ("api", "worker"):
+    for name in ("api", "worker", "transcribe", "transcribe-gpu"):
         env = services[name]["environment"]
         assert env["CALLSCOPE_BROKER_URL"].startswith("redis://redis:")
         assert env["CALLSCOPE_DATABASE_URL"].startswith("postgresql://")
     assert services["worker"]["command"][:2] == ["callscope", "worker"]
-    assert "ports" not in services["worker"]  # workers scale out without port clashes
+    assert "ports" not in services["worker"] and "ports" not in services["transcribe"]  # they scale out
+    # voice has a pool of its own, apart from the light analysis pool; the GPU pool is opt-in
+    assert services["transcribe"]["command"][-2:] == ["--queues", "transcribe"]
+    assert "transcribe" not in services["worker"]["command"][-1].split(",")
+    gpu = services["transcribe-gpu"]
+    assert gpu["profiles"] == ["gpu"] and gpu["environment"]["CALLSCOPE_WHISPER_DEVICE"] == "cuda"
+    assert gpu["deploy"]["resources"]["reservations"]["devices"][0]["capabilities"] == ["gpu"]
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "pip install" in dockerfile and "models" in dockerfile
