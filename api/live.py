@@ -27,7 +27,6 @@ from callscope.live import (
     LiveResources,
     LiveSession,
     error_event,
-    get_live_settings,
     handle_event,
     is_heavy,
     load_message,
@@ -52,7 +51,7 @@ _active: set[tuple[str, str]] = set()  # (tenant, session id) open in this proce
 @lru_cache
 def live_resources() -> LiveResources:
     """Loaded once per process, on the first session (the Whisper model later, on the first audio)."""
-    return LiveResources.from_settings(get_settings(), get_live_settings())
+    return LiveResources.from_settings(get_settings())
 
 
 def _db() -> Any:
@@ -109,7 +108,7 @@ async def _credentials(websocket: WebSocket, timeout_s: float) -> tuple[str | No
 @router.websocket("/v1/live/{session_id}")
 async def live_session(websocket: WebSocket, session_id: str) -> None:
     """One live contact: events in, one answer per event out; stored and analyzed when it ends."""
-    settings = get_live_settings()
+    settings = get_settings()
     await websocket.accept()
     if any(name in websocket.query_params for name in URL_KEY_PARAMS):
         return await _refuse(websocket, "API keys are never accepted in URLs: use the Authorization header or auth")
@@ -134,7 +133,7 @@ async def live_session(websocket: WebSocket, session_id: str) -> None:
 
 
 async def _run(websocket: WebSocket, session_id: str, who: store.Principal, *, via_message: bool) -> None:
-    settings = get_live_settings()
+    settings = get_settings()
     resources = await run_in_threadpool(live_resources)
     live = LiveSession(session_id, resources, outcomes=_outcomes(who.tenant), settings=settings)
     reason, answer = "disconnected", None

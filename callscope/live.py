@@ -21,12 +21,10 @@ import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import numpy as np
 from pydantic import BaseModel, Field, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from callscope import compliance
 from callscope.contacts import ContactMeta, Speaker, Turn
@@ -34,7 +32,7 @@ from callscope.handletime import predict_handle_time
 from callscope.kb import KnowledgeBase, extract_entities, load_kb, suggest
 from callscope.pipeline import MIN_WORDS_FOR_INTENT, OutcomeLookup, Resources, customer_texts, no_outcomes
 from callscope.routing import route
-from callscope.settings import PACKAGE_DATA, REPO_ROOT, Settings
+from callscope.settings import Settings
 from callscope.transcribe import SAMPLE_RATE, WhisperOptions, load_whisper, merge_turns
 
 log = logging.getLogger("callscope.live")
@@ -42,31 +40,6 @@ log = logging.getLogger("callscope.live")
 # spin after each call by default, and on a small machine the spinning starves the next decode (measured: p95
 # 0.5 s -> 11 s for a 2 s chunk after 50 text sessions). Read when CTranslate2 loads, so set before that.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-
-class LiveSettings(BaseSettings):
-    """Live-assist settings (`CALLSCOPE_*`), kept apart until they join `callscope.settings.Settings`."""
-
-    model_config = SettingsConfigDict(env_prefix="CALLSCOPE_", env_file=".env", extra="ignore")
-
-    kb_dir: Path = REPO_ROOT / "kb"
-    next_actions: Path = PACKAGE_DATA / "next_actions.yaml"
-    live_idle_timeout_s: float = Field(default=300.0, gt=0, description="a session with no event this long ends")
-    live_auth_timeout_s: float = Field(default=10.0, gt=0, description="time to send the first (auth) message")
-    live_max_events_per_s: float = Field(default=20.0, gt=0, description="sustained events per second per session")
-    live_max_dropped_events: int = Field(default=100, ge=1, description="refused events before the session closes")
-    live_max_message_bytes: int = 1024 * 1024
-    live_max_turns: int = 5000
-    live_max_chunk_s: float = Field(default=10.0, gt=0, description="longest audio chunk in one event")
-    live_max_audio_speed: float = Field(default=4.0, gt=0, description="audio may arrive at most this x real time")
-    live_beam_size: int = Field(default=1, ge=1, description="Whisper beam size for live audio (greedy is fastest)")
-    live_silence_s: float = Field(default=0.8, gt=0, description="silence that ends a speaker's stretch of speech")
-    live_max_buffer_s: float = Field(default=15.0, gt=2, le=28, description="uncommitted audio kept per speaker")
-
-
-@lru_cache
-def get_live_settings() -> LiveSettings:
-    return LiveSettings()
 
 
 class LiveInputError(ValueError):
@@ -355,19 +328,19 @@ class LiveResources:
     analysis: Resources
     kb: KnowledgeBase
     whisper: WhisperOptions
-    settings: LiveSettings
+    settings: Settings
     _decoder: WindowDecoder | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
-    def from_settings(cls, settings: Settings, live: LiveSettings) -> LiveResources:
+    def from_settings(cls, settings: Settings) -> LiveResources:
         from callscope.jobs import whisper_options
 
         return cls(
             analysis=Resources.from_settings(settings),
-            kb=load_kb(live.kb_dir, live.next_actions),
+            kb=load_kb(settings.kb_dir, settings.next_actions),
             whisper=whisper_options(settings),
-            settings=live,
+            settings=settings,
         )
 
     @property
@@ -412,7 +385,7 @@ class LiveSession:
         *,
         outcomes: OutcomeLookup = no_outcomes,
         clock: Callable[[], float] = time.monotonic,
-        settings: LiveSettings | None = None,
+        settings: Settings | None = None,
     ) -> None:
         self.session_id, self.resources, self.outcomes, self.clock = session_id, resources, outcomes, clock
         self.settings = settings or resources.settings

@@ -78,6 +78,21 @@ class Settings(BaseSettings):
     webhook_max_retries: int = 6
     webhook_timeout_s: float = 5.0
 
+    # live agent assist
+    kb_dir: Path = REPO_ROOT / "kb"
+    next_actions: Path = PACKAGE_DATA / "next_actions.yaml"
+    live_idle_timeout_s: float = Field(default=300.0, gt=0, description="a session with no event this long ends")
+    live_auth_timeout_s: float = Field(default=10.0, gt=0, description="time to send the first (auth) message")
+    live_max_events_per_s: float = Field(default=20.0, gt=0, description="sustained events per second per session")
+    live_max_dropped_events: int = Field(default=100, ge=1, description="refused events before the session closes")
+    live_max_message_bytes: int = 1024 * 1024
+    live_max_turns: int = 5000
+    live_max_chunk_s: float = Field(default=10.0, gt=0, description="longest audio chunk in one event")
+    live_max_audio_speed: float = Field(default=4.0, gt=0, description="audio may arrive at most this x real time")
+    live_beam_size: int = Field(default=1, ge=1, description="Whisper beam size for live audio (greedy is fastest)")
+    live_silence_s: float = Field(default=0.8, gt=0, description="silence that ends a speaker's stretch of speech")
+    live_max_buffer_s: float = Field(default=15.0, gt=2, le=28, description="uncommitted audio kept per speaker")
+
     @property
     def resolved_database_url(self) -> str:
         """SQLite under the data folder unless a URL is set; psycopg 3 for PostgreSQL URLs."""

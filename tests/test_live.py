@@ -16,7 +16,7 @@ from callscope import compliance, live
 from callscope.contacts import Turn
 from callscope.kb import extract_entities, load_kb, suggest, tokenize
 from callscope.live import LiveResources, LiveSession, StreamingTranscriber, Upsampler, Word, handle_event
-from callscope.settings import get_settings
+from callscope.settings import Settings, get_settings
 from tests.conftest import SAMPLES, auth
 
 
@@ -32,7 +32,7 @@ class Clock:
 
 @pytest.fixture(scope="module")
 def resources() -> LiveResources:
-    return LiveResources.from_settings(get_settings(), live.get_live_settings())
+    return LiveResources.from_settings(get_settings())
 
 
 @pytest.fixture
@@ -240,7 +240,7 @@ def test_malformed_json_and_oversized_messages(resources: LiveResources, clock: 
 
 
 def test_flooding_is_refused_then_closed(resources: LiveResources, clock: Clock) -> None:
-    settings = live.LiveSettings(live_max_events_per_s=5, live_max_dropped_events=3)
+    settings = Settings(live_max_events_per_s=5, live_max_dropped_events=3)
     session = LiveSession("flood", resources, clock=clock, settings=settings)
     answers = [handle_event(session, turn("agent", f"line {i}")) for i in range(10)]  # burst: twice the rate
     assert [a["type"] for a in answers] == ["update"] * 10
@@ -423,7 +423,7 @@ def test_ws_refuses_bad_credentials(ws_client: Any, make_key: Any, how: str) -> 
 
 def test_ws_auth_message_must_come_in_time(ws_client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CALLSCOPE_LIVE_AUTH_TIMEOUT_S", "0.3")
-    live.get_live_settings.cache_clear()
+    get_settings.cache_clear()
     try:
         with ws_client.websocket_connect("/v1/live/slow-auth") as ws:
             error = recv(ws)
@@ -432,7 +432,7 @@ def test_ws_auth_message_must_come_in_time(ws_client: Any, monkeypatch: pytest.M
                 ws.receive_json()
             assert closed.value.code == 1008
     finally:
-        live.get_live_settings.cache_clear()
+        get_settings.cache_clear()
 
 
 def test_ws_one_session_id_at_a_time_and_flood_stays_local(
@@ -440,7 +440,7 @@ def test_ws_one_session_id_at_a_time_and_flood_stays_local(
 ) -> None:
     monkeypatch.setenv("CALLSCOPE_LIVE_MAX_EVENTS_PER_S", "5")
     monkeypatch.setenv("CALLSCOPE_LIVE_MAX_DROPPED_EVENTS", "5")
-    live.get_live_settings.cache_clear()
+    get_settings.cache_clear()
     key = make_key("agent")
     try:
         with (
@@ -461,12 +461,12 @@ def test_ws_one_session_id_at_a_time_and_flood_stays_local(
             calm.send_json(turn("customer", "my top up failed"))
             assert recv(calm)["type"] == "update"
     finally:
-        live.get_live_settings.cache_clear()
+        get_settings.cache_clear()
 
 
 def test_ws_idle_timeout_ends_and_stores(ws_client: Any, make_key: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CALLSCOPE_LIVE_IDLE_TIMEOUT_S", "0.5")
-    live.get_live_settings.cache_clear()
+    get_settings.cache_clear()
     key = make_key("agent")
     try:
         with ws_client.websocket_connect("/v1/live/quiet", headers=auth(key)) as ws:
@@ -477,7 +477,7 @@ def test_ws_idle_timeout_ends_and_stores(ws_client: Any, make_key: Any, monkeypa
             assert end["type"] == "end" and end["reason"] == "idle timeout" and end["stored"] is True
             assert time.monotonic() - started < 5
     finally:
-        live.get_live_settings.cache_clear()
+        get_settings.cache_clear()
     stored = ws_client.get(f"/v1/interactions/{end['interaction_id']}", headers=auth(key)).json()
     assert stored["channel"] == "chat" and "card arrive" in stored["turns"][0]["text"]
 
