@@ -1,11 +1,17 @@
-"""Transcription speed: Callscope's pipeline against plain faster-whisper, same model and settings, one run.
+"""Transcription speed and memory on a long dual-channel call: Callscope against plain faster-whisper, one run.
 
-Both sides transcribe the bundled dual-channel call: plain faster-whisper splits the stereo file and
-transcribes each channel (VAD on, beam 5, int8, 2 threads); Callscope does the same through
-`callscope.transcribe` (plus channel checks, word timestamps for turn times and the merge). Runs
-alternate so machine noise hits both alike; the figure that matters is the ratio.
+The long call is the bundled dual-channel sample call repeated back to back (each side talks about half
+the time, as in real calls). In one process, runs alternating so machine noise hits all alike:
 
-    .venv/bin/python bench/bench_transcribe.py [--repeats 3] [--audio FILE]
+- plain faster-whisper transcribing each channel of `decode_audio(split_stereo=True)` (VAD on, beam 5,
+  the same `WhisperModel` object, threads and settings as Callscope);
+- Callscope's `callscope.transcribe.transcribe` (plus streaming windows, word timestamps, roles, merge);
+- plain faster-whisper on the same call mixed down to mono, as its defaults run (VAD off), and with VAD on.
+
+Then memory: the `callscope transcribe` command's peak RSS on a short and a long call (long holds of
+silence between the conversations), each in a fresh process.
+
+    .venv/bin/python bench/bench_transcribe.py [--minutes 10] [--repeats 2] [--memory-minutes 10 60]
 """
 
 from __future__ import annotations
@@ -15,19 +21,43 @@ import json
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+import wave
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from callscope.transcribe import WhisperOptions, load_whisper, transcribe  # noqa: E402
+from callscope.transcribe import SAMPLE_RATE, WhisperOptions, load_whisper, transcribe  # noqa: E402
+
+SAMPLE = ROOT / "samples" / "call_dual_channel.wav"
 
 
-def plain_faster_whisper(path: Path, options: WhisperOptions) -> int:
+def write_call(path: Path, minutes: float, hold_s: float = 0.0) -> Path:
+    """The sample call repeated (with `hold_s` of silence between repeats) to about `minutes` long."""
     from faster_whisper import decode_audio
 
-    model = load_whisper(options)  # the very same WhisperModel object both sides use
+    left, right = decode_audio(str(SAMPLE), split_stereo=True)
+    hold = np.zeros(int(hold_s * SAMPLE_RATE), dtype=np.float32)
+    repeats = max(1, round(minutes * 60 / (left.size / SAMPLE_RATE + hold_s)))
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(2)
+        out.setsampwidth(2)
+        out.setframerate(SAMPLE_RATE)
+        for _ in range(repeats):
+            for l_part, r_part in ((left, right), (hold, hold)):
+                frames = np.column_stack([l_part, r_part]).reshape(-1)
+                out.writeframes((np.clip(frames, -1, 1) * 32767).astype(np.int16).tobytes())
+    return path
+
+
+def plain_per_channel(path: Path, options: WhisperOptions) -> int:
+    from faster_whisper import decode_audio
+
+    model = load_whisper(options)  # the very same WhisperModel object Callscope uses
     words = 0
     for channel in decode_audio(str(path), split_stereo=True):
         segments, _ = model.transcribe(channel, language="en", beam_size=options.beam_size, vad_filter=True)
@@ -35,8 +65,17 @@ def plain_faster_whisper(path: Path, options: WhisperOptions) -> int:
     return words
 
 
+def plain_mono(path: Path, options: WhisperOptions, vad: bool) -> int:
+    from faster_whisper import decode_audio
+
+    segments, _ = load_whisper(options).transcribe(
+        decode_audio(str(path)), language="en", beam_size=options.beam_size, vad_filter=vad
+    )
+    return sum(len(s.text.split()) for s in segments)
+
+
 def callscope_pipeline(path: Path, options: WhisperOptions) -> int:
-    return len(transcribe(path.read_bytes(), options=options).text.split())
+    return len(transcribe(path, options=options, diarize=False).text.split())
 
 
 def timed(fn, *args) -> tuple[float, float, int]:
@@ -45,38 +84,55 @@ def timed(fn, *args) -> tuple[float, float, int]:
     return time.perf_counter() - wall, time.process_time() - cpu, words
 
 
-def cli_wall(path: Path) -> float:
-    started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "callscope.cli", "transcribe", str(path), "--json"], cwd=ROOT, check=True,
-                   capture_output=True)  # fmt: skip
-    return time.perf_counter() - started
+def peak_rss_mb(path: Path) -> float:
+    """`callscope transcribe FILE --json` in a fresh process; its peak resident memory."""
+    probe = (
+        "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, capture_output=True); "
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    )
+    argv = [sys.executable, "-c", probe, sys.executable, "-m", "callscope.cli", "transcribe", str(path), "--json"]
+    out = subprocess.run(argv, cwd=ROOT, check=True, capture_output=True, text=True)
+    return round(int(out.stdout.strip()) / 1024, 1)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--audio", type=Path, default=ROOT / "samples" / "call_dual_channel.wav")
+    parser.add_argument("--minutes", type=float, default=10)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--memory-minutes", type=float, nargs=2, default=(10, 60))
     args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="callscope-bench-"))
+    call = write_call(folder / "long-call.wav", args.minutes)
+    duration = wave.open(str(call)).getnframes() / SAMPLE_RATE
     options = WhisperOptions()
-    duration = len(__import__("faster_whisper").decode_audio(str(args.audio))) / 16000
     load_whisper(options)
-    plain_faster_whisper(args.audio, options)  # warm-up
-    runs: dict[str, list[tuple[float, float, int]]] = {"plain": [], "callscope": []}
+    plain_per_channel(SAMPLE, options)  # warm-up
+    systems = {
+        "plain_per_channel": lambda: plain_per_channel(call, options),
+        "callscope": lambda: callscope_pipeline(call, options),
+        "plain_mono_mixdown_default_no_vad": lambda: plain_mono(call, options, vad=False),
+        "plain_mono_mixdown_vad": lambda: plain_mono(call, options, vad=True),
+    }
+    runs: dict[str, list[tuple[float, float, int]]] = {name: [] for name in systems}
     for _ in range(args.repeats):
-        runs["plain"].append(timed(plain_faster_whisper, args.audio, options))
-        runs["callscope"].append(timed(callscope_pipeline, args.audio, options))
+        for name, fn in systems.items():
+            runs[name].append(timed(fn))
     wall = {k: statistics.median(r[0] for r in v) for k, v in runs.items()}
     cpu = {k: statistics.median(r[1] for r in v) for k, v in runs.items()}
+    memory = {}
+    for minutes in args.memory_minutes:  # long holds: an hour-long call that is mostly waiting
+        path = write_call(folder / f"memory-{minutes:g}.wav", minutes, hold_s=120.0)
+        memory[f"{minutes:g}_min_peak_rss_mb"] = peak_rss_mb(path)
     result = {
-        "audio": args.audio.name,
-        "audio_s": round(duration, 2),
+        "audio": f"{call.name} ({SAMPLE.name} repeated)",
+        "audio_s": round(duration, 1),
         "repeats": args.repeats,
-        "plain_wall_s": round(wall["plain"], 3),
-        "callscope_wall_s": round(wall["callscope"], 3),
-        "wall_ratio_callscope_over_plain": round(wall["callscope"] / wall["plain"], 3),
+        "threads": options.cpu_threads,
+        "wall_s": {k: round(v, 2) for k, v in wall.items()},
+        "wall_ratio_over_plain_per_channel": {k: round(v / wall["plain_per_channel"], 3) for k, v in wall.items()},
         "audio_s_per_cpu_s": {k: round(duration / v, 2) for k, v in cpu.items()},
         "words": {k: v[-1][2] for k, v in runs.items()},
-        "cli_transcribe_wall_s_incl_startup": round(cli_wall(args.audio), 2),
+        "callscope_transcribe_command_memory": memory,
     }
     print(json.dumps(result, indent=2))
 
