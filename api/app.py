@@ -104,6 +104,8 @@ def get_session() -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+
+
 async def _settings() -> Settings:
     return get_settings()
 

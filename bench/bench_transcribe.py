@@ -103,7 +103,8 @@ def main() -> None:
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="callscope-bench-"))
     call = write_call(folder / "long-call.wav", args.minutes)
-    duration = wave.open(str(call)).getnframes() / SAMPLE_RATE
+    with wave.open(str(call)) as stored:
+        duration = stored.getnframes() / SAMPLE_RATE
     options = WhisperOptions()
     load_whisper(options)
     plain_per_channel(SAMPLE, options)  # warm-up

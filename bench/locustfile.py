@@ -26,7 +26,10 @@ class ContactCenter(FastHttpUser):
             else {"channel": "chat", "messages": [{"role": "customer", "text": text}]}
         )
         with self.client.post(
-            "/v1/interactions", json=body, headers={**self.auth, "Idempotency-Key": uuid.uuid4().hex}, catch_response=True
+            "/v1/interactions",
+            json=body,
+            headers={**self.auth, "Idempotency-Key": uuid.uuid4().hex},
+            catch_response=True,
         ) as response:
             if response.status_code != 202:
                 response.failure(f"status {response.status_code}")

@@ -129,8 +129,11 @@ def _worker_argv(concurrency: int, queues: str, log_level: str = "info", beat: b
 @app.command()
 def worker(
     concurrency: Annotated[
-        int, typer.Option(help="worker processes, each with its own models (default: the worker_processes setting, "
-                          "else one per CPU)", show_default=False)
+        int,
+        typer.Option(
+            help="worker processes, each with its own models (default: the worker_processes setting, else one per CPU)",
+            show_default=False,
+        ),
     ] = 0,
     queues: Annotated[str, typer.Option(help="comma-separated queues to consume")] = WORKER_QUEUES,
     beat: Annotated[bool, typer.Option(help="also run the scheduler (retraining); exactly one process may")] = False,

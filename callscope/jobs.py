@@ -39,6 +39,7 @@ def whisper_options(settings: Settings) -> WhisperOptions:
         cpu_threads=whisper_threads(settings),
         beam_size=settings.whisper_beam_size,
         hotwords=settings.whisper_hotwords,
+        batch_size=settings.whisper_batch_size,
     )
 
 

@@ -72,7 +72,10 @@ class Settings(BaseSettings):
         default=0, ge=0, description="API processes of `callscope serve`; 0: one per CPU on PostgreSQL, one on SQLite."
     )
     worker_nice: int = Field(
-        default=10, ge=0, le=19, description="CPU priority niceness of worker processes: analysis yields to the API "
+        default=10,
+        ge=0,
+        le=19,
+        description="CPU priority niceness of worker processes: analysis yields to the API "
         "when both share a machine (accepting contacts comes first); no effect on a machine of its own.",
     )
     webhook_max_retries: int = 6

@@ -20,6 +20,7 @@ from typing import Any, BinaryIO, Literal
 import numpy as np
 
 from callscope import roles
+from callscope.audio_windows import stream_info, windows
 from callscope.contacts import Turn
 from callscope.errors import AudioError
 
@@ -39,6 +40,7 @@ class WhisperOptions:
     cpu_threads: int = 2
     beam_size: int = 5
     hotwords: str = ""  # the bank's vocabulary (its name, products, card brands), a hint to the decoder
+    batch_size: int = 0  # over 0: faster-whisper's batched pipeline (GPU)
 
 
 @dataclass
@@ -47,6 +49,7 @@ class Transcript:
     turns: list[Turn]
     channels: int
     roles: dict[str, Any] | None = None  # how the agent's channel was decided, for stereo calls
+    diarization: dict[str, Any] | None = None  # how a mono recording's voices were told apart (callscope.diarize)
 
     @property
     def text(self) -> str:
@@ -91,15 +94,25 @@ def decode(source: str | Path | bytes | BinaryIO) -> tuple[np.ndarray, np.ndarra
         if not source:
             raise AudioError("the recording is empty", status_code=400)
         source = io.BytesIO(source)
+    channels = stream_info(source).channels
+    if not isinstance(source, str | Path):
+        source.seek(0)
     try:
+        if channels < 2:  # as faster-whisper decodes mono (an upmix to stereo and back is not sample-exact)
+            return _long_enough(decode_audio(source, sampling_rate=SAMPLE_RATE)), None
         left, right = decode_audio(source, sampling_rate=SAMPLE_RATE, split_stereo=True)
     except Exception as exc:  # PyAV raises many error types for bad input
         raise AudioError(f"the recording cannot be decoded as audio: {exc.__class__.__name__}", 415) from exc
-    if left.size < SAMPLE_RATE // 10:
-        raise AudioError("the recording holds no audio (under 0.1 s)", status_code=400)
+    _long_enough(left)
     if same_signal(left, right):
         return (left + right) / 2, None
     return left, right
+
+
+def _long_enough(audio: np.ndarray) -> np.ndarray:
+    if audio.size < SAMPLE_RATE // 10:
+        raise AudioError("the recording holds no audio (under 0.1 s)", status_code=400)
+    return audio
 
 
 def probe(data: bytes) -> float | None:
@@ -139,10 +152,29 @@ def same_signal(left: np.ndarray, right: np.ndarray, tolerance: float = 0.02) ->
     return float(np.sqrt(np.mean((left - right) ** 2))) <= tolerance * scale
 
 
+PAUSE_SPLIT_S = 2.0  # a pause this long inside one Whisper segment starts a new turn
+
+
+def _speech_model(model: Any, options: WhisperOptions) -> Any:
+    """The model itself, or faster-whisper's batched pipeline around it (`batch_size` > 0, meant for GPUs)."""
+    if not options.batch_size:
+        return model
+    from faster_whisper import BatchedInferencePipeline
+
+    return BatchedInferencePipeline(model)
+
+
 def _transcribe_track(
-    model: Any, audio: np.ndarray, speaker: str, options: WhisperOptions, on_segment: Callable[[float], None]
+    model: Any,
+    audio: np.ndarray,
+    options: WhisperOptions,
+    on_segment: Callable[[float], None],
+    offset: float = 0.0,
+    words: list[list[tuple[float, float, str]]] | None = None,
 ) -> list[Turn]:
-    segments, _info = model.transcribe(
+    """One channel's (or one window's) speech as turns, times shifted by `offset` seconds."""
+    extra = {"batch_size": options.batch_size} if options.batch_size else {}
+    segments, _info = _speech_model(model, options).transcribe(
         audio,
         language="en",
         beam_size=options.beam_size,
@@ -150,21 +182,61 @@ def _transcribe_track(
         condition_on_previous_text=False,
         word_timestamps=True,  # segment times alone can span the silence VAD removed
         hotwords=options.hotwords or None,
-        # hallucination guards: no text for silence or hold music
+        # hallucination guards: no text for silence or hold music (hallucination_silence_threshold is not used:
+        # on real calls it dropped short real answers between the other side's turns, see bench/RESULTS.md)
         no_speech_threshold=0.6,
         compression_ratio_threshold=2.4,
         log_prob_threshold=-1.0,
-        hallucination_silence_threshold=2.0,
+        **extra,
     )
     turns = []
     for seg in segments:  # a lazy generator: decoding happens here, inside the caller's error handling
-        on_segment(seg.end)
+        on_segment(offset + seg.end)
         text = seg.text.strip()
         if not text or _NON_SPEECH.fullmatch(text):
             continue
-        start, end = (seg.words[0].start, seg.words[-1].end) if seg.words else (seg.start, seg.end)
-        turns.append(Turn(speaker=speaker, start=round(start, 3), end=round(end, 3), text=text))  # type: ignore[arg-type]
+        for piece in _split_at_pauses(seg.words) if seg.words else [None]:
+            if piece is None:
+                start, end = seg.start, seg.end
+            else:
+                start, end, text = piece[0].start, piece[-1].end, "".join(w.word for w in piece).strip()
+            turn = Turn(speaker="unknown", start=round(offset + start, 3), end=round(offset + end, 3), text=text)
+            turns.append(turn)
+            if words is not None:  # for callscope.diarize: on a mono track the speaker can change inside a turn
+                words.append([(offset + w.start, offset + w.end, w.word) for w in piece or []])
     return turns
+
+
+def _split_at_pauses(words: list[Any]) -> list[list[Any]]:
+    """A segment's words in runs without a long pause: a segment can span two of one side's turns."""
+    pieces = [[words[0]]]
+    for before, word in zip(words, words[1:], strict=False):
+        if word.start - before.end >= PAUSE_SPLIT_S:
+            pieces.append([])
+        pieces[-1].append(word)
+    return pieces
+
+
+def _readable(source: str | Path | bytes | BinaryIO) -> str | bytes:
+    """A source that can be read more than once (each channel is streamed on its own)."""
+    if isinstance(source, bytes):
+        if not source:
+            raise AudioError("the recording is empty", status_code=400)
+        return source
+    if isinstance(source, str | Path):
+        return str(source)
+    return source.read()
+
+
+def _tracks(source: str | bytes) -> list[int | None]:
+    """[0, 1] for a real two-channel call; [None] (one mixed track) for mono or a duplicated signal."""
+    info = stream_info(source)
+    if info.channels < 2:
+        return [None]
+    first = [next(windows(source, channel), (0.0, np.zeros(0, np.float32)))[1] for channel in (0, 1)]
+    if first[0].size < SAMPLE_RATE // 10:
+        raise AudioError("the recording holds no audio (under 0.1 s)", status_code=400)
+    return [None] if same_signal(first[0], first[1]) else [0, 1]
 
 
 def transcribe(
@@ -173,29 +245,66 @@ def transcribe(
     options: WhisperOptions,
     agent_channel: Literal["left", "right", "auto"] = "auto",
     on_progress: Progress | None = None,
+    diarize: bool | None = None,
 ) -> Transcript:
-    """Transcribe a recording into time-ordered turns; `on_progress` gets the fraction done (0..1)."""
-    left, right = decode(source)
+    """Transcribe a recording into time-ordered turns; `on_progress` gets the fraction done (0..1).
+
+    Each channel is streamed window by window (`callscope.audio_windows`), so memory does not grow with the
+    call's length. `diarize`: tell two voices apart on a mono recording (None: the `diarize_mono` setting);
+    that needs the whole track at once.
+    """
+    readable = _readable(source)
+    tracks = _tracks(readable)
+    if diarize is None and tracks == [None]:
+        from callscope.settings import get_settings
+
+        diarize = get_settings().diarize_mono
+    if diarize and tracks == [None]:
+        return _transcribe_mono_diarized(readable, options, on_progress)
     model = load_whisper(options)
-    duration = left.size / SAMPLE_RATE
-    # one track: speakers are not told apart; two: labelled once both sides are heard (_assign_roles)
-    tracks = [left] if right is None else [left, right]
-    done_before = 0.0
-
-    def report(end: float) -> None:
-        if on_progress is not None:
-            on_progress(min(1.0, (done_before + end) / (duration * len(tracks))))
-
+    expected = stream_info(readable).duration_s or 0.0
     per_track: list[list[Turn]] = []
-    for audio in tracks:
-        per_track.append(_transcribe_track(model, audio, "unknown", options, report))
-        done_before += duration
+    duration = 0.0
+    for index, channel in enumerate(tracks):
+
+        def report(end: float, index: int = index) -> None:
+            if on_progress is not None and expected:
+                on_progress(min(1.0, (index * expected + end) / (expected * len(tracks))))
+
+        turns: list[Turn] = []
+        length = 0.0
+        for offset, audio in windows(readable, channel):
+            turns += _transcribe_track(model, audio, options, report, offset)
+            length = offset + audio.size / SAMPLE_RATE
+        if length < 0.1:
+            raise AudioError("the recording holds no audio (under 0.1 s)", status_code=400)
+        per_track.append(turns)
+        duration = max(duration, length)
     if on_progress is not None:
         on_progress(1.0)
     roles = None
-    if right is not None:
+    if len(tracks) == 2:
         per_track, roles = _assign_roles(per_track, agent_channel)
     return Transcript(duration=duration, turns=merge_turns(per_track), channels=len(tracks), roles=roles)
+
+
+def _transcribe_mono_diarized(source: str | bytes, options: WhisperOptions, on_progress: Progress | None) -> Transcript:
+    """Mono with two voices told apart from Whisper's word timings (callscope.diarize imports torch only then)."""
+    from callscope.diarize import assign_speakers
+
+    audio, _ = decode(source)
+    duration = audio.size / SAMPLE_RATE
+
+    def report(end: float) -> None:
+        if on_progress is not None:
+            on_progress(min(1.0, end / duration))
+
+    words: list[list[tuple[float, float, str]]] = []
+    turns = _transcribe_track(load_whisper(options), audio, options, report, words=words)
+    turns, diarization = assign_speakers(audio, turns, words)
+    if on_progress is not None:
+        on_progress(1.0)
+    return Transcript(duration=duration, turns=merge_turns([turns]), channels=1, diarization=diarization)
 
 
 def _assign_roles(per_track: list[list[Turn]], agent_channel: str) -> tuple[list[list[Turn]], dict[str, Any]]:
