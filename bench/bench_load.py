@@ -52,7 +52,7 @@ def main() -> None:
     with get_sessionmaker(url)() as session:
         key = create_api_key(session, tenant="load", role="ingest")
     api, base = start_api(name="load-api", env=env)
-    worker = start_worker(name="load-worker", env=env, concurrency=1)
+    worker = start_worker(name="load-worker", env=env, concurrency=2)
     out = Path(tempfile.mkdtemp(prefix="callscope-load-"))
     try:
         subprocess.run(

@@ -95,6 +95,8 @@ def transcribe_step(
     if transcript.roles is not None:
         row.agent_channel = transcript.roles["agent_channel"]
         row.analysis = {**(row.analysis or {}), "roles": transcript.roles}
+    if transcript.diarization is not None:
+        row.analysis = {**(row.analysis or {}), "diarization": transcript.diarization}
     session.commit()
     return True
 

@@ -30,7 +30,7 @@ PERMISSIONS: dict[str, set[str]] = {
 # Only admin may manage keys, webhooks, retention, deletion and read the audit log.
 PERMISSIONS["admin"] = set().union(*PERMISSIONS.values(), {"admin"})
 STATUSES = ("queued", "processing", "done", "failed")
-ANALYSIS_KEYS = ("intents", "entities", "sentiment", "features", "repeat_contact", "roles")
+ANALYSIS_KEYS = ("intents", "entities", "sentiment", "features", "repeat_contact", "roles", "diarization")
 
 
 @dataclass(frozen=True)

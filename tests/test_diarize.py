@@ -145,3 +145,17 @@ def test_stereo_calls_are_never_diarized(corpus):
     call = next(c for c in corpus["calls"] if c["id"] == "call-diane-sheila")
     result = transcribe(Path(call["stereo_8k"]).read_bytes(), options=OPTIONS, agent_channel="left")
     assert result.channels == 2 and result.diarization is None and result.roles is not None
+
+
+@pytest.mark.slow
+def test_a_posted_mono_call_comes_back_with_its_two_speakers(corpus, client, make_key, live_worker):
+    """Through the API and a real worker: the diarization is stored with the contact and shown with it."""
+    from tests.conftest import auth, wait_final
+
+    key = make_key("ingest")
+    audio = Path(corpus["conversations"][0]["wideband"]).read_bytes()
+    posted = client.post("/v1/interactions", headers=auth(key), files={"file": ("call.wav", audio, "audio/wav")})
+    assert posted.status_code == 202
+    body = wait_final(client, key, posted.json()["id"])
+    assert body["status"] == "done" and body["diarization"]["speakers"] == 2
+    assert {t["speaker"] for t in body["turns"]} == {"agent", "customer"}
