@@ -1,10 +1,11 @@
 """Load: text contacts posted by many concurrent clients on loopback for 60 s, then every one checked.
 
 Starts the API (`callscope serve --no-worker`, its default process count) and a worker on PostgreSQL and
-Redis, drives it with locust (headless), waits until the worker has analyzed everything, and compares the
-stored and analyzed counts with what locust saw accepted.
+Redis, drives it with wrk (C, `bench/load.lua`; Debian's `wrk`) or locust (Python, `bench/locustfile.py`;
+it takes a good part of a core itself on a 2-core machine), waits until the worker has analyzed everything,
+and compares the stored and analyzed counts with what the load tool saw accepted.
 
-    .venv/bin/python bench/bench_load.py [--users 64] [--seconds 60]
+    .venv/bin/python bench/bench_load.py [--tool wrk|locust] [--users 64] [--seconds 60]
 """
 
 from __future__ import annotations
@@ -32,8 +33,33 @@ DB = "callscope_load"
 BROKER = "redis://127.0.0.1:6379/12"
 
 
+def run_locust(base: str, key: str, users: int, seconds: int) -> dict[str, float]:
+    out = Path(tempfile.mkdtemp(prefix="callscope-load-"))
+    subprocess.run(
+        [sys.executable, "-m", "locust", "-f", str(ROOT / "bench" / "locustfile.py"), "--headless",
+         "-u", str(users), "-r", str(users), "-t", f"{seconds}s", "--host", base,
+         "--csv", str(out / "load"), "--only-summary"],
+        env={**os.environ, "CALLSCOPE_LOAD_KEY": key}, check=False, capture_output=True,
+    )  # fmt: skip
+    stats = next(r for r in csv.DictReader((out / "load_stats.csv").open()) if r["Name"] == "Aggregated")
+    failures = int(stats["Failure Count"])
+    return {"accepted": int(stats["Request Count"]) - failures, "failures": failures,
+            "p50_ms": float(stats["50%"]), "p99_ms": float(stats["99%"])}  # fmt: skip
+
+
+def run_wrk(base: str, key: str, users: int, seconds: int) -> dict[str, float]:
+    argv = ["wrk", "-t", "2", "-c", str(users), "-d", f"{seconds}s", "--timeout", "30s",
+            "-s", str(ROOT / "bench" / "load.lua"), base]  # fmt: skip
+    env = {**os.environ, "CALLSCOPE_LOAD_KEY": key}
+    out = subprocess.run(argv, env=env, check=True, capture_output=True, text=True)
+    found = json.loads(next(line for line in out.stdout.splitlines() if line.startswith("WRK_JSON "))[9:])
+    return {"accepted": found["accepted"], "failures": found["other"], "p50_ms": found["p50_ms"],
+            "p99_ms": found["p99_ms"]}  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--tool", choices=("wrk", "locust"), default="wrk")
     parser.add_argument("--users", type=int, default=64)
     parser.add_argument("--seconds", type=int, default=60)
     args = parser.parse_args()
@@ -53,16 +79,9 @@ def main() -> None:
         key = create_api_key(session, tenant="load", role="ingest")
     api, base = start_api(name="load-api", env=env)
     worker = start_worker(name="load-worker", env=env, concurrency=2)
-    out = Path(tempfile.mkdtemp(prefix="callscope-load-"))
     try:
-        subprocess.run(
-            [sys.executable, "-m", "locust", "-f", str(ROOT / "bench" / "locustfile.py"), "--headless",
-             "-u", str(args.users), "-r", str(args.users), "-t", f"{args.seconds}s", "--host", base,
-             "--csv", str(out / "load"), "--only-summary"],
-            env={**os.environ, "CALLSCOPE_LOAD_KEY": key}, check=False,
-        )  # fmt: skip
-        stats = next(r for r in csv.DictReader((out / "load_stats.csv").open()) if r["Name"] == "Aggregated")
-        accepted = int(stats["Request Count"]) - int(stats["Failure Count"])
+        load = (run_wrk if args.tool == "wrk" else run_locust)(base, key, args.users, args.seconds)
+        accepted = load["accepted"]
         engine = sa.create_engine(url)
         deadline = time.monotonic() + 1800
         with engine.connect() as conn:
@@ -79,11 +98,9 @@ def main() -> None:
         result = {
             "users": args.users,
             "seconds": args.seconds,
-            "accepted": accepted,
-            "failures": int(stats["Failure Count"]),
+            "tool": args.tool,
+            **load,
             "accepted_per_s": round(accepted / args.seconds, 1),
-            "p50_ms": float(stats["50%"]),
-            "p99_ms": float(stats["99%"]),
             "stored": stored,
             "analyzed": done,
             "doubled": doubled,
