@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import Match
 
-from api import metrics
+from api import live, metrics, reports
 from api.batching import IngestBatcher, store_one
 from api.enqueue import send_task
 from callscope import learning, ratelimit, store
@@ -510,10 +510,7 @@ def retrain_handle_time(who: Admin) -> dict[str, Any]:
     return {"queued": True, "tenant": who.tenant}
 
 
-from api import live  # noqa: E402 - live agent assist (WS /v1/live/{session_id}, /agent), issue 6
+app.include_router(live.router)  # live agent assist: WS /v1/live/{session_id}, /agent
 
-app.include_router(live.router)
 
-from api import reports  # noqa: E402 - supervisor reports (/reports, /v1/reports/*, /v1/categories), issue 5
-
-app.include_router(reports.router)
+app.include_router(reports.router)  # supervisor reports: /reports, /v1/reports/*, /v1/categories

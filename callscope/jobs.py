@@ -40,6 +40,7 @@ def whisper_options(settings: Settings) -> WhisperOptions:
         beam_size=settings.whisper_beam_size,
         hotwords=settings.whisper_hotwords,
         batch_size=settings.whisper_batch_size,
+        vad_threshold=settings.whisper_vad_threshold,
     )
 
 

@@ -32,6 +32,13 @@ class Settings(BaseSettings):
         default=0, ge=0, description="processes of `callscope worker` (each loads its own models); 0: one per CPU"
     )
     whisper_beam_size: int = 5
+    whisper_vad_threshold: float = Field(
+        default=0.5,
+        gt=0,
+        lt=1,
+        description="Silero VAD threshold; 0.35 keeps more short phone-band answers (see "
+        "bench/RESULTS.md for what it gains and costs)",
+    )
     whisper_batch_size: int = Field(
         default=0, ge=0, description="over 0: faster-whisper's batched pipeline with this batch size (for GPUs)"
     )

@@ -41,6 +41,7 @@ class WhisperOptions:
     beam_size: int = 5
     hotwords: str = ""  # the bank's vocabulary (its name, products, card brands), a hint to the decoder
     batch_size: int = 0  # over 0: faster-whisper's batched pipeline (GPU)
+    vad_threshold: float = 0.5  # Silero's speech probability threshold (lower keeps short phone-band answers)
 
 
 @dataclass
@@ -179,6 +180,7 @@ def _transcribe_track(
         language="en",
         beam_size=options.beam_size,
         vad_filter=True,
+        vad_parameters={"threshold": options.vad_threshold},
         condition_on_previous_text=False,
         word_timestamps=True,  # segment times alone can span the silence VAD removed
         hotwords=options.hotwords or None,

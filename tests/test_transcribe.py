@@ -88,3 +88,23 @@ def test_model_is_loaded_once_per_process_and_is_the_bundled_tiny_en():
     assert load_whisper(OPTIONS) is load_whisper(WhisperOptions())
     assert resolve_model_path("").endswith("model")
     assert resolve_model_path("/models/large-v3") == "/models/large-v3"
+
+
+def test_batched_pipeline_and_vad_threshold_are_settings_that_work_on_cpu():
+    """The GPU path's batched pipeline runs on the CPU too (the tested default stays unbatched)."""
+    for options in (WhisperOptions(batch_size=4), WhisperOptions(vad_threshold=0.35)):
+        result = transcribe(CALL.read_bytes(), options=options, agent_channel="left")
+        customer = " ".join(t.text for t in result.turns if t.speaker == "customer").lower()
+        assert "lost my card" in customer and result.channels == 2
+
+
+def test_long_pause_inside_a_segment_starts_a_new_turn():
+    """VAD keeps pauses under 2 s inside one chunk, so a segment can hold two of one side's turns."""
+    from types import SimpleNamespace as Word
+
+    from callscope.transcribe import _split_at_pauses
+
+    words = [Word(start=0.0, end=0.4, word=" Yes"), Word(start=0.5, end=0.9, word=" please."),
+             Word(start=3.1, end=3.5, word=" Thanks."), Word(start=4.0, end=4.2, word=" Bye.")]  # fmt: skip
+    pieces = _split_at_pauses(words)
+    assert [[w.word for w in p] for p in pieces] == [[" Yes", " please."], [" Thanks.", " Bye."]]
