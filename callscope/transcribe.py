@@ -238,7 +238,8 @@ def _tracks(source: str | bytes) -> list[int | None]:
     first = [next(windows(source, channel), (0.0, np.zeros(0, np.float32)))[1] for channel in (0, 1)]
     if first[0].size < SAMPLE_RATE // 10:
         raise AudioError("the recording holds no audio (under 0.1 s)", status_code=400)
-    return [None] if same_signal(first[0], first[1]) else [0, 1]
+    common = min(first[0].size, first[1].size)  # each channel's window ends at its own quiet moment
+    return [None] if same_signal(first[0][:common], first[1][:common]) else [0, 1]
 
 
 def transcribe(

@@ -108,3 +108,23 @@ def test_long_pause_inside_a_segment_starts_a_new_turn():
              Word(start=3.1, end=3.5, word=" Thanks."), Word(start=4.0, end=4.2, word=" Bye.")]  # fmt: skip
     pieces = _split_at_pauses(words)
     assert [[w.word for w in p] for p in pieces] == [[" Yes", " please."], [" Thanks.", " Bye."]]
+
+
+def test_a_stereo_call_longer_than_one_window_is_two_tracks(tmp_path):
+    """Each channel's first window ends at its own quiet moment, so the two differ in length."""
+    import wave
+
+    from callscope.transcribe import _tracks
+
+    rate, seconds = 16000, 330  # past the 300 s window
+    t = np.arange(rate * seconds) / rate
+    left = 0.3 * np.sin(2 * np.pi * 220 * t) * (np.sin(2 * np.pi * t / 7) > 0)
+    right = 0.3 * np.sin(2 * np.pi * 330 * t) * (np.sin(2 * np.pi * t / 5) > 0)
+    path = tmp_path / "long.wav"
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(2)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes((np.column_stack([left, right]) * 32767).astype(np.int16).tobytes())
+    assert _tracks(str(path)) == [0, 1]
+    assert _tracks(path.read_bytes()) == [0, 1]
