@@ -10,7 +10,10 @@ COPY worker ./worker
 COPY models ./models
 COPY samples ./samples
 COPY kb ./kb
-RUN pip install --no-cache-dir -e . && useradd --system --home /var/lib/callscope callscope \
+# torch (speaker separation on mono calls) from the CPU wheel index: PyPI's default build carries CUDA (several GB);
+# a GPU image for the transcribe-gpu pool would take the CUDA build instead.
+RUN pip install --no-cache-dir --index-url https://download.pytorch.org/whl/cpu torch==2.13.0 \
+    && pip install --no-cache-dir -e . && useradd --system --home /var/lib/callscope callscope \
     && mkdir -p /var/lib/callscope && chown callscope /var/lib/callscope
 USER callscope
 EXPOSE 8000
