@@ -1,7 +1,9 @@
 """Transcription speed and memory on a long dual-channel call: Callscope against plain faster-whisper, one run.
 
-The long call is the bundled dual-channel sample call repeated back to back (each side talks about half
-the time, as in real calls). In one process, runs alternating so machine noise hits all alike:
+The long call is the bundled dual-channel sample call and the three real-speech stereo calls of the WER corpus
+(`bench/speech_corpus.py`), one after another until it is long enough (each side talks about half the time,
+as in real calls; whole repeats of one call would trip Whisper's repetition guards). In one process, runs
+alternating so machine noise hits all alike:
 
 - plain faster-whisper transcribing each channel of `decode_audio(split_stereo=True)` (VAD on, beam 5,
   the same `WhisperModel` object, threads and settings as Callscope);
@@ -30,27 +32,39 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from callscope.transcribe import SAMPLE_RATE, WhisperOptions, load_whisper, transcribe  # noqa: E402
 
 SAMPLE = ROOT / "samples" / "call_dual_channel.wav"
 
 
-def write_call(path: Path, minutes: float, hold_s: float = 0.0) -> Path:
-    """The sample call repeated (with `hold_s` of silence between repeats) to about `minutes` long."""
+def conversations() -> list[tuple[np.ndarray, np.ndarray]]:
+    """The bundled sample call and the real-speech stereo calls of the WER corpus (bench/speech_corpus.py)."""
+    import speech_corpus
     from faster_whisper import decode_audio
 
-    left, right = decode_audio(str(SAMPLE), split_stereo=True)
+    paths = [str(SAMPLE)] + [call["stereo"] for call in speech_corpus.build()["calls"]]
+    return [decode_audio(p, split_stereo=True) for p in paths]
+
+
+def write_call(path: Path, minutes: float, hold_s: float = 0.0) -> Path:
+    """Different conversations one after another (with `hold_s` of silence between them) to about `minutes`."""
+    parts = conversations()
     hold = np.zeros(int(hold_s * SAMPLE_RATE), dtype=np.float32)
-    repeats = max(1, round(minutes * 60 / (left.size / SAMPLE_RATE + hold_s)))
+    written, target = 0.0, minutes * 60
     with wave.open(str(path), "wb") as out:
         out.setnchannels(2)
         out.setsampwidth(2)
         out.setframerate(SAMPLE_RATE)
-        for _ in range(repeats):
-            for l_part, r_part in ((left, right), (hold, hold)):
-                frames = np.column_stack([l_part, r_part]).reshape(-1)
-                out.writeframes((np.clip(frames, -1, 1) * 32767).astype(np.int16).tobytes())
+        while written < target:
+            for left, right in parts:
+                for l_part, r_part in ((left, right), (hold, hold)):
+                    frames = np.column_stack([l_part, r_part]).reshape(-1)
+                    out.writeframes((np.clip(frames, -1, 1) * 32767).astype(np.int16).tobytes())
+                written += left.size / SAMPLE_RATE + hold_s
+                if written >= target:
+                    break
     return path
 
 
@@ -125,7 +139,7 @@ def main() -> None:
         path = write_call(folder / f"memory-{minutes:g}.wav", minutes, hold_s=120.0)
         memory[f"{minutes:g}_min_peak_rss_mb"] = peak_rss_mb(path)
     result = {
-        "audio": f"{call.name} ({SAMPLE.name} repeated)",
+        "audio": f"{call.name} (the sample call and the corpus's three stereo calls, in turn)",
         "audio_s": round(duration, 1),
         "repeats": args.repeats,
         "threads": options.cpu_threads,

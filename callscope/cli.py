@@ -325,7 +325,7 @@ def transcribe(
         task = progress.add_task(f"transcribing {file.name}", total=1.0)
         try:
             result = run(
-                file.read_bytes(),
+                file,  # streamed from disk window by window: memory does not grow with the call's length
                 options=whisper_options(settings),
                 agent_channel=channel,  # type: ignore[arg-type]
                 on_progress=lambda done: progress.update(task, completed=done),
