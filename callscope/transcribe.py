@@ -271,8 +271,8 @@ def transcribe(
     for index, channel in enumerate(tracks):
 
         def report(end: float, index: int = index) -> None:
-            if on_progress is not None and expected:
-                on_progress(min(1.0, (index * expected + end) / (expected * len(tracks))))
+            if on_progress is not None:  # called even when the length is unknown: it also carries the heartbeat
+                on_progress(min(1.0, (index * expected + end) / (expected * len(tracks))) if expected else 0.0)
 
         turns: list[Turn] = []
         length = 0.0
