@@ -98,7 +98,12 @@ def contacts(database: str) -> dict[str, Any]:
     tenant = f"browser-{uuid.uuid4().hex[:8]}"
     # Nothing is queued: this fixture analyzes the contacts itself, and a live worker of the same test session
     # must not race it (nor replace the stand-in turns of the call with a real transcription).
-    with get_sessionmaker(database)() as session, TestClient(app) as client, mock.patch("api.app.send_task"):
+    with (
+        get_sessionmaker(database)() as session,
+        TestClient(app) as client,
+        mock.patch("api.app.send_task"),
+        mock.patch("api.batching.send_task"),  # posts are queued by the batched ingest path
+    ):
         ingest = store.create_api_key(session, tenant=tenant, role="ingest")
         supervisor = store.create_api_key(session, tenant=tenant, role="supervisor")
         rule = categories.CategoryIn(name="complaint", rule=categories.Rule(phrases=["frustrating"]))
