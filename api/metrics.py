@@ -6,10 +6,11 @@ covers every worker on every machine without a metrics push from each of them.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest, multiprocess
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
@@ -76,6 +77,12 @@ class _StateCollector(Collector):
 
 
 def render(session: Session) -> tuple[bytes, str]:
+    """Request figures of every API process (prometheus-client's multiprocess mode when `callscope serve` runs
+    several; `PROMETHEUS_MULTIPROC_DIR`), then the state read from the database and broker."""
+    requests = REGISTRY
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        requests = CollectorRegistry()
+        multiprocess.MultiProcessCollector(requests)
     state = CollectorRegistry()
     state.register(_StateCollector(session))
-    return generate_latest(REGISTRY) + generate_latest(state), CONTENT_TYPE_LATEST
+    return generate_latest(requests) + generate_latest(state), CONTENT_TYPE_LATEST

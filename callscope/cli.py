@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 
 # CTranslate2 and scikit-learn share one OpenMP runtime whose idle threads spin and starve the next transcription
 # (a 2 s live audio chunk took up to 11 s after a burst of text): make them sleep. Must precede those imports.
@@ -194,9 +195,13 @@ def serve(
             child = subprocess.Popen(argv, cwd=REPO_ROOT, env=env,
                                      preexec_fn=lambda: os.nice(settings.worker_nice))  # fmt: skip
             err.print(f"embedded broker at {url}; worker pid {child.pid}")
+    processes = api_processes(settings)
+    metrics_dir = _share_metrics(settings.data_dir) if processes > 1 else None
     try:
-        uvicorn.run("api.app:app", host=host, port=port, log_level=log_level, workers=api_processes(settings))
+        uvicorn.run("api.app:app", host=host, port=port, log_level=log_level, workers=processes)
     finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
         if child is not None:
             child.send_signal(signal.SIGTERM)
             try:
@@ -205,6 +210,17 @@ def serve(
                 child.kill()
         if broker is not None:
             broker.shutdown()
+
+
+def _share_metrics(data_dir: Path) -> Path | None:
+    """Several API processes write their request metrics to one folder, so every scrape sees them all."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return None
+    folder = data_dir / f"prometheus-{os.getpid()}"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)  # read by prometheus-client in the spawned processes
+    return folder
 
 
 def api_processes(settings: Settings) -> int:

@@ -68,6 +68,17 @@ def test_a_burst_of_concurrent_posts_is_stored_once_each_and_analyzed(session, d
             "select count(*), count(distinct idempotency_key), count(*) filter (where status = 'done') "
             "from interactions where tenant = 'burst'")).one()  # fmt: skip
         assert tuple(counts) == (300, 300, 300)
+        # each scrape is answered by one of the two processes; every one counts the posts of both
+        admin = create_api_key(session, tenant="burst", role="admin")
+        for _ in range(4):
+            text_out = httpx.get(f"{base}/metrics", headers={"Authorization": f"Bearer {admin}"}).text
+            posts = sum(
+                float(line.rsplit(" ", 1)[1])
+                for line in text_out.splitlines()
+                if line.startswith("callscope_http_request_seconds_count") and 'route="/v1/interactions"' in line
+                and 'method="POST"' in line
+            )  # fmt: skip
+            assert posts == 340
     finally:
         stop(worker)
         stop(api)
