@@ -262,27 +262,21 @@ def logout() -> Response:
 # --- pages ---------------------------------------------------------------------------------------------------------
 
 
+def _filter_context(viewer: Viewer, session: Session, f: reports.Filters) -> dict[str, Any]:
+    """What every filtered report page shows: who is looking, the filters, and their choices."""
+    return {"viewer": viewer, "filters": f, "query": urlencode(f.as_query()),
+            "options": reports.filter_options(session, viewer.tenant)}  # fmt: skip
+
+
 @router.get("/reports", response_class=HTMLResponse, tags=["reports"], include_in_schema=False)
 def dashboard(request: Request, viewer: PageViewer, session: SessionDep, f: FiltersDep) -> HTMLResponse:
-    context = {
-        "viewer": viewer,
-        "filters": f,
-        "query": urlencode(f.as_query()),
-        "options": reports.filter_options(session, viewer.tenant),
-        "contacts": reports.contacts(session, viewer.tenant, f, limit=25),
-    }
+    context = {**_filter_context(viewer, session, f), "contacts": reports.contacts(session, viewer.tenant, f, limit=25)}
     return _page(request, "dashboard.html", context)
 
 
 @router.get("/reports/opportunities", response_class=HTMLResponse, tags=["reports"], include_in_schema=False)
 def opportunities_page(request: Request, viewer: PageViewer, session: SessionDep, f: FiltersDep) -> HTMLResponse:
-    context = {
-        "viewer": viewer,
-        "filters": f,
-        "query": urlencode(f.as_query()),
-        "options": reports.filter_options(session, viewer.tenant),
-        "data": reports.opportunities(session, viewer.tenant, f),
-    }
+    context = {**_filter_context(viewer, session, f), "data": reports.opportunities(session, viewer.tenant, f)}
     return _page(request, "opportunities.html", context)
 
 

@@ -145,6 +145,19 @@ def _key(value: Any) -> str:
     return UNKNOWN if value is None else str(value)
 
 
+def _pg_aggregates(value: Any, sums: Sequence[Any]) -> list[Any]:
+    """contacts, n, sum, mean, p50, p90, *sums: the columns `_stats` returns after the group keys (PostgreSQL)."""
+    return [
+        sa.func.count(),
+        sa.func.count(value),
+        sa.func.sum(value),
+        sa.func.avg(value),
+        sa.func.percentile_disc(0.5).within_group(value),
+        sa.func.percentile_disc(0.9).within_group(value),
+        *[sa.func.sum(e) for e in sums],
+    ]
+
+
 def _stats(
     session: Session,
     keys: Sequence[sa.ColumnElement[Any]],
@@ -154,16 +167,7 @@ def _stats(
 ) -> list[tuple[Any, ...]]:
     """One GROUP BY of `keys`: (*keys, contacts, n, sum, mean, p50, p90, *sums) where n counts non-null `value`s."""
     if session.get_bind().dialect.name == "postgresql":
-        stmt = sa.select(
-            *keys,
-            sa.func.count(),
-            sa.func.count(value),
-            sa.func.sum(value),
-            sa.func.avg(value),
-            sa.func.percentile_disc(0.5).within_group(value),
-            sa.func.percentile_disc(0.9).within_group(value),
-            *[sa.func.sum(e) for e in sums],
-        )
+        stmt = sa.select(*keys, *_pg_aggregates(value, sums))
         stmt = stmt.select_from(_from()).where(*where).group_by(*keys)
         return [tuple(r) for r in session.execute(stmt)]
     # SQLite: nearest rank by window functions (NULLs sort first, so the rank skips them)
@@ -236,15 +240,7 @@ def _stats_sets(
     """`_stats` for several groupings at once (one scan on PostgreSQL)."""
     if session.get_bind().dialect.name != "postgresql":
         return {name: _stats(session, keys, value, where, sums) for name, keys in sets.items()}
-    aggregates = [
-        sa.func.count(),
-        sa.func.count(value),
-        sa.func.sum(value),
-        sa.func.avg(value),
-        sa.func.percentile_disc(0.5).within_group(value),
-        sa.func.percentile_disc(0.9).within_group(value),
-        *[sa.func.sum(e) for e in sums],
-    ]
+    aggregates = _pg_aggregates(value, sums)
     return _grouping_sets(session, sets, aggregates, where)
 
 
