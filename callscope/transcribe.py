@@ -20,7 +20,7 @@ from typing import Any, BinaryIO, Literal
 import numpy as np
 
 from callscope import roles
-from callscope.audio_windows import stream_info, windows
+from callscope.audio_windows import StreamInfo, stream_info, windows
 from callscope.contacts import Turn
 from callscope.errors import AudioError
 
@@ -230,9 +230,8 @@ def _readable(source: str | Path | bytes | BinaryIO) -> str | bytes:
     return source.read()
 
 
-def _tracks(source: str | bytes) -> list[int | None]:
+def _tracks(source: str | bytes, info: StreamInfo) -> list[int | None]:
     """[0, 1] for a real two-channel call; [None] (one mixed track) for mono or a duplicated signal."""
-    info = stream_info(source)
     if info.channels < 2:
         return [None]
     first = [next(windows(source, channel), (0.0, np.zeros(0, np.float32)))[1] for channel in (0, 1)]
@@ -257,7 +256,8 @@ def transcribe(
     that needs the whole track at once.
     """
     readable = _readable(source)
-    tracks = _tracks(readable)
+    info = stream_info(readable)
+    tracks = _tracks(readable, info)
     if diarize is None and tracks == [None]:
         from callscope.settings import get_settings
 
@@ -265,7 +265,7 @@ def transcribe(
     if diarize and tracks == [None]:
         return _transcribe_mono_diarized(readable, options, on_progress)
     model = load_whisper(options)
-    expected = stream_info(readable).duration_s or 0.0
+    expected = info.duration_s or 0.0
     per_track: list[list[Turn]] = []
     duration = 0.0
     for index, channel in enumerate(tracks):

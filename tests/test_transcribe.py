@@ -114,6 +114,7 @@ def test_a_stereo_call_longer_than_one_window_is_two_tracks(tmp_path):
     """Each channel's first window ends at its own quiet moment, so the two differ in length."""
     import wave
 
+    from callscope.audio_windows import stream_info
     from callscope.transcribe import _tracks
 
     rate, seconds = 16000, 330  # past the 300 s window
@@ -126,5 +127,5 @@ def test_a_stereo_call_longer_than_one_window_is_two_tracks(tmp_path):
         out.setsampwidth(2)
         out.setframerate(rate)
         out.writeframes((np.column_stack([left, right]) * 32767).astype(np.int16).tobytes())
-    assert _tracks(str(path)) == [0, 1]
-    assert _tracks(path.read_bytes()) == [0, 1]
+    assert _tracks(str(path), stream_info(str(path))) == [0, 1]
+    assert _tracks(path.read_bytes(), stream_info(path.read_bytes())) == [0, 1]
