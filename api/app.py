@@ -28,8 +28,8 @@ from callscope import learning, ratelimit, store
 from callscope.contacts import ContactMeta, parse_text_body, turns_from_body
 from callscope.db import Interaction, get_sessionmaker, utcnow
 from callscope.errors import InvalidInput, NotFound
-from callscope.nlp import load_nlp
 from callscope.pipeline import Resources, analyze_turns
+from callscope.redact import redact_many
 from callscope.settings import Settings, get_settings
 from callscope.transcribe import probe
 
@@ -62,7 +62,8 @@ async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
     stop = threading.Event()
     sweeper = threading.Thread(target=_sweep_forever, args=(stop,), name="callscope-sweeper", daemon=True)
     sweeper.start()
-    await run_in_threadpool(load_nlp)  # the redaction model loads before the first contact arrives, not during it
+    # the redaction models load before the first contact arrives, not during it
+    await run_in_threadpool(redact_many, ["Hello, this is Anna Smith"])
     _app.state.batcher = IngestBatcher()
     writer = asyncio.create_task(_app.state.batcher.run())
     yield

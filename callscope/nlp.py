@@ -205,12 +205,21 @@ def ruler_patterns() -> list[dict[str, Any]]:
 NLP_LOCK = threading.RLock()
 
 
+_NOT_NER = ["tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer", "senter"]
+
+
 @lru_cache(maxsize=1)
 def load_nlp() -> Language:
     """The shared pipeline (ruler + NER); built on first use, then reused by every caller in the process."""
-    nlp = spacy.load(MODEL_NAME, exclude=["tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer", "senter"])
+    nlp = spacy.load(MODEL_NAME, exclude=_NOT_NER)
     ruler = nlp.add_pipe(
         "entity_ruler", name=RULER_NAME, before="ner", config={"validate": False, "phrase_matcher_attr": "LOWER"}
     )
     ruler.add_patterns(ruler_patterns())  # type: ignore[attr-defined]
     return nlp
+
+
+@lru_cache(maxsize=1)
+def load_ner() -> Language:
+    """The statistical NER alone, without the rule patterns: the cheap first pass of the name redaction."""
+    return spacy.load(MODEL_NAME, exclude=_NOT_NER)

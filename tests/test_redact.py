@@ -197,3 +197,23 @@ def test_redacting_twice_changes_nothing_more():
 def test_empty_and_plain_text():
     assert redact_with_spans("") == Redaction("", [])
     assert redact("I'd like to check my balance") == "I'd like to check my balance"
+
+
+def test_the_cheap_name_pass_reads_names_as_the_full_pipeline_does():
+    """NER alone first; only texts where it sees a PERSON are read again with the rule patterns."""
+    from callscope.nlp import load_nlp
+    from callscope.redact import name_docs
+
+    texts = [
+        "Hi, my name is John Smith, I want to cancel",
+        "Is that your Visa Debit or the Platinum card?",
+        "Balance Transfer please, from my Barclaycard.",
+        "Good morning, Lloyds Bank, Priya speaking",
+        "I bank with Monzo and Revolut",
+        "i sent money to peter jones",
+        "Thanks Tom, that is sorted",
+    ]
+    persons = [[(e.start_char, e.end_char) for e in d.ents if e.label_ == "PERSON"] for d in name_docs(texts)]
+    full = [[(e.start_char, e.end_char) for e in d.ents if e.label_ == "PERSON"] for d in load_nlp().pipe(texts)]
+    assert persons == full
+    assert persons[0] and persons[6] and not persons[1]
