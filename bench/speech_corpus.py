@@ -23,7 +23,8 @@ as a phone line carries it (300-3400 Hz band, 8 kHz, mu-law WAV; scipy filter + 
 Calls: two-speaker stereo calls made of the real clips, one real speaker on each channel (left: the first
 speaker, right: the other), turns alternating with gaps of 0.15-0.9 s and, every few turns, a short reply that
 starts 0.2-0.5 s before the other side has finished (overtalk, as in real calls); the timing is drawn from a
-fixed seed. Each call comes as stereo and as its mono mixdown (left + right), wideband and 8 kHz mu-law, with
+fixed seed. Each call comes as stereo, as stereo with crosstalk (each channel also carries the other side at -20 dB)
+and as its mono mixdown (left + right), wideband and 8 kHz mu-law, with
 per-channel references and the joint reference in time order, and the timed speaker segments (for diarization).
 
     .venv/bin/python bench/speech_corpus.py [--cache DIR] [--sdist-dir DIR]
@@ -53,7 +54,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CACHE = ROOT / ".cache" / "speech"
-MANIFEST_VERSION = 2
+MANIFEST_VERSION = 3
+BLEED = 0.1  # the other side heard on a channel at -20 dB (headset and line crosstalk, as real recorders have)
 RATE = 16_000
 
 
@@ -422,9 +424,14 @@ def build(cache: Path = DEFAULT_CACHE, sdist_dir: Path | None = None) -> dict[st
             "stereo_8k": f"corpus/calls/{plan.id}.stereo.8k.wav",
             "mono": f"corpus/calls/{plan.id}.mono.wav",
             "mono_8k": f"corpus/calls/{plan.id}.mono.8k.wav",
+            "stereo_bleed": f"corpus/calls/{plan.id}.stereo.bleed.wav",
+            "stereo_bleed_8k": f"corpus/calls/{plan.id}.stereo.bleed.8k.wav",
         }
         write_audio(cache / paths["stereo"], stereo, rate=RATE)
         write_audio(cache / paths["stereo_8k"], telephone(stereo), rate=8000, codec="pcm_mulaw")
+        bleed = (stereo + BLEED * stereo[::-1]) / (1 + BLEED)
+        write_audio(cache / paths["stereo_bleed"], bleed, rate=RATE)
+        write_audio(cache / paths["stereo_bleed_8k"], telephone(bleed), rate=8000, codec="pcm_mulaw")
         write_audio(cache / paths["mono"], mono, rate=RATE)
         write_audio(cache / paths["mono_8k"], telephone(mono), rate=8000, codec="pcm_mulaw")
         calls.append({
@@ -464,7 +471,7 @@ def build(cache: Path = DEFAULT_CACHE, sdist_dir: Path | None = None) -> dict[st
     return _absolute(manifest, cache)
 
 
-_PATH_KEYS = ("wideband", "narrowband", "stereo", "stereo_8k", "mono", "mono_8k")
+_PATH_KEYS = ("wideband", "narrowband", "stereo", "stereo_8k", "mono", "mono_8k", "stereo_bleed", "stereo_bleed_8k")
 
 
 def _paths(manifest: dict[str, Any]) -> list[str]:

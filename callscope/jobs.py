@@ -41,6 +41,7 @@ def whisper_options(settings: Settings) -> WhisperOptions:
         hotwords=settings.whisper_hotwords,
         batch_size=settings.whisper_batch_size,
         vad_threshold=settings.whisper_vad_threshold,
+        channel_vad_threshold=settings.whisper_channel_vad_threshold,
     )
 
 

@@ -33,11 +33,14 @@ class Settings(BaseSettings):
     )
     whisper_beam_size: int = 5
     whisper_vad_threshold: float = Field(
-        default=0.5,
+        default=0.5, gt=0, lt=1, description="Silero VAD threshold for mono recordings (faster-whisper's default)"
+    )
+    whisper_channel_vad_threshold: float = Field(
+        default=0.35,
         gt=0,
         lt=1,
-        description="Silero VAD threshold; 0.35 keeps more short phone-band answers (see "
-        "bench/RESULTS.md for what it gains and costs)",
+        description="Silero VAD threshold for each channel of a stereo call: one voice between long silences, "
+        "where 0.5 drops short answers (bench/RESULTS.md)",
     )
     whisper_batch_size: int = Field(
         default=0, ge=0, description="over 0: faster-whisper's batched pipeline with this batch size (for GPUs)"

@@ -1,9 +1,9 @@
 """Voice to turns with faster-whisper.
 
 Dual-channel call recordings are transcribed one channel at a time with the VAD filter on (so each
-side's silence is skipped and nothing from the other side bleeds in), then merged by timestamp and
-labelled agent/customer. Mono recordings, and stereo files that carry the same signal on both
-channels, are one track.
+side's silence is skipped), the other side's voice leaking into a channel is dropped word by word
+(`callscope.crosstalk`), then the turns are merged by timestamp and labelled agent/customer. Mono
+recordings, and stereo files that carry the same signal on both channels, are one track.
 """
 
 from __future__ import annotations
@@ -12,14 +12,14 @@ import io
 import os
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
 import numpy as np
 
-from callscope import roles
+from callscope import crosstalk, roles
 from callscope.audio_windows import StreamInfo, stream_info, windows
 from callscope.contacts import Turn
 from callscope.errors import AudioError
@@ -41,7 +41,8 @@ class WhisperOptions:
     beam_size: int = 5
     hotwords: str = ""  # the bank's vocabulary (its name, products, card brands), a hint to the decoder
     batch_size: int = 0  # over 0: faster-whisper's batched pipeline (GPU)
-    vad_threshold: float = 0.5  # Silero's speech probability threshold (lower keeps short phone-band answers)
+    vad_threshold: float = 0.5  # Silero's speech probability threshold on a mono recording
+    channel_vad_threshold: float = 0.35  # on a stereo call's own channel: short answers between long silences
 
 
 @dataclass
@@ -265,8 +266,12 @@ def transcribe(
     if diarize and tracks == [None]:
         return _transcribe_mono_diarized(readable, options, on_progress)
     model = load_whisper(options)
+    if len(tracks) == 2:
+        options = replace(options, vad_threshold=options.channel_vad_threshold)
     expected = info.duration_s or 0.0
     per_track: list[list[Turn]] = []
+    timed: list[list[list[crosstalk.Word]]] = []  # per track, per turn: its words (for the crosstalk guard)
+    levels: list[crosstalk.Levels] = []
     duration = 0.0
     for index, channel in enumerate(tracks):
 
@@ -275,9 +280,12 @@ def transcribe(
                 on_progress(min(1.0, (index * expected + end) / (expected * len(tracks))) if expected else 0.0)
 
         turns: list[Turn] = []
+        timed.append([])
+        levels.append(crosstalk.Levels())
         length = 0.0
         for offset, audio in windows(readable, channel):
-            turns += _transcribe_track(model, audio, options, report, offset)
+            turns += _transcribe_track(model, audio, options, report, offset, words=timed[-1])
+            levels[-1].add(offset, audio)
             length = offset + audio.size / SAMPLE_RATE
         if length < 0.1:
             raise AudioError("the recording holds no audio (under 0.1 s)", status_code=400)
@@ -287,6 +295,7 @@ def transcribe(
         on_progress(1.0)
     roles = None
     if len(tracks) == 2:
+        per_track = crosstalk.suppress(per_track, timed, [x.array() for x in levels])
         per_track, roles = _assign_roles(per_track, agent_channel)
     return Transcript(duration=duration, turns=merge_turns(per_track), channels=len(tracks), roles=roles)
 

@@ -90,9 +90,9 @@ def test_model_is_loaded_once_per_process_and_is_the_bundled_tiny_en():
     assert resolve_model_path("/models/large-v3") == "/models/large-v3"
 
 
-def test_batched_pipeline_and_vad_threshold_are_settings_that_work_on_cpu():
+def test_batched_pipeline_and_channel_vad_threshold_are_settings_that_work_on_cpu():
     """The GPU path's batched pipeline runs on the CPU too (the tested default stays unbatched)."""
-    for options in (WhisperOptions(batch_size=4), WhisperOptions(vad_threshold=0.35)):
+    for options in (WhisperOptions(batch_size=4), WhisperOptions(channel_vad_threshold=0.5)):
         result = transcribe(CALL.read_bytes(), options=options, agent_channel="left")
         customer = " ".join(t.text for t in result.turns if t.speaker == "customer").lower()
         assert "lost my card" in customer and result.channels == 2
