@@ -51,3 +51,9 @@ speech-data: install
 
 bench-wer: speech-data
 	$(PY) bench/bench_wer.py --json bench/out/bench_wer.json
+
+# #7's load figure: 60 s of text contacts from 64 clients (wrk, from Debian's packages), then every one checked.
+.PHONY: bench-load
+bench-load: install services
+	@command -v wrk >/dev/null || (test "$$(id -u)" = 0 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk)
+	$(PY) bench/bench_load.py
