@@ -118,6 +118,7 @@ SettingsDep = Annotated[Settings, Depends(_settings)]  # async: no thread hop fo
 
 _KEY_CACHE: dict[str, tuple[float, store.Principal]] = {}
 KEY_CACHE_TTL_S = 5.0  # a revoked key stops working within this many seconds in every API process
+_KEY_LOCKS: dict[str, asyncio.Lock] = {}
 
 
 def _authenticate_cached(key: str) -> store.Principal | None:
@@ -143,11 +144,15 @@ async def principal(
         raise HTTPException(
             401, "missing API key: send `Authorization: Bearer <key>`", headers={"WWW-Authenticate": "Bearer"}
         )
-    cached = _KEY_CACHE.get(store.hash_key(credentials.credentials))
+    digest = store.hash_key(credentials.credentials)
+    cached = _KEY_CACHE.get(digest)
     if cached is not None and time.monotonic() - cached[0] < KEY_CACHE_TTL_S:
         found: store.Principal | None = cached[1]
     else:
-        found = await run_in_threadpool(_authenticate_cached, credentials.credentials)
+        if len(_KEY_LOCKS) > 10_000:
+            _KEY_LOCKS.clear()
+        async with _KEY_LOCKS.setdefault(digest, asyncio.Lock()):  # when the entry expires, one request looks
+            found = await run_in_threadpool(_authenticate_cached, credentials.credentials)  # the rest: cached
     if found is None:
         raise HTTPException(401, "invalid API key", headers={"WWW-Authenticate": "Bearer"})
     settings = get_settings()

