@@ -1,7 +1,8 @@
 """spaCy component that blends a TF-IDF linear intent model with the pipeline's ``textcat`` and calibrates.
 
 ``callscope_intent_blend`` runs after ``textcat``. It scores each doc with word and character n-gram
-TF-IDF features and a linear model (scikit-learn, fit by ``models/intent/train.py``), blends those
+TF-IDF features and a linear model (scikit-learn, fit by ``models/intent/train.py``), adds a linear model
+on the text's WordLlama sentence embedding (its weights ship inside the ``wordllama`` wheel), blends those
 scores with the textcat's log-probabilities and a temperature into one calibrated softmax, and writes
 it back to ``doc.cats``. Arrays are stored with the pipeline (``to_disk``/``from_disk``) as ``.npy``
 and JSON files: no pickle, nothing fetched at run time.
@@ -13,6 +14,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +25,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 from spacy.util import ensure_path, minibatch
 
-__all__ = ["BLEND_FACTORY", "Blend", "IntentBlend", "NgramFeatures", "blend_scores", "softmax", "word_pairs"]
+__all__ = ["BLEND_FACTORY", "Blend", "IntentBlend", "NgramFeatures", "blend_scores", "embed", "softmax", "word_pairs"]
 
 BLEND_FACTORY = "callscope_intent_blend"
 WORD_TOKEN_PATTERN = r"(?u)\b\w+\b"  # keep one-letter words ("i", "a") and the digit-mapped "0"
@@ -75,6 +77,26 @@ def word_pairs(text: str) -> list[str]:
 
 
 ANALYZERS = {"word_pairs": word_pairs}  # callables stored by name, so the saved model stays plain JSON
+
+
+@lru_cache(maxsize=1)
+def load_embedder() -> Any:
+    """WordLlama's 256-dimension model from the files inside its wheel (its own loader would go online for them)."""
+    import wordllama
+    from safetensors import safe_open
+    from wordllama.inference import WordLlamaInference
+    from wordllama.wordllama import WordLlama
+
+    package = Path(wordllama.__file__).parent
+    tokenizer = WordLlama.load_tokenizer(package / "tokenizers" / "l2_supercat_tokenizer_config.json")
+    with safe_open(str(package / "weights" / "l2_supercat_256.safetensors"), framework="np", device="cpu") as f:
+        embedding = f.get_tensor("embedding.weight")
+    return WordLlamaInference(embedding, tokenizer, binary=False)
+
+
+def embed(texts: Sequence[str]) -> np.ndarray:
+    """One 256-dimension sentence embedding per text (a text without known tokens gets zeros)."""
+    return np.nan_to_num(np.asarray(load_embedder().embed(list(texts)), dtype=np.float32))
 
 
 def softmax(scores: np.ndarray) -> np.ndarray:
@@ -172,25 +194,42 @@ class IntentBlend:
         self.features: NgramFeatures | None = None
         self.coef = np.zeros((0, 0), dtype=np.float32)
         self.intercept = np.zeros(0, dtype=np.float32)
+        self.embedding_coef: np.ndarray | None = None
         self.blend = Blend()
 
     def set_model(
-        self, labels: Sequence[str], features: NgramFeatures, coef: np.ndarray, intercept: np.ndarray, blend: Blend
+        self,
+        labels: Sequence[str],
+        features: NgramFeatures,
+        coef: np.ndarray,
+        intercept: np.ndarray,
+        blend: Blend,
+        embedding_coef: np.ndarray | None = None,
     ) -> None:
-        """Install a model fit outside spaCy (coef: n_features x n_labels, columns in ``labels`` order)."""
+        """Install a model fit outside spaCy (coef: n_features x n_labels, columns in ``labels`` order).
+
+        ``embedding_coef`` (256 x n_labels, already weighted) scores the WordLlama embedding; its intercept is
+        folded into ``intercept``.
+        """
         if coef.shape != (features.n_features, len(labels)) or intercept.shape != (len(labels),):
             raise ValueError(f"coef {coef.shape} / intercept {intercept.shape} do not fit the features and labels")
+        if embedding_coef is not None and embedding_coef.shape[1:] != (len(labels),):
+            raise ValueError(f"embedding coef {embedding_coef.shape} does not fit the labels")
         self.labels = list(labels)
         self.features = features
         self.coef = coef.astype(np.float32)
         self.intercept = intercept.astype(np.float32)
+        self.embedding_coef = None if embedding_coef is None else embedding_coef.astype(np.float32)
         self.blend = blend
 
     def linear_scores(self, texts: Sequence[str]) -> np.ndarray:
-        """Decision scores of the linear model (one row per text, columns in ``labels`` order)."""
+        """Decision scores of the linear models (one row per text, columns in ``labels`` order)."""
         if self.features is None:
             raise ValueError(f"component {self.name!r} has no model: train it with models/intent/train.py")
-        return np.asarray(self.features.transform(texts) @ self.coef) + self.intercept
+        scores = np.asarray(self.features.transform(texts) @ self.coef) + self.intercept
+        if self.embedding_coef is not None:
+            scores += embed(texts) @ self.embedding_coef
+        return scores
 
     def __call__(self, doc: Doc) -> Doc:
         """Score one doc (``pipe`` is the fast path)."""
@@ -226,6 +265,8 @@ class IntentBlend:
             np.save(path / f"idf{i}.npy", vectorizer.idf_.astype(np.float32))
         np.save(path / "coef.npy", self.coef.astype(np.float16))
         np.save(path / "intercept.npy", self.intercept.astype(np.float32))
+        if self.embedding_coef is not None:
+            np.save(path / "embedding_coef.npy", self.embedding_coef)
 
     def from_disk(self, path: str | Path, *, exclude: Iterable[str] = ()) -> IntentBlend:
         """Load what ``to_disk`` wrote (``allow_pickle`` stays off)."""
@@ -239,6 +280,7 @@ class IntentBlend:
             np.load(path / "coef.npy").astype(np.float32),
             np.load(path / "intercept.npy"),
             Blend(**meta["blend"]),
+            np.load(path / "embedding_coef.npy") if (path / "embedding_coef.npy").exists() else None,
         )
         return self
 
