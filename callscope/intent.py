@@ -29,6 +29,7 @@ __all__ = [
     "IntentModel",
     "IntentPrediction",
     "detect_intents",
+    "intent_units",
     "load_intent_model",
     "normalize_text",
 ]
@@ -167,23 +168,55 @@ class DetectedIntent:
     primary: bool
 
 
+@lru_cache(maxsize=1)
+def _sentencizer() -> Language:
+    """spaCy's rule-based sentence splitter (no model): knows "Mr." and "3.5" are not sentence ends."""
+    nlp = spacy.blank("en")
+    nlp.add_pipe("sentencizer")
+    return nlp
+
+
+def intent_units(texts: Sequence[str]) -> list[tuple[int, str]]:
+    """(index into ``texts``, text) for every turn and, where a turn has several, each of its sentences.
+
+    Banking77 requests are one sentence each, and a spoken turn often holds two ("I lost my card.
+    There is a payment I do not recognize."): a sentence on its own is closer to what the model
+    learned, and a garbled sentence from the recognizer no longer drags its neighbour down.
+    """
+    units: list[tuple[int, str]] = []
+    for index, doc in enumerate(_sentencizer().pipe(texts)):
+        units.append((index, doc.text))
+        sentences = [s.text.strip() for s in doc.sents if s.text.strip()]
+        if len(sentences) > 1:
+            units += [(index, sentence) for sentence in sentences]
+    return units
+
+
 def detect_intents(model: IntentModel, texts: Sequence[str], *, min_confidence: float = 0.5) -> list[DetectedIntent]:
     """Primary and secondary intents of a contact from the customer's turns, in order.
 
-    Each turn is classified on its own; ``other`` and turns under ``min_confidence`` are ignored.
-    An intent's weight is the sum over its turns of confidence x evidence, where a turn of fewer
-    than 5 words counts pro rata (a fragment such as "In store, contactless." answering an agent's
-    question scores high on one keyword but says less than a full request). The heaviest intent is
-    primary (ties: the earlier turn); the others follow in the order they were first expressed,
-    each with the index (into ``texts``) of that turn. Returns ``[]`` when no turn qualifies.
+    Each turn is classified on its own and sentence by sentence (``intent_units``); ``other`` and
+    answers under ``min_confidence`` are ignored. Within a turn a label counts once, with its most
+    confident unit. An intent's weight is the sum over its turns of confidence x evidence, where a
+    unit of fewer than 5 words counts pro rata (a fragment such as "In store, contactless." answering
+    an agent's question scores high on one keyword but says less than a full request). The heaviest
+    intent is primary (ties: the earlier turn); the others follow in the order they were first
+    expressed, each with the index (into ``texts``) of that turn. Returns ``[]`` when nothing qualifies.
     """
-    found: dict[str, dict[str, float]] = {}
-    for index, (text, prediction) in enumerate(zip(texts, model.predict(texts), strict=True)):
+    units = intent_units(texts)
+    per_turn: dict[tuple[str, int], tuple[float, float]] = {}  # (label, turn) -> (confidence, weight)
+    for (index, text), prediction in zip(units, model.predict([text for _, text in units]), strict=True):
         if prediction.label == OTHER_LABEL or prediction.confidence < min_confidence:
             continue
-        entry = found.setdefault(prediction.label, {"turn": index, "best": 0.0, "weight": 0.0, "support": 0})
-        entry["best"] = max(entry["best"], prediction.confidence)
-        entry["weight"] += prediction.confidence * min(1.0, len(text.split()) / FULL_EVIDENCE_WORDS)
+        weight = prediction.confidence * min(1.0, len(text.split()) / FULL_EVIDENCE_WORDS)
+        best = per_turn.get((prediction.label, index))
+        if best is None or prediction.confidence > best[0]:
+            per_turn[(prediction.label, index)] = (prediction.confidence, weight)
+    found: dict[str, dict[str, float]] = {}
+    for (label, index), (confidence, weight) in sorted(per_turn.items(), key=lambda item: item[0][1]):
+        entry = found.setdefault(label, {"turn": index, "best": 0.0, "weight": 0.0, "support": 0})
+        entry["best"] = max(entry["best"], confidence)
+        entry["weight"] += weight
         entry["support"] += 1
     if not found:
         return []

@@ -29,6 +29,7 @@ from pydantic import BaseModel, Field, ValidationError
 from callscope import compliance
 from callscope.contacts import ContactMeta, Speaker, Turn
 from callscope.handletime import predict_handle_time
+from callscope.intent import intent_units
 from callscope.kb import KnowledgeBase, extract_entities, load_kb, suggest
 from callscope.pipeline import MIN_WORDS_FOR_INTENT, OutcomeLookup, Resources, customer_texts, no_outcomes
 from callscope.routing import route
@@ -498,7 +499,9 @@ class LiveSession:
         texts = customer_texts(turns)
         if not texts:
             return {"label": None, "confidence": 0.0}, []
-        candidates = [t for t in texts if len(t.split()) >= MIN_WORDS_FOR_INTENT] or texts
+        with _INTENT_LOCK:
+            units = [text for _, text in intent_units(texts)]
+        candidates = [t for t in units if len(t.split()) >= MIN_WORDS_FOR_INTENT] or units
         if len(texts) > 1:
             candidates.append(" ".join(" ".join(texts).split()[-JOINED_WORDS:]))
         if len(self._predictions) > CACHE_ITEMS:  # partial hypotheses and the growing joined text come and go

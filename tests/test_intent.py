@@ -16,6 +16,7 @@ from callscope.intent import (
     IntentModel,
     IntentPrediction,
     detect_intents,
+    intent_units,
     load_intent_model,
     normalize_text,
 )
@@ -177,6 +178,25 @@ def test_detect_intents_finds_primary_and_secondary_with_turn_indexes(model: Int
     assert (primary.turn, primary.support) == (1, 2)
     assert (secondary.turn, secondary.support) == (3, 1)
     assert all(intent.label != OTHER_LABEL and intent.confidence >= 0.5 for intent in found)
+
+
+def test_one_turn_with_two_requests_gives_both_intents_from_that_turn(model: IntentModel) -> None:
+    turns = ["hello", "I lost my card yesterday. Also, there is a payment on my statement I do not recognize."]
+    assert intent_units(turns)[1:] == [
+        (1, turns[1]),
+        (1, "I lost my card yesterday."),
+        (1, "Also, there is a payment on my statement I do not recognize."),
+    ]
+    found = detect_intents(model, turns)
+    assert {intent.label for intent in found} >= {"lost_or_stolen_card", "card_payment_not_recognised"}
+    assert all(intent.turn == 1 and intent.support == 1 for intent in found)
+
+
+def test_a_garbled_sentence_does_not_hide_a_clear_one(model: IntentModel) -> None:
+    """An 8 kHz transcript of a real sample call: the second sentence is recognizer noise."""
+    turn = "I lost my card yesterday and I think someone felt so lonely. Mary McPayman, I do not recognize."
+    assert model.predict([turn])[0].confidence < 0.5  # the turn as a whole is too unclear to act on
+    assert detect_intents(model, [turn])[0].label == "lost_or_stolen_card"
 
 
 def test_detect_intents_does_not_let_a_short_answer_outweigh_the_request(model: IntentModel) -> None:
