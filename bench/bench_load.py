@@ -69,7 +69,8 @@ def main() -> None:
         conn.execute(sa.text(f'CREATE DATABASE "{DB}"'))
     url = ADMIN_URL.rsplit("/", 1)[0] + f"/{DB}"
     redis.Redis.from_url(BROKER).flushdb()
-    env = {"CALLSCOPE_DATABASE_URL": url, "CALLSCOPE_BROKER_URL": BROKER, "CALLSCOPE_RATE_LIMIT_PER_MINUTE": "0"}
+    env = {"CALLSCOPE_DATABASE_URL": url, "CALLSCOPE_BROKER_URL": BROKER, "CALLSCOPE_RATE_LIMIT_PER_MINUTE": "0",
+           "CALLSCOPE_DATA_DIR": tempfile.mkdtemp(prefix="callscope-bench-load-")}  # fmt: skip
     os.environ.update(env)
     from callscope.db import get_sessionmaker, migrate
     from callscope.store import create_api_key

@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -44,7 +45,8 @@ def fresh_database() -> str:
 def run(processes: int, calls: int, audio: bytes) -> dict[str, float]:
     url = fresh_database()
     redis.Redis.from_url(BROKER).flushdb()
-    env = {"CALLSCOPE_DATABASE_URL": url, "CALLSCOPE_BROKER_URL": BROKER}
+    env = {"CALLSCOPE_DATABASE_URL": url, "CALLSCOPE_BROKER_URL": BROKER,
+           "CALLSCOPE_DATA_DIR": tempfile.mkdtemp(prefix="callscope-bench-workers-")}  # fmt: skip
     os.environ.update(env)
     from callscope.contacts import ContactMeta
     from callscope.db import get_sessionmaker, migrate

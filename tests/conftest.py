@@ -19,6 +19,8 @@ import pytest
 import redis
 import sqlalchemy as sa
 
+from tests.services import start_worker, stop
+
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
 PG_ADMIN_URL = os.environ.get("CALLSCOPE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -110,15 +112,9 @@ def auth(key: str) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def live_worker(database: str) -> Iterator[subprocess.Popen[bytes]]:
-    from tests.services import start_worker  # services imports this module
-
     proc = start_worker(name="live-worker", env={})
     yield proc
-    proc.terminate()
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    stop(proc)
 
 
 def wait_final(client: Any, key: str, interaction_id: str, timeout_s: float = 120) -> dict[str, Any]:

@@ -1,4 +1,8 @@
-"""Real processes for fault tests: the API, workers, a private Redis server, a TCP proxy that can cut PostgreSQL."""
+"""Real processes for fault tests and benchmarks: the API, workers, a private Redis server, a TCP proxy.
+
+It imports nothing from the test fixtures (which set test settings on import), so bench/ can use it too:
+each process gets ``os.environ`` plus the ``env`` given, and logs to ``<CALLSCOPE_DATA_DIR>/<name>.log``.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +12,14 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
 
 import httpx
 
-from tests.conftest import DATA_DIR, ROOT
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def free_port() -> int:
@@ -23,8 +28,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _log(name: str):
-    return open(DATA_DIR / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the process
+def log_path(name: str, env: dict[str, str]) -> Path:
+    """Where the process ``name`` started with ``env`` writes its log."""
+    return Path({**os.environ, **env}.get("CALLSCOPE_DATA_DIR") or tempfile.gettempdir()) / f"{name}.log"
+
+
+def _log(name: str, env: dict[str, str]):
+    path = log_path(name, env)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return open(path, "ab")  # noqa: SIM115 - lives as long as the process
 
 
 def start_api(*, name: str, env: dict[str, str], log_level: str = "warning") -> tuple[subprocess.Popen[bytes], str]:
@@ -32,13 +44,13 @@ def start_api(*, name: str, env: dict[str, str], log_level: str = "warning") -> 
     port = free_port()
     argv = [sys.executable, "-m", "callscope.cli", "serve", "--no-worker", "--port", str(port),
             "--log-level", log_level]  # fmt: skip
-    proc = subprocess.Popen(argv, cwd=ROOT, env={**os.environ, **env}, stdout=_log(name), stderr=subprocess.STDOUT,
+    proc = subprocess.Popen(argv, cwd=ROOT, env={**os.environ, **env}, stdout=_log(name, env), stderr=subprocess.STDOUT,
                             start_new_session=True)  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"API exited: see {DATA_DIR / f'{name}.log'}")
+            raise RuntimeError(f"API exited: see {log_path(name, env)}")
         try:
             if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
                 return proc, base
@@ -50,15 +62,15 @@ def start_api(*, name: str, env: dict[str, str], log_level: str = "warning") -> 
 
 def start_worker(*, name: str, env: dict[str, str], concurrency: int = 1) -> subprocess.Popen[bytes]:
     """`callscope worker` in its own process group (so a test can SIGKILL it with its pool children)."""
-    log_path = DATA_DIR / f"{name}.log"
+    log = log_path(name, env)
     argv = [sys.executable, "-m", "callscope.cli", "worker", "--concurrency", str(concurrency)]
-    proc = subprocess.Popen(argv, cwd=ROOT, env={**os.environ, **env}, stdout=_log(name), stderr=subprocess.STDOUT,
+    proc = subprocess.Popen(argv, cwd=ROOT, env={**os.environ, **env}, stdout=_log(name, env), stderr=subprocess.STDOUT,
                             start_new_session=True)  # fmt: skip
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"worker exited: see {log_path}")
-        if b" ready." in log_path.read_bytes():
+            raise RuntimeError(f"worker exited: see {log}")
+        if b" ready." in log.read_bytes():
             return proc
         time.sleep(0.2)
     raise RuntimeError("worker did not start")
