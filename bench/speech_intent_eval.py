@@ -31,6 +31,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import jiwer
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "models" / "intent"))
@@ -121,26 +123,12 @@ def transcripts(clips: Sequence[Clip], condition: str, cache: Path) -> list[str]
 
 
 def word_error_rate(references: Sequence[str], hypotheses: Sequence[str]) -> float:
-    """Pooled WER on words of the normalized texts (punctuation dropped), to size the ASR noise."""
-    errors = words = 0
-    for ref, hyp in zip(references, hypotheses, strict=True):
-        r, h = _words(ref), _words(hyp)
-        errors += _edit_distance(r, h)
-        words += len(r)
-    return errors / max(words, 1)
+    """Pooled WER (jiwer) on the words of the normalized texts, punctuation dropped, to size the ASR noise."""
+    return float(jiwer.wer([_words(r) for r in references], [_words(h) or "" for h in hypotheses]))
 
 
-def _words(text: str) -> list[str]:
-    return re.findall(r"[a-z0-9']+", normalize_text(text))
-
-
-def _edit_distance(a: Sequence[str], b: Sequence[str]) -> int:
-    row = list(range(len(b) + 1))
-    for i, x in enumerate(a, 1):
-        prev, row[0] = row[0], i
-        for j, y in enumerate(b, 1):
-            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (x != y))
-    return row[-1]
+def _words(text: str) -> str:
+    return " ".join(re.findall(r"[a-z0-9']+", normalize_text(text)))
 
 
 def score(model_dir: Path, clips: Sequence[Clip], texts: Sequence[str]) -> dict:

