@@ -41,6 +41,9 @@ def test_voice_sms_and_chat_come_back_with_intent_routing_and_handle_time(client
     assert all(t["end"] >= t["start"] for t in voice["turns"]) and voice["duration_s"] == pytest.approx(23.65, abs=0.1)
     assert voice["intent"]["label"] in ("lost_or_stolen_card", "card_payment_not_recognised", "compromised_card")
     assert voice["routing"]["queue"] == "security" and voice["routing"]["escalate"] is True
+    found = {i["label"]: i["turn"] for i in voice["intents"]}  # the customer asks two things
+    assert {"lost_or_stolen_card", "card_payment_not_recognised"} <= found.keys()
+    assert {voice["turns"][found[label]]["speaker"] for label in found} == {"customer"}
     assert voice["handle_time"]["p90_s"] > voice["handle_time"]["p50_s"] > 0
     features = voice["features"]
     assert features["talk_time_s"]["agent"] > 3 and features["talk_time_s"]["customer"] > 3
