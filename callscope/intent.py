@@ -30,6 +30,7 @@ __all__ = [
     "IntentPrediction",
     "detect_intents",
     "intent_units",
+    "intents_from_predictions",
     "load_intent_model",
     "normalize_text",
 ]
@@ -204,8 +205,16 @@ def detect_intents(model: IntentModel, texts: Sequence[str], *, min_confidence: 
     expressed, each with the index (into ``texts``) of that turn. Returns ``[]`` when nothing qualifies.
     """
     units = intent_units(texts)
+    predictions = model.predict([text for _, text in units])
+    return intents_from_predictions(units, predictions, min_confidence=min_confidence)
+
+
+def intents_from_predictions(
+    units: Sequence[tuple[int, str]], predictions: Sequence[IntentPrediction], *, min_confidence: float = 0.5
+) -> list[DetectedIntent]:
+    """`detect_intents` on units (`intent_units`) already classified: callers that cache predictions use this."""
     per_turn: dict[tuple[str, int], tuple[float, float]] = {}  # (label, turn) -> (confidence, weight)
-    for (index, text), prediction in zip(units, model.predict([text for _, text in units]), strict=True):
+    for (index, text), prediction in zip(units, predictions, strict=True):
         if prediction.label == OTHER_LABEL or prediction.confidence < min_confidence:
             continue
         weight = prediction.confidence * min(1.0, len(text.split()) / FULL_EVIDENCE_WORDS)

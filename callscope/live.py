@@ -29,9 +29,9 @@ from pydantic import BaseModel, Field, ValidationError
 from callscope import compliance
 from callscope.contacts import ContactMeta, Speaker, Turn
 from callscope.handletime import predict_handle_time
-from callscope.intent import intent_units
+from callscope.intent import intent_units, intents_from_predictions
 from callscope.kb import KnowledgeBase, extract_entities, load_kb, suggest
-from callscope.pipeline import MIN_WORDS_FOR_INTENT, OutcomeLookup, Resources, customer_texts, no_outcomes
+from callscope.pipeline import OutcomeLookup, Resources, customer_texts, no_outcomes
 from callscope.routing import route
 from callscope.settings import Settings
 from callscope.transcribe import SAMPLE_RATE, WhisperOptions, load_whisper, merge_turns
@@ -495,23 +495,30 @@ class LiveSession:
     # analysis
 
     def intents(self, turns: Sequence[Turn]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        """`pipeline.contact_intent`'s answer (the most confident candidate text) and that text's top labels."""
+        """`pipeline.contact_intent`'s answer for the turns so far, and the top labels behind it.
+
+        The same units and weighting as a posted contact (`callscope.intent.detect_intents`), so the live answer
+        is the one the stored analysis will give; each distinct text is classified once per session.
+        """
         texts = customer_texts(turns)
         if not texts:
             return {"label": None, "confidence": 0.0}, []
         with _INTENT_LOCK:
-            units = [text for _, text in intent_units(texts)]
-        candidates = [t for t in units if len(t.split()) >= MIN_WORDS_FOR_INTENT] or units
-        if len(texts) > 1:
-            candidates.append(" ".join(" ".join(texts).split()[-JOINED_WORDS:]))
+            units = intent_units(texts)
+        joined = " ".join(" ".join(texts).split()[-JOINED_WORDS:])  # when no single unit is clear enough
         if len(self._predictions) > CACHE_ITEMS:  # partial hypotheses and the growing joined text come and go
             self._predictions.clear()
-        missing = [t for t in dict.fromkeys(candidates) if t not in self._predictions]
+        missing = [t for t in dict.fromkeys([*(text for _, text in units), joined]) if t not in self._predictions]
         if missing:
             with _INTENT_LOCK:
                 predictions = self.resources.analysis.intent_model.predict(missing)
             self._predictions.update(zip(missing, predictions, strict=True))
-        best = max((self._predictions[t] for t in candidates), key=lambda p: p.confidence)
+        unit_predictions = [self._predictions[text] for _, text in units]
+        found = intents_from_predictions(units, unit_predictions)
+        if found:
+            best = max((p for p in unit_predictions if p.label == found[0].label), key=lambda p: p.confidence)
+        else:
+            best = self._predictions[joined]
         top = getattr(best, "candidates", ()) or ((best.label, best.confidence),)  # models that give their top 3
         return (
             {"label": best.label, "confidence": round(float(best.confidence), 4)},

@@ -18,7 +18,6 @@ from callscope.routing import RoutingHint, load_routing_table, route
 from callscope.sentiment import sentiment_summary
 from callscope.settings import Settings
 
-MIN_WORDS_FOR_INTENT = 3
 # channel -> stored handling times for an intent, for the tenant asking (see store.outcome_durations)
 OutcomeLookup = Callable[[str | None], dict[str, list[float]]]
 

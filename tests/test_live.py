@@ -354,6 +354,19 @@ def ws_client(client: Any) -> Iterator[Any]:
     yield client
 
 
+def test_live_intent_is_the_one_the_stored_analysis_gives(resources: LiveResources, clock: Clock) -> None:
+    from callscope.pipeline import contact_intent
+
+    session = LiveSession("s-same", resources, clock=clock)
+    said = ["Hi there.", "My top-up failed. Also, I was charged twice for a coffee.", "It was yesterday, in euros."]
+    for text in said:
+        clock.now += 5
+        answer = handle_event(session, turn("customer", text))
+    stored = contact_intent(resources.analysis.intent_model, session.turns(partial=False))
+    assert stored is not None and stored.label != "other"
+    assert answer["intent"] == {"label": stored.label, "confidence": round(stored.confidence, 4)}
+
+
 def recv(ws: Any) -> dict[str, Any]:
     return ws.receive_json()
 
