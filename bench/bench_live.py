@@ -78,6 +78,8 @@ async def text_session(
         for i in range(turns):
             speaker = "customer" if i % 2 else "agent"
             text = rng.choice(CUSTOMER if speaker == "customer" else AGENT)
+            if speaker == "customer":  # every customer turn distinct, as in real calls: no cache answers for free
+                text += f", that was £{rng.randint(2, 900)}.{rng.randint(10, 99)} on the {rng.randint(1, 28)}th"
             sent = time.perf_counter()
             await ws.send(json.dumps({"type": "turn", "speaker": speaker, "text": text}))
             answer = json.loads(await ws.recv())

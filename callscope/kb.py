@@ -169,3 +169,23 @@ def suggest(
     clear = intent if intent != OTHER and confidence >= LOW_CONFIDENCE else None
     articles = rank_articles(kb, intent=clear, entities=entities, text=text, k=k)
     return [*next_actions(kb, intent=intent, confidence=confidence), *articles]
+
+
+_AMOUNT = re.compile(r"(?:[£$€]\s?\d[\d,]*(?:\.\d\d)?|\b\d[\d,]*(?:\.\d\d)?\s?(?:pounds|euros?|dollars|gbp|eur|usd)\b)",
+                     re.IGNORECASE)  # fmt: skip
+_CURRENCY = re.compile(r"\b(?:gbp|eur|usd|chf|jpy|pounds?|euros?|dollars?|yen|francs?|sterling)\b", re.IGNORECASE)
+_PRODUCTS = re.compile(
+    r"\b(?:atm|cash machine|apple pay|google pay|direct debit|standing order|contactless|pin|top[ -]?up|"
+    r"transfer|refund|virtual card|disposable card|credit card|debit card|card|account|app|cheque|iban)s?\b",
+    re.IGNORECASE,
+)
+
+
+def extract_entities(text: str) -> list[dict[str, str]]:
+    """Amounts, currencies and banking products named so far (each once, in order), for ranking and the panel."""
+    found: dict[tuple[str, str], None] = {}
+    for kind, pattern in (("amount", _AMOUNT), ("currency", _CURRENCY), ("product", _PRODUCTS)):
+        for match in pattern.finditer(text):
+            value = match.group(0).strip()
+            found.setdefault((kind, value if kind == "amount" else value.lower()), None)
+    return [{"type": kind, "text": value} for kind, value in found]

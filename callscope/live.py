@@ -30,7 +30,7 @@ from callscope import compliance
 from callscope.contacts import ContactMeta, Speaker, Turn
 from callscope.handletime import predict_handle_time
 from callscope.intent import intent_units, intents_from_predictions
-from callscope.kb import KnowledgeBase, load_kb, suggest
+from callscope.kb import KnowledgeBase, extract_entities, load_kb, suggest
 from callscope.pipeline import OutcomeLookup, Resources, customer_texts, no_outcomes
 from callscope.routing import route
 from callscope.settings import Settings
@@ -405,6 +405,7 @@ class LiveSession:
         self.bucket = TokenBucket(self.settings.live_max_events_per_s, clock)
         self._predictions: dict[str, Any] = {}  # text -> IntentPrediction
         self._by_intent: dict[str | None, dict[str, list[float]]] = {}
+        self._entities: dict[str, list[dict[str, str]]] = {}
 
     @property
     def elapsed_s(self) -> float:
@@ -547,13 +548,17 @@ class LiveSession:
             "remaining_p90_s": round(max(0.0, total.p90_s - elapsed), 1),
         }
 
-    def entities(self, turns: Sequence[Turn]) -> list[dict[str, Any]]:
-        """The entities the stored analysis will list for these turns (`callscope.entities`), each once, in order."""
-        found: dict[tuple[str, str], dict[str, Any]] = {}
+    def entities(self, turns: Sequence[Turn]) -> list[dict[str, str]]:
+        """Entities of the given turns, each turn's extracted once."""
+        found: dict[tuple[str, str], None] = {}
+        if len(self._entities) > CACHE_ITEMS:
+            self._entities.clear()
         for turn in turns:
-            for entity in turn_entities(turn.text):
-                found.setdefault((entity["type"], entity["text"]), entity)
-        return list(found.values())
+            if turn.text not in self._entities:
+                self._entities[turn.text] = extract_entities(turn.text)
+            for entity in self._entities[turn.text]:
+                found.setdefault((entity["type"], entity["text"]), None)
+        return [{"type": kind, "text": text} for kind, text in found]
 
     def answer(self, event: str) -> dict[str, Any]:
         """Intent(s), routing hint, remaining handling time, entities and suggestions for the contact so far."""
@@ -603,21 +608,6 @@ def redacted(text: str) -> str:
         return ""
     with REDACT_LOCK:
         return redact(text)
-
-
-@lru_cache(maxsize=2048)
-def turn_entities(text: str) -> tuple[dict[str, Any], ...]:
-    """Entities of one turn, read from its redacted text like a stored contact's; each distinct text once."""
-    from callscope.entities import extract_entities
-    from callscope.redact import redact_with_spans
-
-    if not text.strip():
-        return ()
-    with REDACT_LOCK:
-        redaction = redact_with_spans(text)
-    return tuple(
-        {"type": e.type, "text": e.text, "value": e.value} for e in extract_entities(redaction.text, redaction.spans)
-    )
 
 
 def handle_event(session: LiveSession, event: Any) -> dict[str, Any]:
