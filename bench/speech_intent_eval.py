@@ -124,7 +124,7 @@ def transcripts(clips: Sequence[Clip], condition: str, cache: Path) -> list[str]
 
 def word_error_rate(references: Sequence[str], hypotheses: Sequence[str]) -> float:
     """Pooled WER (jiwer) on the words of the normalized texts, punctuation dropped, to size the ASR noise."""
-    return float(jiwer.wer([_words(r) for r in references], [_words(h) or "" for h in hypotheses]))
+    return float(jiwer.wer([_words(r) for r in references], [_words(h) for h in hypotheses]))
 
 
 def _words(text: str) -> str:

@@ -185,12 +185,18 @@ def intent_units(texts: Sequence[str]) -> list[tuple[int, str]]:
     learned, and a garbled sentence from the recognizer no longer drags its neighbour down.
     """
     units: list[tuple[int, str]] = []
-    for index, doc in enumerate(_sentencizer().pipe(texts)):
-        units.append((index, doc.text))
-        sentences = [s.text.strip() for s in doc.sents if s.text.strip()]
+    for index, text in enumerate(texts):
+        units.append((index, text))
+        sentences = _sentences(text)
         if len(sentences) > 1:
             units += [(index, sentence) for sentence in sentences]
     return units
+
+
+@lru_cache(maxsize=4096)
+def _sentences(text: str) -> tuple[str, ...]:
+    """One turn's sentences, split once: live assist asks for every customer turn again at every event."""
+    return tuple(s.text.strip() for s in _sentencizer()(text).sents if s.text.strip())
 
 
 def detect_intents(model: IntentModel, texts: Sequence[str], *, min_confidence: float = 0.5) -> list[DetectedIntent]:

@@ -1,10 +1,12 @@
 """The Alembic migrations build exactly the schema the models declare, on PostgreSQL and on SQLite."""
 
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from callscope.db import Base, get_engine, migrate
 from callscope.search import include_object
+from callscope.settings import get_settings
 
 
 def _drift(url: str) -> list:
@@ -25,10 +27,6 @@ def test_sqlite_schema_matches_the_models(tmp_path):
 
 def test_postgres_pool_is_sized_by_settings(database, monkeypatch):
     """Many processes on one server: each one's pool must be settable to stay under max_connections."""
-    import sqlalchemy as sa
-
-    from callscope.settings import get_settings
-
     monkeypatch.setenv("CALLSCOPE_DB_POOL_SIZE", "2")
     monkeypatch.setenv("CALLSCOPE_DB_MAX_OVERFLOW", "1")
     get_settings.cache_clear()
