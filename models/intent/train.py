@@ -47,7 +47,17 @@ from spacy.tokens import DocBin  # noqa: E402
 from thinc.api import Config  # noqa: E402
 
 from callscope.intent import OTHER_LABEL, Fallback, IntentModel, normalize_text  # noqa: E402
-from callscope.intent_components import BLEND_FACTORY, Blend, NgramFeatures, blend_scores, embed  # noqa: E402
+from callscope.intent_components import (  # noqa: E402
+    BLEND_FACTORY,
+    Blend,
+    NgramFeatures,
+    blend_logits,
+    blend_scores,
+    cascade_probabilities,
+    embed,
+    encode_sentences,
+    softmax,
+)
 
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "banking77" / "train.csv"
 DEFAULT_CLINC = REPO_ROOT.parent / "shared" / "data" / "clinc150"
@@ -79,6 +89,12 @@ class LinearSettings:
     # LogisticRegression on WordLlama sentence embeddings (0: none); chosen by 5-fold CV, see the model card
     embedding_weight: float = 1.0
     embedding_c: float = 1.0
+    # LogisticRegression on all-MiniLM-L6-v2 sentence embeddings (0: none), used for texts whose blended top
+    # probability is under encoder_below; weight in the same unit-spread terms as the members above (the
+    # three linear members sum to a spread of about 2.2). Chosen by 5-fold CV, see the model card.
+    encoder_weight: float = 2.0
+    encoder_c: float = 1.0
+    encoder_below: float = 0.9
 
 
 # Fallback search: keep in-scope accuracy loss (correct answers turned into ``other``) within this budget.
@@ -238,6 +254,42 @@ def fit_linear(
     return features, coef, intercept, used, embedding_coef
 
 
+_ENCODED: dict[str, np.ndarray] = {}
+
+
+def encoded(texts: Sequence[str]) -> np.ndarray:
+    """Sentence-encoder embeddings of normalized texts; each text is encoded once per run (folds and refit share)."""
+    missing = [text for text in dict.fromkeys(texts) if text not in _ENCODED]
+    if missing:
+        _ENCODED.update(zip(missing, encode_sentences(missing), strict=True))
+    return np.stack([_ENCODED[text] for text in texts])
+
+
+def fit_encoder_member(
+    texts: Sequence[str],
+    labels: Sequence[str],
+    all_labels: Sequence[str],
+    settings: LinearSettings,
+    *,
+    scale_texts: Sequence[str] = (),
+    scale: float | None = None,
+) -> tuple[tuple[np.ndarray, np.ndarray] | None, float | None]:
+    """LogisticRegression on the texts' sentence-encoder embeddings: its weighted (coef, intercept) and its scale.
+
+    Scaled to unit spread on ``scale_texts`` like the linear members (or by the given ``scale`` in a refit).
+    """
+    if not settings.encoder_weight:
+        return None, None
+    model = LogisticRegression(C=settings.encoder_c, max_iter=3000)
+    model.fit(encoded([normalize_text(text) for text in texts]), labels)
+    if list(model.classes_) != list(all_labels):
+        raise ValueError("encoder model classes are not in the textcat's label order")
+    if scale is None:
+        scale = standardized(model.decision_function(encoded([normalize_text(text) for text in scale_texts])))
+    weight = settings.encoder_weight * scale
+    return (weight * model.coef_.T, weight * model.intercept_), scale
+
+
 def fit_pipeline(
     texts: Sequence[str],
     labels: Sequence[str],
@@ -260,10 +312,15 @@ def fit_pipeline(
     write_docbin(texts, labels, all_labels, train_path)
     write_docbin(dev_texts, dev_labels, all_labels, dev_path)
     textcat_dir = textcat or train_textcat(config_path, train_path, dev_path, work / "training")
+    linear_scales = scales[:-1] if scales else ()
     features, coef, intercept, used, embedding_coef = fit_linear(
-        texts, labels, all_labels, settings, scale_texts=() if scales else dev_texts, scales=scales
+        texts, labels, all_labels, settings, scale_texts=() if scales else dev_texts, scales=linear_scales
     )
-    nlp = assemble(textcat_dir, features, coef, intercept, Blend(), embedding_coef)
+    encoder, encoder_scale = fit_encoder_member(
+        texts, labels, all_labels, settings, scale_texts=dev_texts, scale=scales[-1] if scales else None
+    )
+    used.append(encoder_scale)
+    nlp = assemble(textcat_dir, features, coef, intercept, Blend(), embedding_coef, encoder)
     shutil.rmtree(work)  # corpus and checkpoints are not needed once loaded
     return nlp, used
 
@@ -273,11 +330,11 @@ def base_blend(textcat_probs: np.ndarray, settings: LinearSettings) -> Blend:
     return Blend(linear=1.0, textcat=settings.textcat_weight * standardized(np.log(np.clip(textcat_probs, 1e-9, 1.0))))
 
 
-def fit_temperature(linear: np.ndarray, textcat: np.ndarray, gold: np.ndarray, blend: Blend) -> float:
+def fit_temperature(logits: np.ndarray, gold: np.ndarray) -> float:
     """Temperature that minimizes held-out log-loss (it never changes the top label, only confidences)."""
 
     def nll(log_t: float) -> float:
-        probs = blend_scores(linear, textcat, Blend(blend.linear, blend.textcat, float(np.exp(log_t))))
+        probs = softmax(logits / float(np.exp(log_t)))
         return float(-np.mean(np.log(np.clip(probs[np.arange(len(gold)), gold], 1e-12, 1.0))))
 
     return float(np.exp(minimize_scalar(nll, bounds=(-4.0, 4.0), method="bounded").x))
@@ -318,21 +375,52 @@ def assemble(
     intercept: np.ndarray,
     blend: Blend,
     embedding_coef: np.ndarray | None = None,
+    encoder: tuple[np.ndarray, np.ndarray] | None = None,
 ):
     """The shipped pipeline: the trained textcat, then the blend component holding the linear models."""
     nlp = spacy.load(textcat_dir)
     component = nlp.add_pipe(BLEND_FACTORY, name=BLEND_NAME, after="textcat", config={"textcat": "textcat"})
-    component.set_model(list(nlp.get_pipe("textcat").labels), features, coef, intercept, blend, embedding_coef)
+    labels = list(nlp.get_pipe("textcat").labels)
+    component.set_model(labels, features, coef, intercept, blend, embedding_coef, encoder)
     return nlp
 
 
-def raw_scores(nlp, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Linear scores and textcat probabilities of normalized texts, before blending (to fit T and the fallback)."""
+@dataclass(frozen=True)
+class RawScores:
+    """Each member's scores of held-out texts before blending (to fit temperatures and the fallback)."""
+
+    linear: np.ndarray
+    textcat: np.ndarray
+    encoder: np.ndarray | None
+
+    def probabilities(self, blend: Blend) -> np.ndarray:
+        """What the component answers for these texts under ``blend`` (the encoder only where the blend is unsure)."""
+        encoder = None if self.encoder is None else (lambda rows: self.encoder[rows])
+        return cascade_probabilities(self.linear, self.textcat, blend, encoder)
+
+
+def raw_scores(nlp, texts: Sequence[str]) -> RawScores:
+    """Linear scores, textcat probabilities and encoder scores of normalized texts, before blending."""
     normalized = [normalize_text(text) or "-" for text in texts]
     component = nlp.get_pipe(BLEND_NAME)
     with nlp.select_pipes(enable=["textcat"]):
         textcat = np.array([[doc.cats[label] for label in component.labels] for doc in nlp.pipe(normalized)])
-    return component.linear_scores(normalized), textcat
+    return RawScores(component.linear_scores(normalized), textcat, component.encoder_scores(normalized))
+
+
+def calibrated_blend(scores: RawScores, gold: np.ndarray, settings: LinearSettings) -> Blend:
+    """Base blend with its temperature, then the encoder's threshold and temperature, all fit on held-out texts.
+
+    The encoder's temperature is fit on the texts it is used for (the blend's unsure ones).
+    """
+    blend = base_blend(scores.textcat, settings)
+    logits = blend_logits(scores.linear, scores.textcat, blend)
+    blend = Blend(blend.linear, blend.textcat, fit_temperature(logits, gold))
+    if scores.encoder is None:
+        return blend
+    routed = blend_scores(scores.linear, scores.textcat, blend).max(axis=1) < settings.encoder_below
+    temperature = fit_temperature(logits[routed] + scores.encoder[routed], gold[routed]) if routed.any() else 1.0
+    return Blend(blend.linear, blend.textcat, blend.temperature, settings.encoder_below, temperature)
 
 
 def install_model(nlp, out_dir: Path) -> None:
@@ -457,12 +545,14 @@ def build(
         textcat=textcat,
     )
     gold = np.searchsorted(all_labels, split.dev_labels)
-    dev_linear, dev_textcat = raw_scores(nlp, split.dev_texts)
-    blend = base_blend(dev_textcat, settings)
-    blend = Blend(blend.linear, blend.textcat, fit_temperature(dev_linear, dev_textcat, gold, blend))
+    dev_scores = raw_scores(nlp, split.dev_texts)
+    blend = calibrated_blend(dev_scores, gold, settings)
     nlp.get_pipe(BLEND_NAME).blend = blend
     fallback, chosen = choose_fallback(
-        blend_scores(dev_linear, dev_textcat, blend), gold, blend_scores(*raw_scores(nlp, oos.tune), blend)
+        dev_scores.probabilities(blend), gold, raw_scores(nlp, oos.tune).probabilities(blend)
+    )
+    routed_share = float(
+        np.mean(blend_scores(dev_scores.linear, dev_scores.textcat, blend).max(axis=1) < blend.encoder_below)
     )
     nlp.meta[FALLBACK_META_KEY] = {"threshold": fallback.threshold, "ambiguity": fallback.ambiguity}
     held_out = evaluate(IntentModel(nlp), split.dev_texts, split.dev_labels, oos)
@@ -500,6 +590,7 @@ def build(
         if refit_all
         else "the held-out run's model (trained on the split's training part)",
         "blend": {k: round(v, 4) for k, v in vars(blend).items()},
+        "encoder_share_of_validation_texts": round(routed_share, 4),
         "fallback_choice": {
             "rule": f"in-scope accuracy loss <= {MAX_IN_SCOPE_LOSS}, most CLINC tune OOS rejected",
             "n_tune_oos": len(oos.tune),
@@ -537,9 +628,10 @@ def cross_validate(data_path: Path, config_path: Path, folds: int, settings: Lin
             settings,
             Path(tempfile.mkdtemp(prefix="callscope-intent-cv-")),
         )
-        linear, textcat = raw_scores(nlp, test_texts)
-        predicted = blend_scores(linear, textcat, base_blend(textcat, settings)).argmax(axis=1)
-        accuracies.append(float(np.mean(predicted == np.searchsorted(all_labels, test_labels))))
+        gold = np.searchsorted(all_labels, test_labels)
+        scores = raw_scores(nlp, test_texts)
+        predicted = scores.probabilities(calibrated_blend(scores, gold, settings)).argmax(axis=1)
+        accuracies.append(float(np.mean(predicted == gold)))
     return {
         "cv": f"stratified {folds}-fold over {data_path.name}, random_state {CV_RANDOM_STATE}",
         "accuracy_mean": round(float(np.mean(accuracies)), 4),
