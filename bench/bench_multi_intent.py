@@ -27,9 +27,13 @@ sys.path.insert(0, str(ROOT / "models" / "intent"))
 
 from train import DEFAULT_DATA, read_csv, split_data  # noqa: E402
 
-from callscope.intent import OTHER_LABEL, IntentModel, detect_intents, load_intent_model  # noqa: E402
-
-MIN_CONFIDENCE = 0.5  # detect_intents' default
+from callscope.intent import (  # noqa: E402
+    MIN_INTENT_CONFIDENCE,
+    OTHER_LABEL,
+    IntentModel,
+    detect_intents,
+    load_intent_model,
+)
 
 
 def sentence(text: str) -> str:
@@ -42,7 +46,7 @@ def sentence(text: str) -> str:
 def whole_turn_labels(model: IntentModel, turns: Sequence[str]) -> list[list[str]]:
     """Before sentence units: one answer per turn, kept when confident and not ``other``."""
     return [
-        [p.label] if p.label != OTHER_LABEL and p.confidence >= MIN_CONFIDENCE else []
+        [p.label] if p.label != OTHER_LABEL and p.confidence >= MIN_INTENT_CONFIDENCE else []
         for p in model.predict(list(turns))
     ]
 

@@ -43,6 +43,7 @@ OTHER_LABEL = "other"
 
 N_CANDIDATES = 3
 FULL_EVIDENCE_WORDS = 5  # detect_intents: shorter turns weigh pro rata when choosing the primary intent
+MIN_INTENT_CONFIDENCE = 0.5  # detect_intents: a unit below this expresses no intent of its own
 _TEXTCAT = "textcat"
 _META_KEY = "callscope_fallback"
 
@@ -199,7 +200,9 @@ def _sentences(text: str) -> tuple[str, ...]:
     return tuple(s.text.strip() for s in _sentencizer()(text).sents if s.text.strip())
 
 
-def detect_intents(model: IntentModel, texts: Sequence[str], *, min_confidence: float = 0.5) -> list[DetectedIntent]:
+def detect_intents(
+    model: IntentModel, texts: Sequence[str], *, min_confidence: float = MIN_INTENT_CONFIDENCE
+) -> list[DetectedIntent]:
     """Primary and secondary intents of a contact from the customer's turns, in order.
 
     Each turn is classified on its own and sentence by sentence (``intent_units``); ``other`` and
@@ -216,7 +219,10 @@ def detect_intents(model: IntentModel, texts: Sequence[str], *, min_confidence: 
 
 
 def intents_from_predictions(
-    units: Sequence[tuple[int, str]], predictions: Sequence[IntentPrediction], *, min_confidence: float = 0.5
+    units: Sequence[tuple[int, str]],
+    predictions: Sequence[IntentPrediction],
+    *,
+    min_confidence: float = MIN_INTENT_CONFIDENCE,
 ) -> list[DetectedIntent]:
     """`detect_intents` on units (`intent_units`) already classified: callers that cache predictions use this."""
     per_turn: dict[tuple[str, int], tuple[float, float]] = {}  # (label, turn) -> (confidence, weight)

@@ -12,7 +12,13 @@ from callscope.contacts import Turn
 from callscope.entities import extract_entities_many
 from callscope.features import conversation_features
 from callscope.handletime import HandleTime, load_priors, predict_handle_time
-from callscope.intent import IntentModel, IntentPrediction, detect_intents, load_intent_model
+from callscope.intent import (
+    MIN_INTENT_CONFIDENCE,
+    IntentModel,
+    IntentPrediction,
+    detect_intents,
+    load_intent_model,
+)
 from callscope.redact import RedactedSpan
 from callscope.routing import RoutingHint, load_routing_table, route
 from callscope.sentiment import sentiment_summary
@@ -61,7 +67,9 @@ def customer_texts(turns: Sequence[Turn]) -> list[str]:
     return texts or [t.text for t in turns if t.speaker in ("unknown", "customer") and t.text.strip()]
 
 
-def contact_intents(model: IntentModel, turns: Sequence[Turn], *, min_confidence: float = 0.5) -> list[dict[str, Any]]:
+def contact_intents(
+    model: IntentModel, turns: Sequence[Turn], *, min_confidence: float = MIN_INTENT_CONFIDENCE
+) -> list[dict[str, Any]]:
     """Primary then secondary intents (callscope.intent.detect_intents), each with the contact's turn index."""
     indexed = [(i, t.text) for i, t in enumerate(turns) if t.speaker in ("customer", "unknown") and t.text.strip()]
     found = detect_intents(model, [text for _, text in indexed], min_confidence=min_confidence)
