@@ -43,6 +43,7 @@ __all__ = [
     "embed",
     "encode_sentences",
     "softmax",
+    "torch_threads",
     "word_pairs",
 ]
 
@@ -153,6 +154,13 @@ def load_sentence_encoder() -> tuple[Any, Any]:
     tokenizer.no_padding()
     tokenizer.enable_truncation(ENCODER_MAX_TOKENS)
     return model.eval(), tokenizer
+
+
+def torch_threads(n: int) -> None:
+    """Threads torch may use per call, process-wide (the sentence encoder; speaker diarization where it runs)."""
+    import torch
+
+    torch.set_num_threads(n)
 
 
 def encode_sentences(texts: Sequence[str]) -> np.ndarray:
