@@ -367,6 +367,24 @@ def test_live_intent_is_the_one_the_stored_analysis_gives(resources: LiveResourc
     assert answer["intent"] == {"label": stored.label, "confidence": round(stored.confidence, 4)}
 
 
+def test_live_asks_about_all_customer_text_together_only_when_no_single_unit_is_clear(
+    resources: LiveResources, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[str] = []
+    model = resources.analysis.intent_model
+    real = model.predict
+    monkeypatch.setattr(model, "predict", lambda texts, *a, **k: (asked.extend(texts), real(texts, *a, **k))[1])
+    clear = LiveSession("s-clear", resources, clock=clock)
+    for text in ["Hi there.", "My card has still not arrived."]:
+        answer = handle_event(clear, turn("customer", text))
+    assert answer["intent"]["label"] == "card_arrival"
+    assert "Hi there. My card has still not arrived." not in asked  # a clear unit decides: no joined text
+    vague = LiveSession("s-vague", resources, clock=clock)
+    for text in ["Hello.", "It is about the thing."]:
+        handle_event(vague, turn("customer", text))
+    assert "Hello. It is about the thing." in asked
+
+
 def recv(ws: Any) -> dict[str, Any]:
     return ws.receive_json()
 
