@@ -27,7 +27,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 INTENT_DIR = Path(__file__).resolve().parent
@@ -398,6 +398,10 @@ class RawScores:
         encoder = None if self.encoder is None else (lambda rows: self.encoder[rows])
         return cascade_probabilities(self.linear, self.textcat, blend, encoder)
 
+    def routed(self, blend: Blend) -> np.ndarray:
+        """Which texts the component sends to the encoder under ``blend`` (its blended top probability is low)."""
+        return blend_scores(self.linear, self.textcat, blend).max(axis=1) < blend.encoder_below
+
 
 def raw_scores(nlp, texts: Sequence[str]) -> RawScores:
     """Linear scores, textcat probabilities and encoder scores of normalized texts, before blending."""
@@ -418,9 +422,10 @@ def calibrated_blend(scores: RawScores, gold: np.ndarray, settings: LinearSettin
     blend = Blend(blend.linear, blend.textcat, fit_temperature(logits, gold))
     if scores.encoder is None:
         return blend
-    routed = blend_scores(scores.linear, scores.textcat, blend).max(axis=1) < settings.encoder_below
+    blend = replace(blend, encoder_below=settings.encoder_below)
+    routed = scores.routed(blend)
     temperature = fit_temperature(logits[routed] + scores.encoder[routed], gold[routed]) if routed.any() else 1.0
-    return Blend(blend.linear, blend.textcat, blend.temperature, settings.encoder_below, temperature)
+    return replace(blend, encoder_temperature=temperature)
 
 
 def install_model(nlp, out_dir: Path) -> None:
@@ -551,9 +556,7 @@ def build(
     fallback, chosen = choose_fallback(
         dev_scores.probabilities(blend), gold, raw_scores(nlp, oos.tune).probabilities(blend)
     )
-    routed_share = float(
-        np.mean(blend_scores(dev_scores.linear, dev_scores.textcat, blend).max(axis=1) < blend.encoder_below)
-    )
+    routed_share = float(np.mean(dev_scores.routed(blend)))
     nlp.meta[FALLBACK_META_KEY] = {"threshold": fallback.threshold, "ambiguity": fallback.ambiguity}
     held_out = evaluate(IntentModel(nlp), split.dev_texts, split.dev_labels, oos)
     if holdout_out is not None:  # e.g. for the spoken evaluation, whose clips must stay unseen
