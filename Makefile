@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: install
-	$(PY) -m callscope.cli demo
+	$(PY) -m cli demo
 
 test: install
 	$(PY) -m ruff check .

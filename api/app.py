@@ -24,21 +24,23 @@ from starlette.routing import Match
 from api import live, metrics, reports
 from api.batching import IngestBatcher, store_one
 from api.enqueue import send_task
-from callscope import learning, ratelimit, store
+from callscope.access import ratelimit
 from callscope.contacts import ContactMeta, parse_text_body, turns_from_body
-from callscope.db import Interaction, get_sessionmaker, utcnow
 from callscope.errors import InvalidInput, NotFound
-from callscope.pipeline import Resources, analyze_turns
-from callscope.redact import redact_many
+from callscope.pipeline.analysis import Resources, analyze_turns
+from callscope.prediction import learning
 from callscope.settings import Settings, get_settings
-from callscope.transcribe import probe
+from callscope.storage import store
+from callscope.storage.db import Interaction, get_sessionmaker, utcnow
+from callscope.understanding.redact import redact_many
+from callscope.voice.transcribe import probe
 
 log = logging.getLogger("callscope.api")
 
 
 def _sweep_forever(stop: threading.Event) -> None:
     """Queue again contacts the broker lost (see `jobs.requeue_stale`); runs in every API process."""
-    from callscope.jobs import requeue_stale
+    from callscope.pipeline.jobs import requeue_stale
 
     settings = get_settings()
     last_retention = 0.0

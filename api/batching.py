@@ -17,10 +17,10 @@ from fastapi import HTTPException
 from sqlalchemy.exc import IntegrityError
 
 from api.enqueue import send_task
-from callscope import store
-from callscope.db import get_sessionmaker
-from callscope.jobs import next_task
+from callscope.pipeline.jobs import next_task
 from callscope.settings import get_settings
+from callscope.storage import store
+from callscope.storage.db import get_sessionmaker
 
 log = logging.getLogger("callscope.api")
 MAX_BATCH = 128

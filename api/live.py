@@ -21,9 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from api.enqueue import send_task
-from callscope import store
-from callscope.db import get_sessionmaker
-from callscope.live import (
+from callscope.live.session import (
     LiveResources,
     LiveSession,
     error_event,
@@ -33,6 +31,8 @@ from callscope.live import (
     store_session,
 )
 from callscope.settings import get_settings
+from callscope.storage import store
+from callscope.storage.db import get_sessionmaker
 
 log = logging.getLogger("callscope.api.live")
 router = APIRouter()

@@ -16,7 +16,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from callscope.db import Interaction
+from callscope.storage.db import Interaction
 
 REGISTRY = CollectorRegistry()
 REQUESTS = Histogram(

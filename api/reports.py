@@ -26,11 +26,13 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from callscope import categories, reports, store
-from callscope.db import ApiKey, AudioBlob, Interaction, get_sessionmaker
 from callscope.errors import InvalidInput, NotFound
+from callscope.reports import dashboard as reports
 from callscope.settings import get_settings
-from callscope.store import Principal, hash_key
+from callscope.storage import store
+from callscope.storage.db import ApiKey, AudioBlob, Interaction, get_sessionmaker
+from callscope.storage.store import Principal, hash_key
+from callscope.understanding import categories
 
 HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"

@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from callscope import handletime_model as hm  # noqa: E402
-from callscope.history import read_anonymous_bank  # noqa: E402
+from callscope.prediction.history import read_anonymous_bank  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "anonymous_bank_callcenter_1999" / "january_1999.tsv"
 DEFAULT_PARAMS = ROOT / "models" / "handle_time" / "params.json"

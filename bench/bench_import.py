@@ -42,7 +42,7 @@ def run(path: Path, env: dict[str, str]) -> dict[str, float]:
     """One import in a child process; its wall time and its own peak RSS."""
     code = (
         "import resource, sys, runpy; sys.argv = ['callscope', 'import', sys.argv[1], '--tenant', 'bench'];"
-        "from callscope.cli import app\ntry:\n    app()\nexcept SystemExit: pass\n"
+        "from cli.main import app\ntry:\n    app()\nexcept SystemExit: pass\n"
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)"
     )
     started = time.perf_counter()

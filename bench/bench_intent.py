@@ -37,7 +37,7 @@ from train import (  # noqa: E402
     split_data,
 )
 
-from callscope.intent import OTHER_LABEL, load_intent_model  # noqa: E402
+from callscope.understanding.intent import OTHER_LABEL, load_intent_model  # noqa: E402
 
 
 def classify_wall(lines: Sequence[str], model_dir: Path) -> tuple[float, list[dict]]:
@@ -46,7 +46,7 @@ def classify_wall(lines: Sequence[str], model_dir: Path) -> tuple[float, list[di
     payload = "".join(line.replace("\n", " ") + "\n" for line in lines)
     started = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-m", "callscope.cli", "classify"],
+        [sys.executable, "-m", "cli", "classify"],
         input=payload,
         capture_output=True,
         text=True,

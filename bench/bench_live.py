@@ -1,6 +1,6 @@
 """Live agent assist latency on loopback: many concurrent WebSocket sessions against a real `callscope serve`.
 
-Starts `python -m callscope.cli serve --no-worker` as a subprocess (SQLite in a temporary folder, the broker at
+Starts `python -m cli serve --no-worker` as a subprocess (SQLite in a temporary folder, the broker at
 redis://127.0.0.1:6379/15, which is flushed at the end), creates an agent key, warms the models up with one
 session, then measures:
 
@@ -93,7 +93,7 @@ async def text_session(
 
 
 async def audio_session(url: str, key: str, index: int, chunk_s: float, out: list[float], speech: list[float]):
-    from callscope.transcribe import decode
+    from callscope.voice.transcribe import decode
 
     left, right = decode(ROOT / "samples" / "call_dual_channel.wav")
     step = int(chunk_s * 16000)
@@ -155,7 +155,7 @@ def write_markdown(result: dict[str, Any], command: str) -> None:
         "",
         f"`{command}` on {result['machine']}, {result['date']}; load average before/after: "
         f"{result['load_before']} / {result['load_after']} (the machine is shared: other work ran meanwhile).",
-        "Server: `python -m callscope.cli serve --no-worker` (SQLite in a temporary folder, broker "
+        "Server: `python -m cli serve --no-worker` (SQLite in a temporary folder, broker "
         f"`{BROKER}`, `OMP_WAIT_POLICY={result['omp_wait_policy']}`), default Whisper model (bundled tiny.en, "
         "int8, 2 threads), live beam size 1. The load generator runs on the same 2 cores.",
         "",
@@ -198,7 +198,7 @@ def main() -> None:
            "CALLSCOPE_BROKER_URL": BROKER, "HF_HUB_OFFLINE": "1", "PYTHONFAULTHANDLER": "1"}  # fmt: skip
     if args.omp_wait_policy:
         env["OMP_WAIT_POLICY"] = args.omp_wait_policy  # see docs/live.md: OpenMP threads that spin starve Whisper
-    cli = [sys.executable, "-m", "callscope.cli"]
+    cli = [sys.executable, "-m", "cli"]
     key = subprocess.run([*cli, "keys", "create", "--tenant", "bench", "--role", "agent"], cwd=ROOT, env=env,
                          check=True, capture_output=True, text=True).stdout.strip()  # fmt: skip
     port = free_port()

@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT / "models" / "intent"))
 
 from train import DEFAULT_DATA, read_csv, split_data  # noqa: E402
 
-from callscope.intent import (  # noqa: E402
+from callscope.understanding.intent import (  # noqa: E402
     MIN_INTENT_CONFIDENCE,
     OTHER_LABEL,
     IntentModel,

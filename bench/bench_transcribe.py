@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from callscope.transcribe import SAMPLE_RATE, WhisperOptions, load_whisper, transcribe  # noqa: E402
+from callscope.voice.transcribe import SAMPLE_RATE, WhisperOptions, load_whisper, transcribe  # noqa: E402
 
 SAMPLE = ROOT / "samples" / "call_dual_channel.wav"
 
@@ -104,7 +104,7 @@ def peak_rss_mb(path: Path) -> float:
         "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, capture_output=True); "
         "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
     )
-    argv = [sys.executable, "-c", probe, sys.executable, "-m", "callscope.cli", "transcribe", str(path), "--json"]
+    argv = [sys.executable, "-c", probe, sys.executable, "-m", "cli", "transcribe", str(path), "--json"]
     out = subprocess.run(argv, cwd=ROOT, check=True, capture_output=True, text=True)
     return round(int(out.stdout.strip()) / 1024, 1)
 

@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from speech_corpus import build  # noqa: E402
 
-from callscope.transcribe import WhisperOptions, decode, load_whisper, transcribe  # noqa: E402
+from callscope.voice.transcribe import WhisperOptions, decode, load_whisper, transcribe  # noqa: E402
 
 BANDS = {"wideband": ("wideband", "stereo", "mono"), "8 kHz": ("narrowband", "stereo_8k", "mono_8k")}
 CROSSTALK = {"wideband": "stereo_bleed", "8 kHz": "stereo_bleed_8k"}  # the stereo calls with -20 dB crosstalk

@@ -179,13 +179,14 @@ def memoize_many(function: Callable[[list[Any]], list[Any]], key: Callable[[Any]
 
 def generate(worker: int, workers: int, count: int, url: str, tenant: str, days: int, seed: int, report: Any) -> None:
     """Contacts worker, worker + workers, ... of `count`: each stored, analyzed, tagged, indexed and closed."""
-    import callscope.pipeline as pipeline
-    import callscope.store as store
-    from callscope import categories, search
+    import callscope.pipeline.analysis as pipeline
+    import callscope.storage.store as store
     from callscope.contacts import ContactMeta, Turn
-    from callscope.db import get_sessionmaker, utcnow
-    from callscope.pipeline import Resources, analyze_turns
+    from callscope.pipeline.analysis import Resources, analyze_turns
     from callscope.settings import get_settings
+    from callscope.storage import search
+    from callscope.storage.db import get_sessionmaker, utcnow
+    from callscope.understanding import categories
 
     # pure per-text functions: the same text always redacts and reads the same way
     store.redact_many = memoize_many(store.redact_many)
@@ -269,8 +270,8 @@ def generate(worker: int, workers: int, count: int, url: str, tenant: str, days:
 
 
 def _seed_categories(url: str, tenant: str) -> None:
-    from callscope import categories
-    from callscope.db import get_sessionmaker
+    from callscope.storage.db import get_sessionmaker
+    from callscope.understanding import categories
 
     rules = {
         "complaint": {"phrases": ["frustrating", "already called"], "speaker": "customer"},
@@ -310,8 +311,8 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2, help="worker processes")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
-    from callscope.db import migrate
     from callscope.settings import Settings
+    from callscope.storage.db import migrate
 
     url = Settings(database_url=args.database_url).resolved_database_url
     migrate(url)
@@ -335,7 +336,7 @@ def main() -> None:
     if url.startswith("postgresql"):  # fresh planner statistics, as autovacuum would give a long-lived database
         from sqlalchemy import text
 
-        from callscope.db import get_engine
+        from callscope.storage.db import get_engine
 
         with get_engine(url).connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text("VACUUM ANALYZE"))

@@ -39,9 +39,9 @@ sys.path.insert(0, str(ROOT / "models" / "intent"))
 
 from train import DEFAULT_DATA, read_csv, split_data  # noqa: E402
 
-import callscope.intent as intent_module  # noqa: E402
-from callscope.intent import load_intent_model, normalize_text  # noqa: E402
-from callscope.transcribe import WhisperOptions, transcribe  # noqa: E402
+import callscope.understanding.intent as intent_module  # noqa: E402
+from callscope.understanding.intent import load_intent_model, normalize_text  # noqa: E402
+from callscope.voice.transcribe import WhisperOptions, transcribe  # noqa: E402
 
 VOICES = ("en-us", "en-gb", "en-gb-scotland", "en-us+f3")
 SPEEDS_WPM = (140, 165, 190)

@@ -7,7 +7,7 @@ import io
 import av
 import numpy as np
 
-from callscope.transcribe import decode
+from callscope.voice.transcribe import decode
 from tests.conftest import SAMPLES
 
 

@@ -67,7 +67,7 @@ def database() -> Iterator[str]:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{DB_NAME}"'))
         conn.execute(sa.text(f'CREATE DATABASE "{DB_NAME}"'))
     redis.Redis.from_url(BROKER_URL).flushdb()
-    from callscope.db import get_engine, migrate
+    from callscope.storage.db import get_engine, migrate
 
     migrate(DATABASE_URL)
     yield DATABASE_URL
@@ -79,7 +79,7 @@ def database() -> Iterator[str]:
 
 @pytest.fixture
 def session(database: str) -> Iterator[Any]:
-    from callscope.db import get_sessionmaker
+    from callscope.storage.db import get_sessionmaker
 
     with get_sessionmaker(database)() as s:
         yield s
@@ -88,7 +88,7 @@ def session(database: str) -> Iterator[Any]:
 @pytest.fixture
 def make_key(session: Any) -> Callable[..., str]:
     """API keys for a tenant (a fresh one per test unless named) and role."""
-    from callscope.store import create_api_key
+    from callscope.storage.store import create_api_key
 
     def make(role: str = "admin", tenant: str | None = None) -> str:
         return create_api_key(session, tenant=tenant or f"t-{uuid.uuid4().hex[:8]}", role=role)

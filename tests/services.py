@@ -42,7 +42,7 @@ def _log(name: str, env: dict[str, str]):
 def start_api(*, name: str, env: dict[str, str], log_level: str = "warning") -> tuple[subprocess.Popen[bytes], str]:
     """`callscope serve --no-worker` in its own process; returns it and its base URL once healthy."""
     port = free_port()
-    argv = [sys.executable, "-m", "callscope.cli", "serve", "--no-worker", "--port", str(port),
+    argv = [sys.executable, "-m", "cli", "serve", "--no-worker", "--port", str(port),
             "--log-level", log_level]  # fmt: skip
     proc = subprocess.Popen(argv, cwd=ROOT, env={**os.environ, **env}, stdout=_log(name, env), stderr=subprocess.STDOUT,
                             start_new_session=True)  # fmt: skip
@@ -63,7 +63,7 @@ def start_api(*, name: str, env: dict[str, str], log_level: str = "warning") -> 
 def start_worker(*, name: str, env: dict[str, str], concurrency: int = 1) -> subprocess.Popen[bytes]:
     """`callscope worker` in its own process group (so a test can SIGKILL it with its pool children)."""
     log = log_path(name, env)
-    argv = [sys.executable, "-m", "callscope.cli", "worker", "--concurrency", str(concurrency)]
+    argv = [sys.executable, "-m", "cli", "worker", "--concurrency", str(concurrency)]
     proc = subprocess.Popen(argv, cwd=ROOT, env={**os.environ, **env}, stdout=_log(name, env), stderr=subprocess.STDOUT,
                             start_new_session=True)  # fmt: skip
     deadline = time.monotonic() + 60

@@ -7,7 +7,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from callscope.store import create_api_key
+from callscope.storage.store import create_api_key
 from tests.conftest import BROKER_URL, DATA_DIR
 from tests.services import start_api, start_worker, stop
 

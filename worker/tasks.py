@@ -8,13 +8,14 @@ from typing import Any
 from celery import Task
 from sqlalchemy.exc import OperationalError
 
-from callscope import jobs, learning
-from callscope.db import Webhook, get_sessionmaker
 from callscope.errors import AudioError
-from callscope.pipeline import Resources
+from callscope.pipeline import jobs
+from callscope.pipeline.analysis import Resources
+from callscope.pipeline.webhooks import deliver, encode
+from callscope.prediction import learning
 from callscope.settings import get_settings
-from callscope.store import get_interaction, interaction_view, webhooks_for
-from callscope.webhooks import deliver, encode
+from callscope.storage.db import Webhook, get_sessionmaker
+from callscope.storage.store import get_interaction, interaction_view, webhooks_for
 from worker.app import celery_app
 
 log = logging.getLogger("callscope.worker")

@@ -6,5 +6,5 @@ set -eu
 cd "$(dirname "$0")/../.."
 DATA="${DATA:-../shared/data/anonymous_bank_callcenter_1999/january_1999.tsv}"
 PY="${PY:-.venv/bin/python}"
-"$PY" -m callscope.cli handle-time fit "$DATA" --format anonymous-bank --before 1999-01-25 \
+"$PY" -m cli.main handle-time fit "$DATA" --format anonymous-bank --before 1999-01-25 \
     --params models/handle_time/params.json --model models/handle_time/anonymous_bank

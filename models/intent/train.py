@@ -46,8 +46,8 @@ from spacy.cli.train import train as spacy_train  # noqa: E402
 from spacy.tokens import DocBin  # noqa: E402
 from thinc.api import Config  # noqa: E402
 
-from callscope.intent import OTHER_LABEL, Fallback, IntentModel, normalize_text  # noqa: E402
-from callscope.intent_components import (  # noqa: E402
+from callscope.understanding.intent import OTHER_LABEL, Fallback, IntentModel, normalize_text  # noqa: E402
+from callscope.understanding.intent_components import (  # noqa: E402
     BLEND_FACTORY,
     Blend,
     NgramFeatures,

@@ -1,0 +1,135 @@
+"""Analysis of a contact's turns: intent from the customer's turns, routing hint, predicted handling time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from pydantic import BaseModel
+
+from callscope.contacts import Turn
+from callscope.prediction.handletime import HandleTime, load_priors, predict_handle_time
+from callscope.prediction.routing import RoutingHint, load_routing_table, route
+from callscope.settings import Settings
+from callscope.understanding.entities import extract_entities_many
+from callscope.understanding.features import conversation_features
+from callscope.understanding.intent import (
+    MIN_INTENT_CONFIDENCE,
+    IntentModel,
+    IntentPrediction,
+    detect_intents,
+    load_intent_model,
+)
+from callscope.understanding.redact import RedactedSpan
+from callscope.understanding.sentiment import sentiment_summary
+
+# channel -> stored handling times for an intent, for the tenant asking (see store.outcome_durations)
+OutcomeLookup = Callable[[str | None], dict[str, list[float]]]
+
+
+class Analysis(BaseModel):
+    intent: dict[str, Any]
+    routing: RoutingHint
+    handle_time: HandleTime
+    intents: list[dict[str, Any]] = []
+    entities: list[dict[str, Any]] = []
+    sentiment: dict[str, Any] = {}
+    features: dict[str, Any] = {}
+
+    def details(self) -> dict[str, Any]:
+        """What is stored in `interactions.analysis` beyond the indexed columns."""
+        return self.model_dump(include={"intents", "entities", "sentiment", "features"})
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What analysis needs loaded once per process."""
+
+    intent_model: IntentModel
+    routing_table: dict[str, Any]
+    priors: dict[str, Any]
+    min_outcomes: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Resources:
+        return cls(
+            intent_model=load_intent_model(settings.intent_model_dir),
+            routing_table=load_routing_table(settings.routing_table),
+            priors=load_priors(settings.handle_time_priors),
+            min_outcomes=settings.handle_time_min_outcomes,
+        )
+
+
+def customer_texts(turns: Sequence[Turn]) -> list[str]:
+    """The customer's words; a single-track recording has no labelled customer, so all its turns count."""
+    texts = [t.text for t in turns if t.speaker == "customer" and t.text.strip()]
+    return texts or [t.text for t in turns if t.speaker in ("unknown", "customer") and t.text.strip()]
+
+
+def contact_intents(
+    model: IntentModel, turns: Sequence[Turn], *, min_confidence: float = MIN_INTENT_CONFIDENCE
+) -> list[dict[str, Any]]:
+    """Primary then secondary intents (callscope.intent.detect_intents), each with the contact's turn index."""
+    indexed = [(i, t.text) for i, t in enumerate(turns) if t.speaker in ("customer", "unknown") and t.text.strip()]
+    found = detect_intents(model, [text for _, text in indexed], min_confidence=min_confidence)
+    return [
+        {"label": d.label, "confidence": round(d.confidence, 4), "turn": indexed[d.turn][0], "support": d.support,
+         "primary": d.primary}
+        for d in found
+    ]  # fmt: skip
+
+
+def contact_intent(model: IntentModel, turns: Sequence[Turn]) -> IntentPrediction | None:
+    """The primary intent of the customer's turns; else the whole contact's answer (may be `other`)."""
+    texts = customer_texts(turns)
+    if not texts:
+        return None
+    found = detect_intents(model, texts)
+    return IntentPrediction(found[0].label, found[0].confidence) if found else model.predict([" ".join(texts)])[0]
+
+
+def contact_entities(turns: Sequence[Turn]) -> list[dict[str, Any]]:
+    """Entities of every turn (read from redacted text and its placeholders), each with its turn index."""
+    spans = [[RedactedSpan(**r) for r in t.redactions] for t in turns]
+    found = extract_entities_many([(t.text, s) for t, s in zip(turns, spans, strict=True)])
+    return [{**asdict(e), "turn": i, "speaker": turns[i].speaker} for i, entities in enumerate(found) for e in entities]
+
+
+def analyze_turns(
+    turns: Sequence[Turn],
+    *,
+    channel: str,
+    resources: Resources,
+    outcomes: OutcomeLookup,
+    duration_s: float | None = None,
+) -> Analysis:
+    """Intent(s), entities, sentiment, conversation features, routing hint and handling time for one contact."""
+    prediction = contact_intent(resources.intent_model, turns)
+    label = prediction.label if prediction else None
+    confidence = round(prediction.confidence, 4) if prediction else 0.0
+    hint = route(resources.routing_table, intent=label, confidence=confidence)
+    by_channel = outcomes(label)
+    handle_time = predict_handle_time(
+        resources.priors,
+        channel=channel,
+        queue=hint.queue,
+        intent=label,
+        same_channel=by_channel.get(channel, []),
+        any_channel=[s for values in by_channel.values() for s in values],
+        min_outcomes=resources.min_outcomes,
+    )
+    return Analysis(
+        intent={"label": label, "confidence": confidence},
+        routing=hint,
+        handle_time=handle_time,
+        intents=contact_intents(resources.intent_model, turns),
+        entities=contact_entities(turns),
+        sentiment=sentiment_summary(turns),
+        features=conversation_features(turns, channel=channel, duration_s=duration_s) if turns else {},
+    )
+
+
+def no_outcomes(_intent: str | None) -> dict[str, list[float]]:
+    """Outcome lookup for offline use (the CLI without a database): priors only."""
+    return {}

@@ -1,0 +1,210 @@
+"""The steps a worker runs, each idempotent: transcribe a stored recording, analyze a stored contact.
+
+Each takes an interaction id, loads the row, does its work and commits; running a step twice (a
+redelivered task after a worker died) leaves the same single result.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from callscope.contacts import Turn
+from callscope.pipeline.analysis import Analysis, Resources, analyze_turns
+from callscope.prediction import learning
+from callscope.settings import Settings, get_settings
+from callscope.storage import search
+from callscope.storage.db import Interaction, Outcome, utcnow
+from callscope.storage.store import load_audio, outcome_durations, previous_contact, redact_turns
+from callscope.understanding import categories
+from callscope.voice.transcribe import WhisperOptions, transcribe
+
+FINAL = ("done", "failed")
+
+
+def whisper_threads(settings: Settings) -> int:
+    """As set, else the CPUs shared out among the worker's processes (all of them for a lone command)."""
+    return settings.whisper_cpu_threads or max(1, (os.cpu_count() or 1) // max(1, settings.worker_processes))
+
+
+def whisper_options(settings: Settings) -> WhisperOptions:
+    return WhisperOptions(
+        model=settings.whisper_model,
+        device=settings.whisper_device,
+        compute_type=settings.whisper_compute_type,
+        cpu_threads=whisper_threads(settings),
+        beam_size=settings.whisper_beam_size,
+        hotwords=settings.whisper_hotwords,
+        batch_size=settings.whisper_batch_size,
+        vad_threshold=settings.whisper_vad_threshold,
+        channel_vad_threshold=settings.whisper_channel_vad_threshold,
+    )
+
+
+def _load(session: Session, interaction_id: str) -> Interaction | None:
+    return session.get(Interaction, interaction_id)
+
+
+def start_attempt(session: Session, row: Interaction) -> None:
+    """Count one run of a step (a task execution or retry) and mark the contact as in progress."""
+    row.status = "processing"
+    row.attempts = (row.attempts or 0) + 1
+    row.started_at = row.started_at or utcnow()
+    row.heartbeat_at, row.progress = utcnow(), 0.0
+    session.commit()
+
+
+def heartbeat(session: Session, row: Interaction, *, every_s: float, report: Callable[[float], None] | None = None):
+    """A progress callback that stores progress and a heartbeat at most every `every_s` seconds.
+
+    The heartbeat tells the sweeper that a long transcription is alive; a stale one means its worker died.
+    """
+    last = 0.0
+
+    def on_progress(done: float) -> None:
+        nonlocal last
+        if report is not None:
+            report(done)
+        if time.monotonic() - last >= every_s:
+            last = time.monotonic()
+            row.progress, row.heartbeat_at = round(done, 3), utcnow()
+            session.commit()
+
+    return on_progress
+
+
+def transcribe_step(
+    session: Session, interaction_id: str, *, settings: Settings, on_progress: Callable[[float], None] | None = None
+) -> bool:
+    """Store redacted turns for a recording; False when there is nothing (left) to do."""
+    row = _load(session, interaction_id)
+    if row is None or row.status in FINAL or row.turns is not None:
+        return row is not None and row.status not in FINAL
+    start_attempt(session, row)
+    agent_channel = row.agent_channel or settings.agent_channel
+    transcript = transcribe(
+        load_audio(session, interaction_id=interaction_id),
+        options=whisper_options(settings),
+        agent_channel=agent_channel,  # type: ignore[arg-type]
+        on_progress=heartbeat(session, row, every_s=settings.heartbeat_interval_s, report=on_progress),
+    )
+    row.turns = redact_turns(transcript.turns)
+    row.duration_s = round(transcript.duration, 3)
+    if transcript.roles is not None:
+        row.agent_channel = transcript.roles["agent_channel"]
+        row.analysis = {**(row.analysis or {}), "roles": transcript.roles}
+    if transcript.diarization is not None:
+        row.analysis = {**(row.analysis or {}), "diarization": transcript.diarization}
+    session.commit()
+    return True
+
+
+def analyze_step(session: Session, interaction_id: str, *, resources: Resources) -> Interaction | None:
+    """Intent, routing and handling time for a contact whose turns are stored; marks it done."""
+    row = _load(session, interaction_id)
+    if row is None or row.status in FINAL:
+        return None
+    start_attempt(session, row)
+    if row.turns is None:
+        raise RuntimeError(f"interaction {interaction_id} has no turns yet")
+    turns = [Turn.model_validate(t) for t in row.turns]
+    analysis = analyze_turns(
+        turns,
+        channel=row.channel,
+        resources=resources,
+        outcomes=lambda intent: outcome_durations(session, tenant=row.tenant, intent=intent),
+        duration_s=row.duration_s,
+    )
+    learning.enrich(session, row, analysis, min_outcomes=resources.min_outcomes)
+    apply_analysis(row, analysis)
+    row.analysis = {**(row.analysis or {}), "repeat_contact": repeat_contact(session, row, settings=get_settings())}
+    # an outcome reported before the analysis finished learns the intent now
+    session.execute(update(Outcome).where(Outcome.interaction_id == row.id).values(intent=row.intent_label))
+    categories.tag(session, row)
+    search.index_contact(session, row)
+    session.commit()
+    return row
+
+
+def repeat_contact(session: Session, row: Interaction, *, settings: Settings) -> dict[str, Any]:
+    """Whether the same customer (by hashed reference) got in touch within the configured window before this."""
+    if not row.customer_hash:
+        return {"is_repeat": False, "known_customer": False}
+    earlier = previous_contact(
+        session, tenant=row.tenant, customer_hash=row.customer_hash, before=row.created_at,
+        window_days=settings.repeat_window_days, exclude=row.id,
+    )  # fmt: skip
+    if earlier is None:
+        return {"is_repeat": False, "known_customer": True, "window_days": settings.repeat_window_days}
+    gap_h = (row.created_at - earlier.created_at).total_seconds() / 3600
+    return {
+        "is_repeat": True,
+        "known_customer": True,
+        "window_days": settings.repeat_window_days,
+        "previous_id": earlier.id,
+        "previous_intent": earlier.intent_label,
+        "hours_since": round(gap_h, 1),
+    }
+
+
+def apply_analysis(row: Interaction, analysis: Analysis) -> None:
+    """Store an analysis on its contact and mark it done (the worker and the bulk import share this)."""
+    row.intent_label = analysis.intent["label"]
+    row.intent_confidence = analysis.intent["confidence"]
+    row.routing = analysis.routing.model_dump()
+    row.handle_time = analysis.handle_time.model_dump()
+    row.analysis = {**(row.analysis or {}), **analysis.details()}  # keeps what transcription found (roles)
+    row.status, row.error, row.finished_at, row.progress = "done", None, utcnow(), 1.0
+
+
+def fail(session: Session, interaction_id: str, *, reason: str) -> Interaction | None:
+    """Mark a contact failed with a reason the caller can read (after bounded retries)."""
+    row = _load(session, interaction_id)
+    if row is None or row.status == "done":
+        return None
+    row.status, row.error, row.finished_at = "failed", reason[:2000], utcnow()
+    session.commit()
+    return row
+
+
+def next_task(row: Interaction) -> str:
+    """The task that moves a contact on: recordings without turns need transcription first."""
+    return "callscope.transcribe" if row.channel == "voice" and row.turns is None else "callscope.analyze"
+
+
+def requeue_stale(session: Session, *, send: Callable[[str, str], None], settings: Settings) -> list[str]:
+    """Queue again what the broker lost: contacts never queued, queued too long, or whose worker stopped beating.
+
+    The database is the source of truth and every step is idempotent, so a duplicate is harmless
+    while a lost task would leave an accepted contact unprocessed.
+    """
+    now = utcnow()
+    stale_queue = now - timedelta(seconds=settings.stale_queued_s)
+    stale_work = now - timedelta(seconds=settings.stale_processing_s)
+    rows = session.scalars(
+        select(Interaction)
+        .where(
+            or_(
+                (Interaction.status == "queued")
+                & (Interaction.enqueued.is_(False) | (Interaction.updated_at < stale_queue)),
+                (Interaction.status == "processing") & (Interaction.heartbeat_at < stale_work),
+            )
+        )
+        .limit(500)
+    ).all()
+    sent = []
+    for row in rows:
+        try:
+            send(next_task(row), row.id)
+        except Exception:  # broker still down: try again at the next sweep
+            break
+        row.enqueued, row.updated_at, row.heartbeat_at = True, now, now if row.status == "processing" else None
+        sent.append(row.id)
+    session.commit()
+    return sent

@@ -1,0 +1,406 @@
+"""Persistence services: small keyword-only functions over a SQLAlchemy session, scoped by tenant."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from callscope.contacts import ContactMeta, Turn
+from callscope.errors import InvalidInput, NotFound
+from callscope.settings import get_settings
+from callscope.storage.db import ApiKey, AudioBlob, AuditEvent, Interaction, Outcome, TenantSettings, Webhook, utcnow
+from callscope.understanding.redact import redact_many
+
+ROLES = ("ingest", "agent", "supervisor", "admin")
+# What each role may do; admin may do everything the others may.
+PERMISSIONS: dict[str, set[str]] = {
+    "ingest": {"ingest", "read", "analyze"},
+    "agent": {"read", "analyze"},
+    "supervisor": {"read", "reports", "metrics"},
+}
+# Only admin may manage keys, webhooks, retention, deletion and read the audit log.
+PERMISSIONS["admin"] = set().union(*PERMISSIONS.values(), {"admin"})
+STATUSES = ("queued", "processing", "done", "failed")
+ANALYSIS_KEYS = ("intents", "entities", "sentiment", "features", "repeat_contact", "roles", "diarization")
+
+
+@dataclass(frozen=True)
+class Principal:
+    tenant: str
+    role: str
+    key_prefix: str = ""
+
+    def may(self, permission: str) -> bool:
+        return permission in PERMISSIONS[self.role]
+
+
+def hash_key(key: str) -> str:
+    """Keys are 256-bit random tokens, so one SHA-256 is enough (no password stretching needed)."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def create_api_key(session: Session, *, tenant: str, role: str) -> str:
+    """Store the key's hash and return the key itself, which is shown once."""
+    if role not in ROLES:
+        raise InvalidInput(f"unknown role {role!r}: expected one of {', '.join(ROLES)}")
+    if not tenant.strip() or len(tenant) > 100:
+        raise InvalidInput("tenant must be 1-100 characters")
+    key = "cs_" + secrets.token_urlsafe(32)
+    session.add(ApiKey(tenant=tenant, role=role, key_hash=hash_key(key), prefix=key[:10]))
+    session.commit()
+    return key
+
+
+def authenticate(session: Session, *, key: str) -> Principal | None:
+    row = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(key), ApiKey.revoked.is_(False)))
+    return Principal(tenant=row.tenant, role=row.role, key_prefix=row.prefix) if row else None
+
+
+def list_keys(session: Session, *, tenant: str) -> list[ApiKey]:
+    return list(session.scalars(select(ApiKey).where(ApiKey.tenant == tenant).order_by(ApiKey.id)))
+
+
+def revoke_key(session: Session, *, tenant: str, prefix: str) -> None:
+    """Revoked keys stop working at once; the row stays for the audit trail."""
+    rows = list(session.scalars(select(ApiKey).where(ApiKey.tenant == tenant, ApiKey.prefix == prefix)))
+    if not rows:
+        raise NotFound(f"key {prefix} not found")
+    for row in rows:
+        row.revoked = True
+    session.commit()
+
+
+def audit(session: Session, who: Principal, *, action: str, target: str | None = None) -> None:
+    """Record who read, exported or erased what: ids and actions only, never content."""
+    session.add(AuditEvent(tenant=who.tenant, key_prefix=who.key_prefix, action=action, target=target))
+    session.commit()
+
+
+def audit_events(session: Session, *, tenant: str, limit: int = 200) -> list[AuditEvent]:
+    query = select(AuditEvent).where(AuditEvent.tenant == tenant).order_by(AuditEvent.id.desc()).limit(limit)
+    return list(session.scalars(query))
+
+
+def delete_interaction(session: Session, *, tenant: str, interaction_id: str) -> None:
+    """Erase a contact: its recording, turns, analysis and outcome go with the row (foreign keys cascade)."""
+    row = get_interaction(session, tenant=tenant, interaction_id=interaction_id)
+    session.execute(delete(AudioBlob).where(AudioBlob.interaction_id == row.id))
+    session.execute(delete(Outcome).where(Outcome.interaction_id == row.id))
+    session.delete(row)
+    session.commit()
+
+
+def set_retention(session: Session, *, tenant: str, audio_days: int | None, contact_days: int | None) -> TenantSettings:
+    settings = session.get(TenantSettings, tenant) or TenantSettings(tenant=tenant)
+    settings.audio_retention_days, settings.contact_retention_days = audio_days, contact_days
+    session.add(settings)
+    session.commit()
+    return settings
+
+
+def apply_retention(session: Session, *, now: datetime | None = None) -> dict[str, int]:
+    """Erase recordings, and optionally whole contacts, older than each tenant's retention setting."""
+    now = now or utcnow()
+    erased = {"audio": 0, "contacts": 0}
+    for rule in session.scalars(select(TenantSettings)):
+        if rule.audio_retention_days is not None:
+            cutoff = now - timedelta(days=rule.audio_retention_days)
+            old = select(Interaction.id).where(Interaction.tenant == rule.tenant, Interaction.created_at < cutoff)
+            erased["audio"] += session.execute(delete(AudioBlob).where(AudioBlob.interaction_id.in_(old))).rowcount
+        if rule.contact_retention_days is not None:
+            cutoff = now - timedelta(days=rule.contact_retention_days)
+            ids = list(session.scalars(
+                select(Interaction.id).where(Interaction.tenant == rule.tenant, Interaction.created_at < cutoff)
+            ))  # fmt: skip
+            for interaction_id in ids:
+                session.execute(delete(AudioBlob).where(AudioBlob.interaction_id == interaction_id))
+                session.execute(delete(Outcome).where(Outcome.interaction_id == interaction_id))
+                session.execute(delete(Interaction).where(Interaction.id == interaction_id))
+            erased["contacts"] += len(ids)
+    session.commit()
+    return erased
+
+
+def redact_turns(turns: list[Turn]) -> list[dict[str, Any]]:
+    """Turns as stored: PII replaced by typed placeholders (their offsets kept) before anything reaches the database."""
+    redacted = redact_many([t.text for t in turns])
+    return [
+        {**t.model_dump(), "text": r.text, "redactions": [asdict(span) for span in r.spans]}
+        for t, r in zip(turns, redacted, strict=True)
+    ]
+
+
+def hash_customer(tenant: str, customer_ref: str) -> str:
+    """Customer references are kept only as a keyed hash: enough to spot a repeat contact, useless to anyone else."""
+    key = get_settings().customer_hash_key.encode()
+    return hmac.new(key, f"{tenant}\x00{customer_ref}".encode(), hashlib.sha256).hexdigest()
+
+
+def previous_contact(
+    session: Session, *, tenant: str, customer_hash: str, before: datetime, window_days: float, exclude: str
+) -> Interaction | None:
+    """The same customer's latest earlier contact within the window, if any."""
+    since = before - timedelta(days=window_days)
+    query = (
+        select(Interaction)
+        .where(Interaction.tenant == tenant, Interaction.customer_hash == customer_hash, Interaction.id != exclude)
+        .where(Interaction.created_at >= since, Interaction.created_at <= before)
+        .order_by(Interaction.created_at.desc())
+        .limit(1)
+    )
+    return session.scalar(query)
+
+
+def create_interaction(
+    session: Session,
+    *,
+    tenant: str,
+    channel: str,
+    meta: ContactMeta,
+    idempotency_key: str | None = None,
+    turns: list[Turn] | None = None,
+    audio: bytes | None = None,
+    filename: str | None = None,
+    content_type: str | None = None,
+    agent_channel: str | None = None,
+) -> tuple[Interaction, bool]:
+    """Store a new contact (committed before anything is queued); a repeated idempotency key returns the first."""
+    if idempotency_key:
+        existing = _by_idempotency_key(session, tenant=tenant, key=idempotency_key)
+        if existing is not None:
+            return existing, False
+    turns_stored = redact_turns(turns) if turns is not None else None
+    row = Interaction(**_new_row(tenant, channel, meta, idempotency_key, turns_stored), agent_channel=agent_channel)
+    session.add(row)
+    try:
+        if audio is not None:
+            session.flush()  # the row first: the blob's foreign key points at it
+            session.add(AudioBlob(interaction_id=row.id, filename=filename, content_type=content_type, content=audio))
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        existing = _by_idempotency_key(session, tenant=tenant, key=idempotency_key or "")
+        if existing is None:
+            raise
+        return existing, False
+    return row, True
+
+
+def _new_row(
+    tenant: str, channel: str, meta: ContactMeta, idempotency_key: str | None, turns: list[dict[str, Any]] | None
+) -> dict[str, Any]:
+    """A new contact's columns; `enqueued` because the caller publishes right after the commit (and flips it back
+    if that fails)."""
+    return {
+        "id": str(uuid.uuid4()),
+        "tenant": tenant,
+        "channel": channel,
+        "status": "queued",
+        "enqueued": True,
+        "idempotency_key": idempotency_key,
+        "turns": turns,
+        "customer_hash": hash_customer(tenant, meta.customer_ref) if meta.customer_ref else None,
+        **meta.model_dump(exclude={"customer_ref"}),
+    }
+
+
+@dataclass(frozen=True)
+class NewTextContact:
+    tenant: str
+    channel: str
+    meta: ContactMeta
+    idempotency_key: str | None
+    turns: list[Turn]
+
+
+@dataclass(frozen=True)
+class Accepted:
+    id: str
+    status: str
+    created: bool
+    needs_queue: bool  # new, or stored earlier but never queued
+
+
+def create_text_interactions(session: Session, contacts: list[NewTextContact]) -> list[Accepted]:
+    """Store many text contacts at once: one NER pass over all their turns, one insert, one commit.
+
+    This is the API's group commit under load; a repeated idempotency key (earlier or within the batch) answers
+    with the first contact, as `create_interaction` does. A key inserted concurrently by another process makes
+    the insert fail as a whole; the caller then stores the batch one contact at a time.
+    """
+    existing: dict[tuple[str, str], Interaction] = {}
+    for tenant in {c.tenant for c in contacts}:
+        keys = [c.idempotency_key for c in contacts if c.tenant == tenant and c.idempotency_key]
+        if keys:
+            query = select(Interaction).where(Interaction.tenant == tenant, Interaction.idempotency_key.in_(keys))
+            existing.update({(tenant, row.idempotency_key or ""): row for row in session.scalars(query)})
+    redacted = iter(redact_turns([t for c in contacts for t in c.turns]))
+    new_rows: list[dict[str, Any]] = []
+    answers: list[Accepted] = []
+    in_batch: dict[tuple[str, str], Accepted] = {}
+    for contact in contacts:
+        turns = [next(redacted) for _ in contact.turns]
+        key = (contact.tenant, contact.idempotency_key or "")
+        if contact.idempotency_key and key in existing:
+            row = existing[key]
+            answers.append(Accepted(row.id, row.status, created=False, needs_queue=not row.enqueued))
+        elif contact.idempotency_key and key in in_batch:
+            answers.append(Accepted(in_batch[key].id, "queued", created=False, needs_queue=False))
+        else:
+            fields = _new_row(contact.tenant, contact.channel, contact.meta, contact.idempotency_key, turns)
+            new_rows.append(fields)
+            answers.append(Accepted(fields["id"], "queued", created=True, needs_queue=True))
+            if contact.idempotency_key:
+                in_batch[key] = answers[-1]
+    if new_rows:
+        session.execute(insert(Interaction), new_rows)
+    session.commit()
+    return answers
+
+
+def mark_not_enqueued(session: Session, ids: list[str]) -> None:
+    """The broker refused these: the sweeper (or a retry with the same Idempotency-Key) queues them later."""
+    session.execute(update(Interaction).where(Interaction.id.in_(ids)).values(enqueued=False))
+    session.commit()
+
+
+def mark_enqueued(session: Session, ids: list[str]) -> None:
+    session.execute(update(Interaction).where(Interaction.id.in_(ids)).values(enqueued=True))
+    session.commit()
+
+
+def _by_idempotency_key(session: Session, *, tenant: str, key: str) -> Interaction | None:
+    return session.scalar(select(Interaction).where(Interaction.tenant == tenant, Interaction.idempotency_key == key))
+
+
+def get_interaction(session: Session, *, tenant: str, interaction_id: str) -> Interaction:
+    """Another tenant's contact is reported exactly like a missing one."""
+    row = session.get(Interaction, interaction_id)
+    if row is None or row.tenant != tenant:
+        raise NotFound(f"interaction {interaction_id} not found")
+    return row
+
+
+def list_interactions(
+    session: Session, *, tenant: str, status: str | None = None, limit: int = 50, before: str | None = None
+) -> tuple[list[Interaction], str | None]:
+    """Newest first; `before` is the cursor the previous page returned."""
+    query = select(Interaction).where(Interaction.tenant == tenant)
+    if status:
+        if status not in STATUSES:
+            raise InvalidInput(f"unknown status {status!r}: expected one of {', '.join(STATUSES)}")
+        query = query.where(Interaction.status == status)
+    if before:
+        anchor = session.get(Interaction, before)
+        if anchor is None or anchor.tenant != tenant:
+            raise InvalidInput("unknown cursor")
+        query = query.where(
+            (Interaction.created_at < anchor.created_at)
+            | ((Interaction.created_at == anchor.created_at) & (Interaction.id < anchor.id))
+        )
+    rows = list(session.scalars(query.order_by(Interaction.created_at.desc(), Interaction.id.desc()).limit(limit + 1)))
+    return rows[:limit], (rows[limit - 1].id if len(rows) > limit else None)
+
+
+def load_audio(session: Session, *, interaction_id: str) -> bytes:
+    blob = session.get(AudioBlob, interaction_id)
+    if blob is None:
+        raise NotFound(f"no recording stored for interaction {interaction_id}")
+    return blob.content
+
+
+def record_outcome(
+    session: Session,
+    *,
+    tenant: str,
+    interaction_id: str,
+    handle_time_s: float,
+    queue: str | None,
+    resolution: str | None,
+) -> Outcome:
+    """Store (or replace) the actual handling time reported by the call center."""
+    row = get_interaction(session, tenant=tenant, interaction_id=interaction_id)
+    outcome = session.scalar(select(Outcome).where(Outcome.interaction_id == row.id)) or Outcome(
+        interaction_id=row.id, tenant=tenant
+    )
+    outcome.channel, outcome.intent = row.channel, row.intent_label
+    outcome.handle_time_s, outcome.queue, outcome.resolution = handle_time_s, queue, resolution
+    outcome.created_at = utcnow()
+    session.add(outcome)
+    session.commit()
+    return outcome
+
+
+def outcome_durations(
+    session: Session, *, tenant: str, intent: str | None, limit: int = 2000
+) -> dict[str, list[float]]:
+    """The tenant's most recent handling times for one intent, grouped by channel."""
+    rows = session.execute(
+        select(Outcome.channel, Outcome.handle_time_s)
+        .where(Outcome.tenant == tenant, Outcome.intent == intent)
+        .order_by(Outcome.created_at.desc())
+        .limit(limit)
+    )
+    grouped: dict[str, list[float]] = {}
+    for channel, seconds in rows:
+        grouped.setdefault(channel, []).append(seconds)
+    return grouped
+
+
+def create_webhook(session: Session, *, tenant: str, url: str) -> Webhook:
+    if not url.startswith(("http://", "https://")):
+        raise InvalidInput("webhook url must start with http:// or https://")
+    hook = Webhook(tenant=tenant, url=url, secret=secrets.token_hex(32))
+    session.add(hook)
+    session.commit()
+    return hook
+
+
+def webhooks_for(session: Session, *, tenant: str) -> list[Webhook]:
+    return list(session.scalars(select(Webhook).where(Webhook.tenant == tenant).order_by(Webhook.id)))
+
+
+def delete_webhook(session: Session, *, tenant: str, webhook_id: int) -> None:
+    hook = session.get(Webhook, webhook_id)
+    if hook is None or hook.tenant != tenant:
+        raise NotFound(f"webhook {webhook_id} not found")
+    session.delete(hook)
+    session.commit()
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def interaction_view(row: Interaction) -> dict[str, Any]:
+    """The public shape of an interaction (the API contract)."""
+    view: dict[str, Any] = {
+        "id": row.id,
+        "status": row.status,
+        "channel": row.channel,
+        "external_id": row.external_id,
+        "customer_hash": row.customer_hash,
+        "queue": row.queue,
+        "agent": row.agent,
+        "duration_s": row.duration_s,
+        "turns": row.turns or [],
+        "intent": {"label": row.intent_label, "confidence": row.intent_confidence} if row.intent_label else None,
+        "routing": row.routing,
+        "handle_time": row.handle_time,
+        **{k: (row.analysis or {}).get(k) for k in ANALYSIS_KEYS},
+        "attempts": row.attempts,
+        "created_at": _iso(row.created_at),
+        "finished_at": _iso(row.finished_at),
+    }
+    if row.status == "failed":
+        view["error"] = row.error
+    return view

