@@ -25,7 +25,8 @@ test: install
 lint: install
 	$(PY) -m ruff check .
 
-# Rebuild the trained artifacts under models/ from ../shared/data.
+# Rebuild the trained artifacts under models/: the intent model from the vendored data/, the handling-time model
+# from the Anonymous Bank log where it is (DATA=FILE; not vendored, its licence is unclear).
 models: install
 	$(PY) models/intent/train.py
 	PY=$(PY) models/handle_time/rebuild.sh

@@ -1,4 +1,4 @@
-"""Live agent assist over a WebSocket, and the agent page that shows it: thin routes over `callscope.live`.
+"""Live agent assist over a WebSocket, and the agent page that shows it: thin routes over `callscope.live.session`.
 
 `WS /v1/live/{session_id}`: authenticate (the `Authorization: Bearer` header, or a first `auth` message
 for browsers; never a key in the URL), then answer each event with one JSON message. The session ends

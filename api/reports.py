@@ -1,7 +1,8 @@
 """Supervisor reports over HTTP: the dashboard, contact drill-down, opportunities, JSON/CSV figures, categories, audio.
 
 Thin routes: authenticate (a signed session cookie from the login form, or `Authorization: Bearer`), check the role
-(supervisor or admin; the recording also ingest), call one `callscope.reports` / `callscope.categories` function.
+(supervisor or admin; the recording also ingest), call one
+`callscope.reports` / `callscope.understanding.categories` function.
 Contact views, recordings played and exports are written to `audit_events`.
 """
 

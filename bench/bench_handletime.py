@@ -8,7 +8,10 @@
 2. test week Jan 25-31 (never used to choose anything): p50 MAE of the model against the global and per-type
    medians of the training days, relative improvement, p90 coverage, a paired bootstrap interval (by call, 1000
    draws) of the improvement, the figures when no agent is known yet, and per-type figures;
-3. daily back-test over the test week: no refit, refit on all earlier days (expanding), refit on the last 14 days.
+3. daily back-test over the test week: no refit, refit on all earlier days (expanding), refit on the last 14 days;
+4. the model's target on the test week (fit Jan 1-24, score Jan 25-31): p50 MAE at least 1.5% below the per-type
+   median's and p90 coverage within 85-95%. The log's licence is unclear, so it is not in the repository and this
+   check is a benchmark, not a test; `--target-only` runs just it, and the exit code is 1 when it is missed.
 
     .venv/bin/python bench/bench_handletime.py [--data ../shared/data/.../january_1999.tsv] [--test-from 1999-01-25]
 """
@@ -28,7 +31,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from callscope import handletime_model as hm  # noqa: E402
+from callscope.prediction import handletime_model as hm  # noqa: E402
 from callscope.prediction.history import read_anonymous_bank  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "anonymous_bank_callcenter_1999" / "january_1999.tsv"
@@ -122,16 +125,44 @@ def test_week_detail(rows: list[Any], *, test_from: date, params: dict[str, Any]
     }
 
 
+TARGET_IMPROVEMENT_PCT = 1.5
+TARGET_P90_COVERAGE = (0.85, 0.95)
+
+
+def target_check(rows: list[Any], *, test_from: date) -> dict[str, Any]:
+    """The shipped recipe fitted before the test week and scored on it, against the model card's target."""
+    _, report = hm.holdout_report(rows, test_from=test_from)
+    low, high = TARGET_P90_COVERAGE
+    met = report["improvement_vs_group_pct"] >= TARGET_IMPROVEMENT_PCT and low <= report["p90_coverage"] <= high
+    return {
+        "improvement_vs_group_pct": report["improvement_vs_group_pct"],
+        "p90_coverage": report["p90_coverage"],
+        "n": report["n"],
+        "train_days": report["train_days"],
+        "target": f"improvement >= {TARGET_IMPROVEMENT_PCT}%, p90 coverage {low}-{high}",
+        "met": bool(met),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--params", type=Path, default=DEFAULT_PARAMS)
     parser.add_argument("--test-from", type=date.fromisoformat, default=date(1999, 1, 25))
     parser.add_argument("--window-days", type=int, default=14)
+    parser.add_argument("--target-only", action="store_true", help="only the test-week target check")
     args = parser.parse_args()
+    if not args.data.is_file():
+        raise SystemExit(f"the Anonymous Bank call log is not at {args.data} (its licence keeps it out of the "
+                         "repository): pass --data FILE")
     params = hm.resolve_params(json.loads(args.params.read_text()))
     started = time.perf_counter()
     rows = sorted(read_anonymous_bank(args.data), key=lambda r: r.started_at)
+    print("target check ...", file=sys.stderr)
+    target = target_check(rows, test_from=args.test_from)
+    if args.target_only:
+        print(json.dumps(target, indent=1))
+        raise SystemExit(0 if target["met"] else 1)
     development = [r for r in rows if r.started_at.date() < args.test_from]
     print("validation ...", file=sys.stderr)
     figures = {"data": str(args.data.name), "rows": len(rows), "validation": validation(development, params=params)}
@@ -147,8 +178,11 @@ def main() -> None:
     )
     figures |= summary
     figures["test_period"] |= test_week_detail(rows, test_from=args.test_from, params=params)
+    figures["target"] = target
     figures["wall_s"] = round(time.perf_counter() - started, 1)
     print(json.dumps(figures, indent=1))
+    if not target["met"]:
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Every channel becomes the same record: a list of turns (speaker, start, end, text).
 
 SMS threads and web chats arrive as JSON (the API's body format) or as a plain-text transcript;
-recordings become turns in `callscope.transcribe`.
+recordings become turns in `callscope.voice.transcribe`.
 """
 
 from __future__ import annotations

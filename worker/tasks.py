@@ -1,4 +1,4 @@
-"""Thin Celery tasks: each takes an id, opens a session, calls one `callscope.jobs` step, declares retries."""
+"""Thin Celery tasks: each takes an id, opens a session, calls one `callscope.pipeline.jobs` step, declares retries."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ class RoutingHint(BaseModel):
     priority: int
     escalate: bool = False
     reasons: list[str]
-    learned: dict[str, Any] | None = None  # preferred queue/agents from outcomes, with evidence (callscope.learning)
+    learned: dict[str, Any] | None = None  # preferred queue/agents from outcomes, with evidence (prediction.learning)
 
 
 @lru_cache

@@ -4,7 +4,7 @@ Formats:
 - `jsonl`: one API body per line (SMS or chat, as `POST /v1/interactions` takes it), plus optional
   `created_at` (ISO 8601) and `outcome` (`{"handle_time_s", "queue", "resolution"}`). Contacts are
   redacted, stored and analyzed in the importing process.
-- `csv`: the history CSV of `callscope.history` (a `text` column becomes the customer's turn).
+- `csv`: the history CSV of `callscope.prediction.history` (a `text` column becomes the customer's turn).
 - `anonymous-bank`: the Anonymous Bank call-center log (served calls become voice contacts with outcomes).
 """
 

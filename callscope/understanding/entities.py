@@ -2,7 +2,8 @@
 
 It reads *redacted* text (so no raw PII can reach an entity) plus the redaction spans, which carry what may be kept:
 a card's last four digits and which placeholders are account identifiers. One shared spaCy pipeline
-(`callscope.nlp`: an EntityRuler for products, card brands, merchants and banks, then the statistical NER for other
+(`callscope.understanding.nlp`: an EntityRuler for products, card brands, merchants and banks, then the statistical
+NER for other
 organisations and date phrases) plus regular expressions for amounts and dates, which also normalise them.
 
 Entity types and their `value`:

@@ -4,7 +4,7 @@ This module is the runtime side only: it loads the committed model folder and pr
 deliberately imports nothing from the web/worker layers so it can be used from the API, Celery
 workers, notebooks and the training script alike. The pipeline is ``textcat`` (bag of n-grams)
 followed by ``callscope_intent_blend`` (TF-IDF linear model blended in, calibrated): see
-``callscope.intent_components``. Texts the model is unsure about come back as ``other``.
+``callscope.understanding.intent_components``. Texts the model is unsure about come back as ``other``.
 """
 
 from __future__ import annotations

@@ -125,7 +125,7 @@ def normalize_volume(audio: np.ndarray, target_dbfs: float = -30.0) -> np.ndarra
 
 @lru_cache(maxsize=1)
 def _encoder() -> Any:
-    import torch  # only here: importing callscope.diarize costs nothing until a recording is diarized
+    import torch  # only here: importing callscope.voice.diarize costs nothing until a recording is diarized
 
     class VoiceEncoder(torch.nn.Module):
         def __init__(self) -> None:

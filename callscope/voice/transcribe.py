@@ -2,7 +2,7 @@
 
 Dual-channel call recordings are transcribed one channel at a time with the VAD filter on (so each
 side's silence is skipped), the other side's voice leaking into a channel is dropped word by word
-(`callscope.crosstalk`), then the turns are merged by timestamp and labelled agent/customer. Mono
+(`callscope.voice.crosstalk`), then the turns are merged by timestamp and labelled agent/customer. Mono
 recordings, and stereo files that carry the same signal on both channels, are one track.
 """
 
@@ -51,7 +51,7 @@ class Transcript:
     turns: list[Turn]
     channels: int
     roles: dict[str, Any] | None = None  # how the agent's channel was decided, for stereo calls
-    diarization: dict[str, Any] | None = None  # how a mono recording's voices were told apart (callscope.diarize)
+    diarization: dict[str, Any] | None = None  # how a mono recording's voices were told apart (callscope.voice.diarize)
 
     @property
     def text(self) -> str:
@@ -205,7 +205,7 @@ def _transcribe_track(
                 start, end, text = piece[0].start, piece[-1].end, "".join(w.word for w in piece).strip()
             turn = Turn(speaker="unknown", start=round(offset + start, 3), end=round(offset + end, 3), text=text)
             turns.append(turn)
-            if words is not None:  # for callscope.diarize: on a mono track the speaker can change inside a turn
+            if words is not None:  # for callscope.voice.diarize: on a mono track the speaker can change inside a turn
                 words.append([(offset + w.start, offset + w.end, w.word) for w in piece or []])
     return turns
 
@@ -252,7 +252,7 @@ def transcribe(
 ) -> Transcript:
     """Transcribe a recording into time-ordered turns; `on_progress` gets the fraction done (0..1).
 
-    Each channel is streamed window by window (`callscope.audio_windows`), so memory does not grow with the
+    Each channel is streamed window by window (`callscope.voice.audio_windows`), so memory does not grow with the
     call's length. `diarize`: tell two voices apart on a mono recording (None: the `diarize_mono` setting);
     that needs the whole track at once.
     """
@@ -301,7 +301,7 @@ def transcribe(
 
 
 def _transcribe_mono_diarized(source: str | bytes, options: WhisperOptions, on_progress: Progress | None) -> Transcript:
-    """Mono with two voices told apart from Whisper's word timings (callscope.diarize imports torch only then)."""
+    """Mono with two voices told apart from Whisper's word timings (callscope.voice.diarize imports torch only then)."""
     from callscope.voice.diarize import assign_speakers
 
     audio, _ = decode(source)

@@ -2,10 +2,10 @@
 
 Usage (from the repository root; ``make models`` runs exactly this)::
 
-    .venv/bin/python models/intent/train.py [--data ../shared/data/banking77/train.csv] \\
-        [--clinc ../shared/data/clinc150] [--out models/intent/model] [--seed 13] [--holdout-out DIR]
+    .venv/bin/python models/intent/train.py [--data data/banking77/train.csv] \\
+        [--clinc data/clinc150] [--out models/intent/model] [--seed 13] [--holdout-out DIR]
 
-Steps: read the CSV, normalize text with ``callscope.intent.normalize_text`` (the same function used
+Steps: read the CSV, normalize text with ``callscope.understanding.intent.normalize_text`` (the same function used
 at inference), make a deterministic stratified 90/10 train/validation split, train spaCy's bag-of-
 n-grams ``textcat`` with ``models/intent/config.cfg`` (fixed epochs, last checkpoint: validation
 picks nothing), fit two linear models on word, char and word-pair TF-IDF features (scikit-learn),
@@ -59,8 +59,8 @@ from callscope.understanding.intent_components import (  # noqa: E402
     softmax,
 )
 
-DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "banking77" / "train.csv"
-DEFAULT_CLINC = REPO_ROOT.parent / "shared" / "data" / "clinc150"
+DEFAULT_DATA = REPO_ROOT / "data" / "banking77" / "train.csv"  # vendored (CC-BY-4.0), see data/README.md
+DEFAULT_CLINC = REPO_ROOT / "data" / "clinc150"  # vendored (CC-BY-3.0)
 DEFAULT_OUT = INTENT_DIR / "model"
 CONFIG_PATH = INTENT_DIR / "config.cfg"
 METRICS_PATH = INTENT_DIR / "metrics.json"

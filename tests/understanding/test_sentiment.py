@@ -2,7 +2,8 @@
 
 The utterances below were written and labelled by hand by one engineer (negative / neutral / positive, judged as a
 supervisor would read the customer's mood); they are not a benchmark. DEV was used while choosing the banking
-lexicon adjustments in `callscope.sentiment`, so its accuracy is optimistic. HELD_OUT was written at the same time
+lexicon adjustments in `callscope.understanding.sentiment`, so its accuracy is optimistic. HELD_OUT was written at the
+same time
 and never used for tuning. Measured (vaderSentiment 3.3.2, labels by VADER's +-0.05 thresholds):
 
     set        n   plain VADER   with banking adjustments

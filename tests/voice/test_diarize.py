@@ -78,7 +78,7 @@ def test_encoder_weights_ship_in_the_wheel_and_load_without_network(monkeypatch,
 
 
 def test_importing_transcription_does_not_import_torch():
-    code = "import sys, callscope.transcribe, callscope.diarize; print('torch' in sys.modules)"
+    code = "import sys, callscope.voice.transcribe, callscope.voice.diarize; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
