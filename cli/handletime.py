@@ -2,6 +2,8 @@
 
 Exit codes: 0 done; 1 `predict` wrote every row but some could not be predicted (their p50_s/p90_s are empty);
 2 bad usage or input (unreadable file, missing column, no usable rows, not a model folder).
+An optional field out of range (a negative IVR time, say) is only unknown for its contact: it is named on stderr
+with its line, and the contact is fitted or predicted without it.
 """
 
 from __future__ import annotations
@@ -51,18 +53,20 @@ def _read_history(path: Path, fmt: HistoryFormat) -> list[Any]:
     """Rows with a handle time from either format; unusable rows reported on stderr (outcome skips as counts)."""
     from callscope.prediction.history import read_anonymous_bank, read_history_csv
 
+    ignored: list[Any] = []
     if fmt is HistoryFormat.csv:
-        rows, errors = read_history_csv(path, require_handle_time=True)
+        rows, errors = read_history_csv(path, require_handle_time=True, ignored=ignored)
         _report_errors(errors, what="skipped")
     else:
         skipped: list[Any] = []
-        rows = list(read_anonymous_bank(path, skipped=skipped))
+        rows = list(read_anonymous_bank(path, skipped=skipped, ignored=ignored))
         not_served = [e for e in skipped if e.reason.startswith("outcome ")]
         counts = Counter(e.reason.split(":")[0] for e in not_served)
         if counts:
             summary = ", ".join(f"{n} {reason}" for reason, n in sorted(counts.items()))
             err.print(f"skipped calls not served by an agent: {summary}", highlight=False, soft_wrap=True)
         _report_errors([e for e in skipped if not e.reason.startswith("outcome ")], what="skipped")
+    _report_errors(ignored, what="field")
     return rows
 
 
@@ -133,20 +137,24 @@ def predict_command(
 ) -> None:
     """CSV on stdout, one row per input row in input order: contact_id,p50_s,p90_s.
 
-    A row that cannot be read is reported on stderr with its line number and written with empty p50_s and p90_s
-    (and its contact_id when readable), so output rows stay aligned with input rows; the exit code is then 1.
+    A row without what a prediction needs (contact_id, started_at, channel) is reported on stderr with its line
+    number and written with empty p50_s and p90_s (and its contact_id when readable), so output rows stay aligned
+    with input rows; the exit code is then 1. An optional field out of range is named on stderr and the row is
+    predicted without it.
     Each customer's recent contacts are counted within this file only (the model stores no customer data)."""
     from callscope.prediction.handletime_model import load
     from callscope.prediction.history import RowError, iter_history_csv
 
     try:
         fitted = load(model)
-        items = [item for _, item in iter_history_csv(contacts, require_handle_time=False)]
+        ignored: list[RowError] = []
+        items = [item for _, item in iter_history_csv(contacts, require_handle_time=False, ignored=ignored)]
         rows = [item for item in items if not isinstance(item, RowError)]
         predictions = iter(fitted.predict(rows))
     except CallscopeError as exc:
         _fail(str(exc))
     errors = [item for item in items if isinstance(item, RowError)]
+    _report_errors(ignored, what="field")
     _report_errors(errors, what="not predicted")
     writer = csv.writer(sys.stdout, lineterminator="\n")
     writer.writerow(["contact_id", "p50_s", "p90_s"])

@@ -423,6 +423,8 @@ def import_contacts(
             report = import_file(session, file, fmt=fmt, tenant=tenant, resources=resources, on_progress=show)
         except CallscopeError as exc:
             _fail(str(exc))
+    for note in report.ignored[:50]:
+        err.print(f"[yellow]line {note.line}:[/yellow] field {note.reason}", highlight=False)
     for line, reason in report.errors[:50]:
         err.print(f"[yellow]line {line}:[/yellow] {reason}")
     err.print(f"imported {report.imported} contacts; {len(report.errors)} rows skipped")

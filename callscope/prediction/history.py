@@ -13,6 +13,11 @@ History CSV (UTF-8, header row, comma-separated; unknown columns are ignored, op
 | intent, intent_confidence, queue, service_type, agent, priority, wait_s, ivr_s, text, customer_ref | no | |
 
 `customer_ref` is personal data: it is never a feature, only hashed in memory to count recent contacts.
+
+Real logs hold glitches (a negative IVR time, a priority that is not a number). An optional column whose value is
+out of range is unknown for that contact: the row is kept without it (LightGBM handles missing features) and the
+field is listed in `ignored`, with its line. Only a row without what every use needs (contact_id, started_at,
+channel; handle_time_s to fit) is not used.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, Any, Literal
 
 from pydantic import BaseModel, ValidationError, field_validator
 
@@ -33,6 +38,7 @@ from callscope.errors import InvalidInput
 CHANNELS = ("voice", "sms", "chat")
 REQUIRED_COLUMNS = ("contact_id", "started_at", "channel")
 HANDLE_TIME_COLUMN = "handle_time_s"
+IGNORED_NOTE = "ignored, the contact is used without it"
 
 
 class HistoryRow(BaseModel):
@@ -59,6 +65,14 @@ class HistoryRow(BaseModel):
         """Durations and confidences are never negative, NaN or infinite in usable history."""
         if value is not None and (not math.isfinite(value) or value < 0):
             raise ValueError("must be a finite number >= 0")
+        return value
+
+    @field_validator("intent_confidence")
+    @classmethod
+    def _probability(cls, value: float | None) -> float | None:
+        """A confidence is a probability."""
+        if value is not None and value > 1:
+            raise ValueError("must be at most 1")
         return value
 
     @field_validator("started_at")
@@ -111,9 +125,11 @@ def _clean(record: dict[str | None, str | list[str] | None], fields: tuple[str, 
 
 
 def iter_history_csv(
-    path_or_file: str | Path | IO[str], *, require_handle_time: bool
+    path_or_file: str | Path | IO[str], *, require_handle_time: bool, ignored: list[RowError] | None = None
 ) -> Iterator[tuple[int, HistoryRow | RowError]]:
-    """Yield (line, row or error) for every data row in file order, so callers can keep outputs aligned."""
+    """Yield (line, row or error) for every data row in file order, so callers can keep outputs aligned.
+
+    Out-of-range optional fields are dropped from their row and appended to `ignored`."""
     handle, owned = _open_text(path_or_file)
     try:
         reader = csv.DictReader(handle)
@@ -131,7 +147,8 @@ def iter_history_csv(
         for record in reader:
             line = last_line + 1  # a quoted field may span lines: report where the row starts
             last_line = reader.line_num
-            yield line, _parse_record(record, known=known, line=line, require_handle_time=require_handle_time)
+            yield line, _parse_record(record, known=known, line=line, require_handle_time=require_handle_time,
+                                      ignored=ignored)  # fmt: skip
     except csv.Error as exc:
         raise InvalidInput(f"history CSV is malformed near line {reader.line_num}: {exc}") from exc
     finally:
@@ -140,31 +157,50 @@ def iter_history_csv(
 
 
 def _parse_record(
-    record: dict[str | None, str | list[str] | None], *, known: tuple[str, ...], line: int, require_handle_time: bool
+    record: dict[str | None, str | list[str] | None],
+    *,
+    known: tuple[str, ...],
+    line: int,
+    require_handle_time: bool,
+    ignored: list[RowError] | None,
 ) -> HistoryRow | RowError:
     """One CSV record to a validated row, or the reason it cannot be used."""
-    values = _clean(record, known)
-    contact_id = values.get("contact_id")
+    values: dict[str, Any] = dict(_clean(record, known))
     if None in record:
-        return RowError(line, "more cells than header columns", contact_id)
+        return RowError(line, "more cells than header columns", values.get("contact_id"))
     if "channel" in values:
         values["channel"] = values["channel"].lower()
+    return validate_row(values, line=line, require_handle_time=require_handle_time, ignored=ignored)
+
+
+def validate_row(
+    values: dict[str, Any], *, line: int, require_handle_time: bool, ignored: list[RowError] | None
+) -> HistoryRow | RowError:
+    """A row, with any out-of-range optional field dropped (and noted in `ignored`), or why it cannot be used."""
+    contact_id = values.get("contact_id")
+    needed = {*REQUIRED_COLUMNS, *((HANDLE_TIME_COLUMN,) if require_handle_time else ())}
     try:
         row = HistoryRow.model_validate(values)
     except ValidationError as exc:
-        return RowError(line, _validation_reason(exc), contact_id)
+        fields = {str(e["loc"][0]) if e["loc"] else "row" for e in exc.errors()}
+        if fields & needed or "row" in fields:
+            return RowError(line, _validation_reason(exc), contact_id)
+        for name in fields:
+            if ignored is not None:
+                ignored.append(RowError(line, f"{name}={values[name]!r} {IGNORED_NOTE}", contact_id))
+        row = HistoryRow.model_validate({k: v for k, v in values.items() if k not in fields})
     if require_handle_time and row.handle_time_s is None:
         return RowError(line, "handle_time_s is empty", contact_id)
     return row
 
 
 def read_history_csv(
-    path_or_file: str | Path | IO[str], *, require_handle_time: bool
+    path_or_file: str | Path | IO[str], *, require_handle_time: bool, ignored: list[RowError] | None = None
 ) -> tuple[list[HistoryRow], list[RowError]]:
     """Read a history CSV; bad rows are returned with their line numbers instead of stopping the read."""
     rows: list[HistoryRow] = []
     errors: list[RowError] = []
-    for _, item in iter_history_csv(path_or_file, require_handle_time=require_handle_time):
+    for _, item in iter_history_csv(path_or_file, require_handle_time=require_handle_time, ignored=ignored):
         (errors if isinstance(item, RowError) else rows).append(item)
     return rows, errors
 
@@ -225,33 +261,32 @@ def _anonymous_bank_start(record: dict[str, str]) -> datetime:
     return day + entry
 
 
-def _non_negative_or_none(value: str) -> float | None:
-    """A few logs record a negative VRU time (clock skew between systems): unknown, not a reason to drop the call."""
-    number = float(value)
-    return number if number >= 0 else None
+def _anonymous_bank_values(record: dict[str, str]) -> dict[str, Any]:
+    """One served call's HistoryRow fields; the service type is both the queue and the service_type feature.
 
-
-def _anonymous_bank_row(record: dict[str, str]) -> HistoryRow:
-    """One served call to a HistoryRow; the service type is both the queue and the service_type feature."""
+    Several logs record a negative VRU time (clock skew between systems): `validate_row` makes it unknown."""
     server = record["server"]
     customer = record["customer_id"]
-    return HistoryRow(
-        contact_id=f"{record['vru+line']}-{record['call_id']}",
-        started_at=_anonymous_bank_start(record),
-        channel="voice",
-        queue=record["type"],
-        service_type=record["type"],
-        agent=None if server in ("", "NO_SERVER") else server,
-        priority=int(record["priority"]),
-        wait_s=float(record["q_time"]),
-        ivr_s=_non_negative_or_none(record["vru_time"]),
-        handle_time_s=float(record["ser_time"]),
-        customer_ref=None if customer in ("", "0") else customer,
-    )
+    return {
+        "contact_id": f"{record['vru+line']}-{record['call_id']}",
+        "started_at": _anonymous_bank_start(record),
+        "channel": "voice",
+        "queue": record["type"],
+        "service_type": record["type"],
+        "agent": None if server in ("", "NO_SERVER") else server,
+        "priority": record["priority"],
+        "wait_s": record["q_time"],
+        "ivr_s": record["vru_time"],
+        "handle_time_s": record["ser_time"],
+        "customer_ref": None if customer in ("", "0") else customer,
+    }
 
 
-def read_anonymous_bank(path: str | Path, *, skipped: list[RowError] | None = None) -> Iterator[HistoryRow]:
-    """Yield one HistoryRow per agent-served call; rows not used are appended to `skipped` with line and reason."""
+def read_anonymous_bank(
+    path: str | Path, *, skipped: list[RowError] | None = None, ignored: list[RowError] | None = None
+) -> Iterator[HistoryRow]:
+    """Yield one HistoryRow per agent-served call; rows not used are appended to `skipped` with line and reason,
+    out-of-range optional fields (dropped from their call) to `ignored`."""
     try:
         handle = open(path, encoding="utf-8", newline="")  # noqa: SIM115 - closed below
     except OSError as exc:
@@ -270,10 +305,14 @@ def read_anonymous_bank(path: str | Path, *, skipped: list[RowError] | None = No
             reason = _anonymous_bank_skip_reason(record, n_cells=len(cells), n_columns=len(header))
             if reason is None:
                 try:
-                    yield _anonymous_bank_row(record)
+                    item = validate_row(_anonymous_bank_values(record), line=line, require_handle_time=True,
+                                        ignored=ignored)  # fmt: skip
+                except ValueError as exc:
+                    item = RowError(line, str(exc))
+                if isinstance(item, HistoryRow):
+                    yield item
                     continue
-                except (ValueError, ValidationError) as exc:
-                    reason = _validation_reason(exc) if isinstance(exc, ValidationError) else str(exc)
+                reason = item.reason
             if skipped is not None:
                 skipped.append(RowError(line, reason))
 

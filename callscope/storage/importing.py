@@ -38,6 +38,7 @@ BATCH = 500
 class ImportReport:
     imported: int = 0
     errors: list[tuple[int, str]] = field(default_factory=list)
+    ignored: list[history.RowError] = field(default_factory=list)  # optional fields out of range, contact kept
 
 
 @dataclass(frozen=True)
@@ -75,18 +76,20 @@ def _history_record(line: int, row: history.HistoryRow) -> Record:
     return Record(line, row.channel, turns, meta, row.started_at, outcome if row.handle_time_s else None, bool(turns))
 
 
-def records(path: Path, fmt: str) -> Iterator[Record | tuple[int, str]]:
+def records(
+    path: Path, fmt: str, *, ignored: list[history.RowError] | None = None
+) -> Iterator[Record | tuple[int, str]]:
     """The file's contacts one at a time (or `(line, reason)` for a row that cannot be read)."""
     if fmt == "jsonl":
         with path.open() as file:
             yield from _jsonl_records(file)
     elif fmt == "csv":
         with path.open(newline="") as file:
-            for line, item in history.iter_history_csv(file, require_handle_time=False):
+            for line, item in history.iter_history_csv(file, require_handle_time=False, ignored=ignored):
                 yield (item.line, item.reason) if isinstance(item, history.RowError) else _history_record(line, item)
     elif fmt == "anonymous-bank":
-        for n, row in enumerate(history.read_anonymous_bank(path), start=2):
-            yield _history_record(n, row)
+        for row in history.read_anonymous_bank(path, ignored=ignored):  # calls not served by an agent are left out
+            yield _history_record(0, row)
     else:
         raise CallscopeError(f"unknown format {fmt!r}: expected one of {', '.join(FORMATS)}")
 
@@ -128,7 +131,7 @@ def import_file(
         session.commit()
         session.expunge_all()  # keep memory flat however long the file is
 
-    for item in records(path, fmt):
+    for item in records(path, fmt, ignored=report.ignored):
         if isinstance(item, tuple):
             report.errors.append(item)
             continue

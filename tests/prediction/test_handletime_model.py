@@ -180,6 +180,32 @@ def test_cli_fit_then_predict_writes_one_row_per_input_row_in_order(tmp_path: Pa
     assert float(out[0]["p90_s"]) >= float(out[0]["p50_s"]) > float(out[2]["p50_s"]) > 0
 
 
+def test_cli_predicts_every_call_whose_optional_fields_hold_glitches(tmp_path: Path) -> None:
+    history = tmp_path / "history.csv"
+    good = history_to_text(synthetic_rows(600)).splitlines()
+    columns = good[0].split(",")
+    glitched = good[1].split(",")
+    glitched[columns.index("ivr_s")] = "-71"  # as in a later month of the real log
+    history.write_text("\n".join([good[0], ",".join(glitched), *good[2:]]) + "\n")
+    fitted = _cli("fit", str(history), "--model", str(tmp_path / "m"), cwd=tmp_path)
+    assert fitted.returncode == 0, fitted.stderr
+    assert "line 2: field: ivr_s='-71' ignored" in fitted.stderr and "(600 rows" in fitted.stderr
+    contacts = tmp_path / "contacts.csv"
+    contacts.write_text(
+        "contact_id,started_at,channel,service_type,agent,ivr_s,wait_s,priority\n"
+        "y1,2026-04-01T10:00:00,voice,SLOW,ana,-71,3,1\n"
+        "y2,2026-04-01T10:01:00,voice,FAST,ben,4,-2,urgent\n"
+        "y3,2026-04-01T10:02:00,voice,FAST,ben,4,2,1\n"
+    )
+    predicted = _cli("predict", "--model", str(tmp_path / "m"), str(contacts), cwd=tmp_path)
+    assert predicted.returncode == 0, predicted.stderr
+    out = list(csv.DictReader(io.StringIO(predicted.stdout)))
+    assert [r["contact_id"] for r in out] == ["y1", "y2", "y3"] and all(float(r["p50_s"]) > 0 for r in out)
+    assert "line 2: field: ivr_s='-71'" in predicted.stderr
+    assert "line 3: field: wait_s='-2'" in predicted.stderr and "line 3: field: priority='urgent'" in predicted.stderr
+    assert "not predicted" not in predicted.stderr
+
+
 def test_cli_fit_without_usable_rows_fails(tmp_path: Path) -> None:
     history = tmp_path / "history.csv"
     history.write_text("contact_id,started_at,channel,handle_time_s\nc1,never,voice,10\n")

@@ -144,3 +144,38 @@ def test_anonymous_bank_refuses_a_file_that_is_not_one(tmp_path: Path) -> None:
     path.write_text("a\tb\n1\t2\n")
     with pytest.raises(InvalidInput, match="not an Anonymous Bank call log"):
         list(read_anonymous_bank(path))
+
+
+def test_an_out_of_range_optional_field_is_unknown_for_its_row_not_a_reason_to_drop_it() -> None:
+    text = (
+        "contact_id,started_at,channel,handle_time_s,ivr_s,wait_s,priority,intent_confidence\n"
+        "g1,2026-11-20T09:00:00,voice,100,-71,12,1,0.9\n"  # line 2: negative IVR time, as in a real log
+        "g2,2026-11-20T09:01:00,voice,100,5,nan,high,1.7\n"  # line 3: three glitches at once
+        "g3,yesterday,voice,100,-71,12,1,0.9\n"  # line 4: no usable start time: not usable at all
+        "g4,2026-11-20T09:03:00,voice,-5,3,12,1,0.9\n"  # line 5: the target itself is bad
+    )
+    ignored: list[RowError] = []
+    rows, errors = read_history_csv(io.StringIO(text), require_handle_time=True, ignored=ignored)
+    assert [r.contact_id for r in rows] == ["g1", "g2"]
+    assert rows[0].ivr_s is None and rows[0].wait_s == 12 and rows[0].priority == 1
+    assert (rows[1].ivr_s, rows[1].wait_s, rows[1].priority, rows[1].intent_confidence) == (5, None, None, None)
+    noted = sorted((e.line, e.reason.split("=")[0]) for e in ignored)
+    assert noted == [(2, "ivr_s"), (3, "intent_confidence"), (3, "priority"), (3, "wait_s")]
+    assert ignored[0].line == 2 and "-71" in ignored[0].reason and ignored[0].contact_id == "g1"
+    assert [(e.line, e.contact_id) for e in errors] == [(4, "g3"), (5, "g4")]
+    assert "started_at" in errors[0].reason and "handle_time_s" in errors[1].reason
+    # predicting needs no handle time, so a bad one is only ignored there
+    items = list(iter_history_csv(io.StringIO(text), require_handle_time=False))
+    assert [isinstance(item, RowError) for _, item in items] == [False, False, True, False]
+
+
+def test_anonymous_bank_glitches_in_optional_fields_keep_the_call(tmp_path: Path) -> None:
+    glitch = "AA0105\t510\t0\tx\tPS\t990107\t9:00:00\t9:00:05\t-71\t9:00:05\t9:00:10\t-3\tAGENT\t9:00:10\t9:02:10\t120\tRONIT"
+    path = tmp_path / "glitch.tsv"
+    path.write_bytes(("\r\n".join([ANON_HEADER, glitch]) + "\r\n").encode())
+    ignored: list[RowError] = []
+    skipped: list[RowError] = []
+    (row,) = read_anonymous_bank(path, skipped=skipped, ignored=ignored)
+    assert skipped == [] and (row.ivr_s, row.wait_s, row.priority, row.handle_time_s) == (None, None, None, 120)
+    assert sorted(e.reason.split("=")[0] for e in ignored) == ["ivr_s", "priority", "wait_s"]
+    assert {e.line for e in ignored} == {2}
