@@ -17,6 +17,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from callscope.settings import REPO_ROOT, get_settings
+from cli.processes import die_with_parent, exit_on_sigterm
 
 SAMPLES = REPO_ROOT / "samples"
 SAMPLE_FILES = ("call_dual_channel.wav", "sms_thread.json", "web_chat.json", "chat_transcript.txt")
@@ -81,9 +82,11 @@ def run_demo(*, port: int, keep_running: bool, console: Console) -> None:
     from callscope.storage.store import create_api_key
     from cli.main import _migrated_sessionmaker
 
+    exit_on_sigterm()  # a SIGTERM (a process manager, `timeout`) still stops the service below
     settings = get_settings()
     with _migrated_sessionmaker()() as session:
-        key = create_api_key(session, tenant="demo", role="admin")
+        keys = {role: create_api_key(session, tenant="demo", role=role) for role in ("admin", "supervisor", "agent")}
+    key = keys["admin"]
     base = f"http://127.0.0.1:{port}"
     console.print(f"starting Callscope on {base} (data folder {settings.data_dir.resolve()})")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -94,6 +97,7 @@ def run_demo(*, port: int, keep_running: bool, console: Console) -> None:
         cwd=REPO_ROOT,
         env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
         start_new_session=True,
+        preexec_fn=die_with_parent,  # and if this process is killed outright, the kernel stops the service
         stdout=log_file,
         stderr=subprocess.STDOUT,
     )
@@ -105,9 +109,12 @@ def run_demo(*, port: int, keep_running: bool, console: Console) -> None:
         out = Console(width=None if sys.stdout.isatty() else 160)
         out.print(_results_table(results))
         out.print(
-            f"\nAPI docs (OpenAPI):  {base}/docs\nOne interaction:     {base}/v1/interactions/{ids[0]}\n"
-            f"Metrics:             {base}/metrics\nService log:         {log_path}\n"
-            f"API key (admin, tenant demo): {key}\n"
+            f"\nWhere to look (tenant demo; paste a key into the page's login):\n"
+            f"  Supervisor dashboard:  {base}/reports    key (supervisor): {keys['supervisor']}\n"
+            f"  Agent live assist:     {base}/agent      key (agent):      {keys['agent']}\n"
+            f"  API docs (OpenAPI):    {base}/docs       key (admin):      {key}\n"
+            f"  One interaction:       {base}/v1/interactions/{ids[0]}\n"
+            f"  Metrics:               {base}/metrics\n  Service log:           {log_path}\n"
             f"Try: curl -H 'Authorization: Bearer {key}' {base}/v1/interactions",
             soft_wrap=True,
         )

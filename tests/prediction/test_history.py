@@ -170,7 +170,8 @@ def test_an_out_of_range_optional_field_is_unknown_for_its_row_not_a_reason_to_d
 
 
 def test_anonymous_bank_glitches_in_optional_fields_keep_the_call(tmp_path: Path) -> None:
-    glitch = "AA0105\t510\t0\tx\tPS\t990107\t9:00:00\t9:00:05\t-71\t9:00:05\t9:00:10\t-3\tAGENT\t9:00:10\t9:02:10\t120\tRONIT"
+    glitch = "\t".join(["AA0105", "510", "0", "x", "PS", "990107", "9:00:00", "9:00:05", "-71", "9:00:05", "9:00:10",
+                        "-3", "AGENT", "9:00:10", "9:02:10", "120", "RONIT"])  # fmt: skip
     path = tmp_path / "glitch.tsv"
     path.write_bytes(("\r\n".join([ANON_HEADER, glitch]) + "\r\n").encode())
     ignored: list[RowError] = []
