@@ -39,14 +39,23 @@ log = logging.getLogger("callscope.api")
 
 
 def _sweep_forever(stop: threading.Event) -> None:
-    """Queue again contacts the broker lost (see `jobs.requeue_stale`); runs in every API process."""
-    from callscope.pipeline.jobs import requeue_stale
+    """Queue again contacts the broker lost (`recovery.recover_lost_queue` at once after a broker restart,
+    `jobs.requeue_stale` for the rest); runs in every API process."""
+    from callscope.pipeline.jobs import requeue_queued_before, requeue_stale
+    from callscope.pipeline.recovery import broker_redis, recover_lost_queue
 
     settings = get_settings()
     last_retention = 0.0
     while not stop.wait(settings.sweep_interval_s):
         try:
             with get_sessionmaker(settings.resolved_database_url)() as session:
+                recovered = recover_lost_queue(
+                    broker_redis(settings.broker_url),
+                    requeue=lambda before: len(requeue_queued_before(session, before=before, send=send_task)),
+                    now=utcnow(),
+                )
+                if recovered is not None and recovered[1]:
+                    log.warning("the broker started empty at %s: re-queued %d contacts", *recovered)
                 sent = requeue_stale(session, send=send_task, settings=settings)
                 if time.monotonic() - last_retention >= settings.retention_interval_s:
                     last_retention = time.monotonic()

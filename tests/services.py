@@ -87,10 +87,11 @@ def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
 
 
 class RedisServer:
-    """A real redis-server of our own (append-only, fsync always), so a test may stop and restart it."""
+    """A real redis-server of our own, so a test may stop and restart it: append-only with fsync always, or, with
+    `persistent=False`, keeping nothing on disk (as many installs run it: a restart empties it)."""
 
-    def __init__(self, folder: Path) -> None:
-        self.folder, self.port = folder, free_port()
+    def __init__(self, folder: Path, *, persistent: bool = True) -> None:
+        self.folder, self.port, self.persistent = folder, free_port(), persistent
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -100,7 +101,8 @@ class RedisServer:
     def start(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.folder),
-                "--appendonly", "yes", "--appendfsync", "always", "--save", ""]  # fmt: skip
+                "--appendonly", "yes" if self.persistent else "no", "--appendfsync", "always",
+                "--save", ""]  # fmt: skip
         self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:

@@ -3,21 +3,10 @@
 from __future__ import annotations
 
 import time
-from functools import lru_cache
 
 import redis
 
-
-def redis_url_for(broker_url: str) -> str:
-    """The broker's Redis as a redis-py URL (the embedded broker listens on a Unix socket)."""
-    if broker_url.startswith("redis+socket://"):
-        return "unix://" + broker_url.removeprefix("redis+socket://")
-    return broker_url
-
-
-@lru_cache(maxsize=4)
-def _client(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+from callscope.pipeline.recovery import broker_redis
 
 
 def allow(broker_url: str, *, key_prefix: str, per_minute: int, now: float | None = None) -> tuple[bool, int]:
@@ -28,7 +17,7 @@ def allow(broker_url: str, *, key_prefix: str, per_minute: int, now: float | Non
     window = int(now // 60)
     counter = f"callscope:ratelimit:{key_prefix}:{window}"
     try:
-        pipe = _client(redis_url_for(broker_url)).pipeline()
+        pipe = broker_redis(broker_url).pipeline()
         pipe.incr(counter)
         pipe.expire(counter, 120)
         count = int(pipe.execute()[0])

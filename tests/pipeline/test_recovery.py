@@ -1,0 +1,58 @@
+"""A broker that started empty is noticed by the missing marker, and exactly one caller queues the lost contacts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import redis
+
+from callscope.pipeline import recovery
+from tests.conftest import FAULTS_REDIS_DB, REDIS_HOST_URL
+
+NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def client() -> Iterator[redis.Redis]:
+    conn = redis.Redis.from_url(f"{REDIS_HOST_URL}/{FAULTS_REDIS_DB}")  # flushed by the fault tests too
+    conn.flushdb()
+    yield conn
+    conn.flushdb()
+
+
+def test_a_missing_marker_requeues_what_was_queued_before_the_broker_started_once(client: redis.Redis) -> None:
+    calls: list[datetime] = []
+
+    def requeue(before: datetime) -> int:
+        calls.append(before)
+        return 7
+
+    started, count = recovery.recover_lost_queue(client, requeue=requeue, now=NOW)
+    uptime = int(client.info("server")["uptime_in_seconds"])
+    assert count == 7 and abs((NOW - started) - timedelta(seconds=uptime)) <= timedelta(seconds=2)
+    assert calls == [started + timedelta(seconds=recovery.CLOCK_MARGIN_S)]
+    assert client.exists(recovery.MARKER_KEY) and not client.exists(recovery.LOCK_KEY)
+    assert recovery.recover_lost_queue(client, requeue=requeue, now=NOW) is None  # the marker is back: nothing lost
+    assert len(calls) == 1
+
+
+def test_another_process_recovering_holds_the_lock(client: redis.Redis) -> None:
+    client.set(recovery.LOCK_KEY, "1", ex=60)
+    assert recovery.recover_lost_queue(client, requeue=lambda _: pytest.fail("requeued twice"), now=NOW) is None
+
+
+def test_a_failed_requeue_leaves_the_marker_unset_so_the_next_sweep_tries_again(client: redis.Redis) -> None:
+    def refused(_: datetime) -> int:
+        raise redis.ConnectionError("broker went away again")
+
+    with pytest.raises(redis.ConnectionError):
+        recovery.recover_lost_queue(client, requeue=refused, now=NOW)
+    assert not client.exists(recovery.MARKER_KEY) and not client.exists(recovery.LOCK_KEY)
+    assert recovery.recover_lost_queue(client, requeue=lambda _: 3, now=NOW)[1] == 3
+
+
+def test_the_embedded_brokers_socket_url_becomes_a_redis_py_url() -> None:
+    assert recovery.redis_url_for("redis+socket:///var/broker/redis.sock") == "unix:///var/broker/redis.sock"
+    assert recovery.redis_url_for("redis://h:6379/0") == "redis://h:6379/0"
