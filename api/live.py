@@ -21,10 +21,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from api.enqueue import send_task
+from callscope.live.events import error_event
 from callscope.live.session import (
     LiveResources,
     LiveSession,
-    error_event,
     handle_event,
     is_heavy,
     load_message,

@@ -28,7 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callscope.errors import InvalidInput, NotFound
-from callscope.reports import dashboard as reports
+from callscope.reports import contacts, dashboard, export, filters
 from callscope.settings import get_settings
 from callscope.storage import store
 from callscope.storage.db import ApiKey, AudioBlob, Interaction, get_sessionmaker
@@ -174,9 +174,9 @@ def report_filters(
     agent: str | None = None,
     category: str | None = None,
     q: Annotated[str | None, Query(description="full-text search over the redacted turns (web-search syntax)")] = None,
-) -> reports.Filters:
+) -> filters.Filters:
     """Query parameters as filters; empty form fields mean no filter."""
-    return reports.Filters(
+    return filters.Filters(
         date_from=_date(date_from, "date_from"),
         date_to=_date(date_to, "date_to"),
         channel=channel or None,
@@ -188,7 +188,7 @@ def report_filters(
     )
 
 
-FiltersDep = Annotated[reports.Filters, Depends(report_filters)]
+FiltersDep = Annotated[filters.Filters, Depends(report_filters)]
 Format = Annotated[str, Query(pattern="^(json|csv)$", description="csv: the report as one table")]
 
 
@@ -265,21 +265,22 @@ def logout() -> Response:
 # --- pages ---------------------------------------------------------------------------------------------------------
 
 
-def _filter_context(viewer: Viewer, session: Session, f: reports.Filters) -> dict[str, Any]:
+def _filter_context(viewer: Viewer, session: Session, f: filters.Filters) -> dict[str, Any]:
     """What every filtered report page shows: who is looking, the filters, and their choices."""
     return {"viewer": viewer, "filters": f, "query": urlencode(f.as_query()),
-            "options": reports.filter_options(session, viewer.tenant)}  # fmt: skip
+            "options": dashboard.filter_options(session, viewer.tenant)}  # fmt: skip
 
 
 @router.get("/reports", response_class=HTMLResponse, tags=["reports"], include_in_schema=False)
-def dashboard(request: Request, viewer: PageViewer, session: SessionDep, f: FiltersDep) -> HTMLResponse:
-    context = {**_filter_context(viewer, session, f), "contacts": reports.contacts(session, viewer.tenant, f, limit=25)}
+def dashboard_page(request: Request, viewer: PageViewer, session: SessionDep, f: FiltersDep) -> HTMLResponse:
+    listed = contacts.contacts(session, viewer.tenant, f, limit=25)
+    context = {**_filter_context(viewer, session, f), "contacts": listed}
     return _page(request, "dashboard.html", context)
 
 
 @router.get("/reports/opportunities", response_class=HTMLResponse, tags=["reports"], include_in_schema=False)
 def opportunities_page(request: Request, viewer: PageViewer, session: SessionDep, f: FiltersDep) -> HTMLResponse:
-    context = {**_filter_context(viewer, session, f), "data": reports.opportunities(session, viewer.tenant, f)}
+    context = {**_filter_context(viewer, session, f), "data": dashboard.opportunities(session, viewer.tenant, f)}
     return _page(request, "opportunities.html", context)
 
 
@@ -288,7 +289,7 @@ def opportunities_page(request: Request, viewer: PageViewer, session: SessionDep
 )
 def contact_page(request: Request, interaction_id: str, viewer: PageViewer, session: SessionDep) -> HTMLResponse:
     try:
-        contact = reports.contact_detail(session, viewer.tenant, interaction_id)
+        contact = contacts.contact_detail(session, viewer.tenant, interaction_id)
     except NotFound:
         return _page(request, "not_found.html", {"viewer": viewer, "what": "contact"}, 404)
     audit(session, viewer, "contact.view", interaction_id)
@@ -318,18 +319,18 @@ def static_file(name: str) -> FileResponse:
 
 def _report_route(name: str) -> Any:
     def route(viewer: Reporter, session: SessionDep, f: FiltersDep, format: Format = "json") -> Any:  # noqa: A002
-        data = reports.build(session, viewer.tenant, name, f)
+        data = dashboard.build(session, viewer.tenant, name, f)
         if format == "csv":
             audit(session, viewer, "reports.export", f"{name}?{urlencode(f.as_query())}")
-            columns, rows = reports.flatten(data)
-            return _csv(reports.csv_text(rows, columns), f"{name}.csv")
+            columns, rows = export.flatten(data)
+            return _csv(export.csv_text(rows, columns), f"{name}.csv")
         return data
 
-    route.__doc__ = (reports.BUILDERS[name].__doc__ or "").strip()
+    route.__doc__ = (dashboard.BUILDERS[name].__doc__ or "").strip()
     return route
 
 
-for _name in reports.REPORTS:
+for _name in dashboard.REPORTS:
     router.add_api_route(f"/v1/reports/{_name}", _report_route(_name), methods=["GET"], tags=["reports"])
 
 
@@ -345,10 +346,10 @@ def search(
     """Full-text search over the redacted turns, combined with the filters; newest first, with the matching turn."""
     if not f.q:
         raise InvalidInput("search needs `q`")
-    data = reports.contacts(session, viewer.tenant, f, limit=limit, offset=offset)
+    data = contacts.contacts(session, viewer.tenant, f, limit=limit, offset=offset)
     if format == "csv":
         audit(session, viewer, "reports.export", f"search?{urlencode(f.as_query())}")
-        return _csv(reports.csv_text(data["items"], reports.CONTACT_COLUMNS), "search.csv")
+        return _csv(export.csv_text(data["items"], contacts.CONTACT_COLUMNS), "search.csv")
     return data
 
 
@@ -361,13 +362,13 @@ def contact_list(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
     """The contacts the filters select, newest first."""
-    return reports.contacts(session, viewer.tenant, f, limit=limit, offset=offset)
+    return contacts.contacts(session, viewer.tenant, f, limit=limit, offset=offset)
 
 
 @router.get("/v1/reports/contacts/{interaction_id}", tags=["reports"])
 def contact_json(interaction_id: str, viewer: Reporter, session: SessionDep) -> dict[str, Any]:
     """A contact as the drill-down page shows it (turns, entities, placeholders, predicted and actual time)."""
-    contact = reports.contact_detail(session, viewer.tenant, interaction_id)
+    contact = contacts.contact_detail(session, viewer.tenant, interaction_id)
     audit(session, viewer, "contact.view", interaction_id)
     return contact
 
@@ -377,7 +378,7 @@ def export_csv(viewer: Reporter, session: SessionDep, f: FiltersDep) -> Streamin
     """Every contact the filters select, one row each, streamed."""
     audit(session, viewer, "reports.export", f"contacts?{urlencode(f.as_query())}")
     return _csv(
-        reports.csv_text(reports.iter_contacts(session, viewer.tenant, f), reports.CONTACT_COLUMNS), "contacts.csv"
+        export.csv_text(contacts.iter_contacts(session, viewer.tenant, f), contacts.CONTACT_COLUMNS), "contacts.csv"
     )
 
 

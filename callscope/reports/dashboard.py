@@ -1,4 +1,4 @@
-"""Supervisor reports: tenant-scoped aggregates over the report index, each a plain dict, plus CSV export.
+"""Supervisor reports: tenant-scoped aggregates over the report index, each a plain dict.
 
 Every figure is computed by the database (GROUP BY over `report_contacts`, left-joined to `outcomes`), so a
 report reads a few hundred grouped rows however many contacts there are. Definitions:
@@ -12,29 +12,28 @@ report reads a few hundred grouped rows however many contacts there are. Definit
 
 from __future__ import annotations
 
-import csv
-import io
-import re
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, fields
-from datetime import date, datetime, timedelta
+from collections.abc import Iterable, Sequence
+from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from callscope.errors import InvalidInput, NotFound
-from callscope.storage.db import AudioBlob, Category, Interaction, Outcome
-from callscope.storage.search import report_contacts, search_condition, tagged, turn_sentiments
+from callscope.errors import NotFound
+from callscope.reports.filters import (
+    UNKNOWN,
+    F,
+    Filters,
+    actual_col,
+    category_marks,
+    category_names,
+    queue_col,
+    where_clauses,
+)
 
-F = report_contacts
-O = Outcome.__table__  # noqa: E741
-queue_col = sa.func.coalesce(F.c.outcome_queue, F.c.queue)
-actual_col = F.c.actual_s
 transferred = sa.case((F.c.resolution == "transferred", 1), else_=0)
 repeated = sa.case((F.c.repeat.is_(True), 1), else_=0)
-UNKNOWN = "(unknown)"
 NEGATIVE_SENTIMENT = -0.05  # VADER's usual cut-off for a negative text
 HIGH_SILENCE_RATIO = 0.20  # share of a call with no one speaking
 HIGH_OVERTALK_RATIO = 0.05  # share of a call with both speaking
@@ -66,75 +65,16 @@ REPORTS = (
 )
 
 
-@dataclass(frozen=True)
-class Filters:
-    """What every report can be narrowed by; `date_to` is inclusive, `q` is a full-text search."""
-
-    date_from: date | None = None
-    date_to: date | None = None
-    channel: str | None = None
-    intent: str | None = None
-    queue: str | None = None
-    agent: str | None = None
-    category: str | None = None
-    q: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.date_from and self.date_to and self.date_from > self.date_to:
-            raise InvalidInput("date_from is after date_to")
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if isinstance(value, str) and len(value) > 500:
-                raise InvalidInput(f"{f.name} is too long")
-
-    def as_query(self) -> dict[str, str]:
-        """The filters as query parameters (for links that keep them)."""
-        return {k: str(v) for k, v in asdict(self).items() if v not in (None, "")}
 
 
-def _from() -> sa.FromClause:
-    """Reports read one table: the outcome's figures are copied into it (trigger on `outcomes`)."""
-    return F
 
 
-def _tune(session: Session) -> None:
-    """PostgreSQL, once per transaction: sort percentiles in memory, skip JIT (it costs more than it saves here)."""
-    if session.get_bind().dialect.name != "postgresql":
-        return
-    transaction = session.get_transaction()
-    if transaction is not None and session.info.get("reports_tuned") == id(transaction):
-        return
-    session.execute(sa.text("SET LOCAL work_mem = '64MB'; SET LOCAL jit = off"))
-    session.info["reports_tuned"] = id(session.get_transaction())
 
 
-def _names(marks: str | None) -> list[str]:
-    """The category names in a `categories` value ("|a|b|")."""
-    return [name for name in (marks or "").split("|") if name]
 
 
-def _category_names(session: Session, tenant: str) -> list[str]:
-    """The tenant's defined categories (the dashboard's filter list)."""
-    return sorted(session.scalars(sa.select(Category.name).where(Category.tenant == tenant)))
 
 
-def _where(session: Session, tenant: str, f: Filters) -> list[sa.ColumnElement[bool]]:
-    _tune(session)
-    conditions: list[sa.ColumnElement[bool]] = [F.c.tenant == tenant]
-    if f.date_from:
-        conditions.append(F.c.day >= f.date_from)
-    if f.date_to:
-        conditions.append(F.c.day <= f.date_to)
-    for column, value in ((F.c.channel, f.channel), (F.c.intent, f.intent), (F.c.agent, f.agent)):
-        if value:
-            conditions.append(column.is_(None) if value == UNKNOWN else column == value)
-    if f.queue:
-        conditions.append(queue_col.is_(None) if f.queue == UNKNOWN else queue_col == f.queue)
-    if f.category:
-        conditions.append(tagged(f.category))
-    if f.q and f.q.strip():
-        conditions.append(search_condition(session.get_bind().dialect.name, f.q.strip()))
-    return conditions
 
 
 def _r(value: Any, digits: int = 1) -> float | None:
@@ -168,7 +108,7 @@ def _stats(
     """One GROUP BY of `keys`: (*keys, contacts, n, sum, mean, p50, p90, *sums) where n counts non-null `value`s."""
     if session.get_bind().dialect.name == "postgresql":
         stmt = sa.select(*keys, *_pg_aggregates(value, sums))
-        stmt = stmt.select_from(_from()).where(*where).group_by(*keys)
+        stmt = stmt.select_from(F).where(*where).group_by(*keys)
         return [tuple(r) for r in session.execute(stmt)]
     # SQLite: nearest rank by window functions (NULLs sort first, so the rank skips them)
     partition = list(keys) or None
@@ -181,7 +121,7 @@ def _stats(
             sa.func.count().over(partition_by=partition).label("total"),
             sa.func.count(value).over(partition_by=partition).label("n"),
         )
-        .select_from(_from())
+        .select_from(F)
         .where(*where)
         .subquery()
     )
@@ -245,7 +185,7 @@ def _stats_sets(
 
 
 def _counts(session: Session, keys: Sequence[sa.ColumnElement[Any]], where: list[Any]) -> dict[tuple[Any, ...], int]:
-    stmt = sa.select(*keys, sa.func.count()).select_from(_from()).where(*where).group_by(*keys)
+    stmt = sa.select(*keys, sa.func.count()).select_from(F).where(*where).group_by(*keys)
     return {tuple(r[:-1]): r[-1] for r in session.execute(stmt)}
 
 
@@ -254,7 +194,7 @@ def _days(session: Session, tenant: str, f: Filters) -> int:
     if f.date_from and f.date_to:
         return (f.date_to - f.date_from).days + 1
     first, last = session.execute(
-        sa.select(sa.func.min(F.c.day), sa.func.max(F.c.day)).select_from(_from()).where(*_where(session, tenant, f))
+        sa.select(sa.func.min(F.c.day), sa.func.max(F.c.day)).select_from(F).where(*where_clauses(session, tenant, f))
     ).one()
     first, last = f.date_from or _as_date(first), f.date_to or _as_date(last)
     return (last - first).days + 1 if first and last else 1
@@ -280,14 +220,14 @@ def _period(day: Any, bucket: str) -> str:
 
 def volume(session: Session, tenant: str, f: Filters, *, top_intents: int = 8) -> dict[str, Any]:
     """Contacts per day (or week, past three months) by channel and by intent; contacts per category."""
-    where = _where(session, tenant, f)
+    where = where_clauses(session, tenant, f)
     sets = {"channel": [F.c.day, F.c.channel], "intent": [F.c.day, F.c.intent], "categories": [F.c.categories]}
     found = _grouping_sets(session, sets, [sa.func.count()], where)
     by_channel = {(day, channel): n for day, channel, n in found["channel"]}
     by_intent = {(day, intent): n for day, intent, n in found["intent"]}
     per_category: dict[str, int] = defaultdict(int)
     for marks, n in found["categories"]:
-        for name in _names(marks):
+        for name in category_marks(marks):
             per_category[name] += n
     bucket = _bucket(_as_date(k[0]) for k in by_channel)
     totals: dict[str, int] = defaultdict(int)
@@ -332,13 +272,13 @@ def _time_rows(stats: list[tuple[Any, ...]], name: str) -> list[dict[str, Any]]:
 
 def handle_time(session: Session, tenant: str, f: Filters) -> dict[str, Any]:
     """Actual handling time by intent (median, p90) ranked by the total time each intent costs; by category too."""
-    where = _where(session, tenant, f)
+    where = where_clauses(session, tenant, f)
     sets = {"overall": [], "intent": [F.c.intent], "categories": [F.c.categories]}
     found = _stats_sets(session, sets, actual_col, where)
     _contacts, n, total, mean, p50, p90 = found["overall"][0] if found["overall"] else (0, 0, None, None, None, None)
     per_category: dict[str, list[float]] = defaultdict(lambda: [0, 0, 0.0])
     for marks, contacts, handled, seconds, *_rest in found["categories"]:
-        for name in _names(marks):
+        for name in category_marks(marks):
             figures = per_category[name]
             figures[0] += contacts
             figures[1] += handled
@@ -362,7 +302,7 @@ def handle_time(session: Session, tenant: str, f: Filters) -> dict[str, Any]:
 
 def predicted_vs_actual(session: Session, tenant: str, f: Filters, *, points: int = 1000) -> dict[str, Any]:
     """How the predicted handling time (p50, p90) compares with the actual one: overall, by intent, by day."""
-    where = [*_where(session, tenant, f), actual_col.is_not(None), F.c.predicted_p50_s.is_not(None)]
+    where = [*where_clauses(session, tenant, f), actual_col.is_not(None), F.c.predicted_p50_s.is_not(None)]
     error = sa.func.abs(actual_col - F.c.predicted_p50_s)
     within = sa.func.avg(sa.case((actual_col <= F.c.predicted_p90_s, 1.0), else_=0.0))
     figures = [
@@ -391,7 +331,7 @@ def predicted_vs_actual(session: Session, tenant: str, f: Filters, *, points: in
     by_day = [{"period": _period(r[0], "day"), **row(r[1:])} for r in sorted(found["day"], key=lambda r: r[0])]
     sample = session.execute(
         sa.select(F.c.interaction_id, F.c.intent, F.c.predicted_p50_s, F.c.predicted_p90_s, actual_col)
-        .select_from(_from())
+        .select_from(F)
         .where(*where)
         .order_by(F.c.created_at.desc())
         .limit(points)
@@ -411,7 +351,7 @@ def predicted_vs_actual(session: Session, tenant: str, f: Filters, *, points: in
 
 def sentiment(session: Session, tenant: str, f: Filters) -> dict[str, Any]:
     """Mean sentiment (-1..1) per day, at the start and end of contacts, and the share of negative contacts."""
-    where = [*_where(session, tenant, f), F.c.sentiment.is_not(None)]
+    where = [*where_clauses(session, tenant, f), F.c.sentiment.is_not(None)]
     negative = sa.func.avg(sa.case((F.c.sentiment < NEGATIVE_SENTIMENT, 1.0), else_=0.0))
     figures = [
         sa.func.count(),
@@ -458,7 +398,7 @@ def _people_rows(stats: list[tuple[Any, ...]], name: str) -> list[dict[str, Any]
 
 def queues_agents(session: Session, tenant: str, f: Filters) -> dict[str, Any]:
     """Per queue and per agent: contacts, handling time, transfers and repeat contacts."""
-    where = _where(session, tenant, f)
+    where = where_clauses(session, tenant, f)
     sets = {"queue": [queue_col], "agent": [F.c.agent]}
     found = _stats_sets(session, sets, actual_col, where, sums=[transferred, repeated])
     return {"queues": _people_rows(found["queue"], "queue"), "agents": _people_rows(found["agent"], "agent")}
@@ -494,7 +434,7 @@ def _talk_rows(stats: list[tuple[Any, ...]], name: str) -> list[dict[str, Any]]:
 
 def conversation(session: Session, tenant: str, f: Filters, *, worst: int = 20) -> dict[str, Any]:
     """Silence/hold and overtalk of voice contacts by agent, queue and intent; the contacts where they are highest."""
-    where = [*_where(session, tenant, f), F.c.silence_ratio.is_not(None)]
+    where = [*where_clauses(session, tenant, f), F.c.silence_ratio.is_not(None)]
     score = sa.func.coalesce(F.c.silence_ratio, 0) + sa.func.coalesce(F.c.overtalk_ratio, 0)
     high = sa.or_(F.c.silence_ratio > HIGH_SILENCE_RATIO, F.c.overtalk_ratio > HIGH_OVERTALK_RATIO)
     top = session.execute(
@@ -507,7 +447,7 @@ def conversation(session: Session, tenant: str, f: Filters, *, worst: int = 20) 
             F.c.longest_silence_s,
             F.c.overtalk_ratio,
         )
-        .select_from(_from())
+        .select_from(F)
         .where(*where, high)
         .order_by(score.desc())
         .limit(worst)
@@ -536,7 +476,7 @@ def conversation(session: Session, tenant: str, f: Filters, *, worst: int = 20) 
 
 def opportunities(session: Session, tenant: str, f: Filters, *, limit: int = 10) -> dict[str, Any]:
     """The few changes that would save most handling time, each with its estimated seconds saved per day."""
-    where = _where(session, tenant, f)
+    where = where_clauses(session, tenant, f)
     days = max(1, _days(session, tenant, f))
     items: list[dict[str, Any]] = []
     sets = {"intent": [F.c.intent], "intent_queue": [F.c.intent, queue_col]}
@@ -605,190 +545,26 @@ def opportunities(session: Session, tenant: str, f: Filters, *, limit: int = 10)
     }
 
 
-CONTACT_COLUMNS = [
-    "id", "created_at", "channel", "intent", "queue", "agent", "predicted_p50_s", "predicted_p90_s", "actual_s",
-    "resolution", "duration_s", "sentiment", "silence_ratio", "overtalk_ratio", "repeat",
-]  # fmt: skip
 
 
-def _contact_select(session: Session, tenant: str, f: Filters) -> sa.Select[Any]:
-    return (
-        sa.select(
-            F.c.interaction_id,
-            F.c.created_at,
-            F.c.channel,
-            F.c.intent,
-            queue_col,
-            F.c.agent,
-            F.c.predicted_p50_s,
-            F.c.predicted_p90_s,
-            actual_col,
-            F.c.resolution,
-            F.c.duration_s,
-            F.c.sentiment,
-            F.c.silence_ratio,
-            F.c.overtalk_ratio,
-            F.c.repeat,
-        )
-        .select_from(_from())
-        .where(*_where(session, tenant, f))
-    )
 
 
-def _contact_row(values: Sequence[Any]) -> dict[str, Any]:
-    row = dict(zip(CONTACT_COLUMNS, values, strict=True))
-    row["created_at"] = row["created_at"].isoformat() if isinstance(row["created_at"], datetime) else row["created_at"]
-    return row
 
 
-def _snippet(turns: list[Any] | None, query: str | None, width: int = 160) -> dict[str, Any] | None:
-    """The first turn holding a searched word, trimmed around it (the turns are already redacted)."""
-    words = [w.lower() for w in re.findall(r"\w+", query or "") if w.lower() != "or"]
-    for index, turn in enumerate(turns or []):
-        text = str(turn.get("text") or "") if isinstance(turn, dict) else ""
-        low = text.lower()
-        hits = [low.find(w[:5]) for w in words if low.find(w[:5]) >= 0]
-        if hits or not words:
-            at = max(0, min(hits or [0]) - width // 3)
-            cut = text[at : at + width]
-            return {"turn": index, "speaker": turn.get("speaker"), "text": ("…" if at else "") + cut}
-    return None
 
 
-def contacts(session: Session, tenant: str, f: Filters, *, limit: int = 50, offset: int = 0) -> dict[str, Any]:
-    """The contacts the filters (and search) select, newest first, with a snippet of the matching turn."""
-    if not 1 <= limit <= 500 or offset < 0:
-        raise InvalidInput("limit must be 1-500 and offset >= 0")
-    total = session.scalar(sa.select(sa.func.count()).select_from(_from()).where(*_where(session, tenant, f)))
-    rows = [
-        _contact_row(r)
-        for r in session.execute(
-            _contact_select(session, tenant, f).order_by(F.c.created_at.desc()).limit(limit).offset(offset)
-        )
-    ]
-    ids = [r["id"] for r in rows]
-    turns = dict(
-        session.execute(sa.select(Interaction.id, Interaction.turns).where(Interaction.id.in_(ids))).tuples().all()
-    )
-    for row in rows:
-        row["snippet"] = _snippet(turns.get(row["id"]), f.q)
-    return {"total": total, "offset": offset, "items": rows}
 
 
-def iter_contacts(session: Session, tenant: str, f: Filters, *, batch: int = 2000) -> Iterator[dict[str, Any]]:
-    """Every selected contact for CSV export, streamed in batches (constant memory on large exports)."""
-    stmt = _contact_select(session, tenant, f).order_by(F.c.created_at.desc(), F.c.interaction_id)
-    for values in session.execute(stmt.execution_options(yield_per=batch)):
-        yield _contact_row(values)
 
 
-PLACEHOLDER = re.compile(r"\[(CARD|ACCOUNT|IBAN|SORT_CODE|SSN|PHONE|EMAIL|PERSON|NUMBER)(?: \*{4}(\d{4}))?\]")
 
 
-def contact_detail(session: Session, tenant: str, interaction_id: str) -> dict[str, Any]:
-    """Everything the drill-down page shows of one contact (another tenant's contact: NotFound)."""
-    row = session.get(Interaction, interaction_id)
-    if row is None or row.tenant != tenant:
-        raise NotFound(f"interaction {interaction_id} not found")
-    outcome = session.execute(sa.select(O).where(O.c.interaction_id == row.id)).mappings().first()  # fresh
-    figures = (
-        session.execute(
-            sa.select(
-                *[F.c[c] for c in ("silence_ratio", "longest_silence_s", "overtalk_ratio", "sentiment", "repeat")]
-            ).where(F.c.interaction_id == row.id)
-        )
-        .mappings()
-        .first()
-    )
-    has_audio = session.scalar(sa.select(sa.func.count()).where(AudioBlob.interaction_id == row.id)) > 0
-    analysis = row.analysis if isinstance(row.analysis, dict) else {}
-    sentiment_info = analysis.get("sentiment") if isinstance(analysis.get("sentiment"), dict) else {}
-    per_turn = turn_sentiments(analysis)
-    turns = []
-    placeholders = []
-    for index, turn in enumerate(row.turns or []):
-        if not isinstance(turn, dict):
-            continue
-        text = str(turn.get("text") or "")
-        spans = turn.get("redactions")
-        if isinstance(spans, list) and spans:  # the redactor's own record of what it replaced
-            placeholders += [
-                {"turn": index, "type": str(r.get("type")), "last4": r.get("last4")}
-                for r in spans
-                if isinstance(r, dict)
-            ]
-        else:
-            placeholders += [
-                {"turn": index, "type": m.group(1), "last4": m.group(2)} for m in PLACEHOLDER.finditer(text)
-            ]
-        turns.append(
-            {
-                "index": index,
-                "speaker": turn.get("speaker") or "unknown",
-                "start": turn.get("start"),
-                "end": turn.get("end"),
-                "text": text,
-                "sentiment": per_turn[index] if index < len(per_turn) else None,
-            }
-        )
-    return {
-        "id": row.id,
-        "status": row.status,
-        "channel": row.channel,
-        "created_at": row.created_at.isoformat() if row.created_at else None,
-        "queue": row.queue,
-        "agent": row.agent,
-        "external_id": row.external_id,
-        "duration_s": row.duration_s,
-        "intent": {"label": row.intent_label, "confidence": row.intent_confidence} if row.intent_label else None,
-        "routing": row.routing,
-        "handle_time": row.handle_time,
-        "outcome": {k: outcome[k] for k in ("handle_time_s", "queue", "resolution")} if outcome else None,
-        "entities": [e for e in analysis.get("entities") or [] if isinstance(e, dict)],
-        "sentiment": sentiment_info or None,
-        "features": analysis.get("features") if isinstance(analysis.get("features"), dict) else None,
-        "figures": dict(figures) if figures else None,
-        "categories": list(row.categories or []),
-        "placeholders": placeholders,
-        "turns": turns,
-        "has_audio": has_audio,
-    }
 
 
-def _cell(value: Any) -> Any:
-    """Spreadsheet-safe: a text cell that starts like a formula is quoted (CSV injection)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
 
 
-def csv_text(rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> Iterator[str]:
-    """CSV lines (header first) for rows of plain values, produced lazily."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow([_cell(row.get(c)) for c in columns])
-        if buffer.tell() > 64_000:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()
 
 
-def flatten(report: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]]:
-    """A report as one table: each list of rows becomes rows with a `section` column (for `?format=csv`)."""
-    columns: dict[str, None] = {"section": None}
-    rows: list[dict[str, Any]] = []
-    for section, value in report.items():
-        if isinstance(value, list) and all(isinstance(v, dict) for v in value):
-            for item in value:
-                rows.append({"section": section, **item})
-                columns.update(dict.fromkeys(item))
-        elif isinstance(value, dict) and value and all(not isinstance(v, dict | list) for v in value.values()):
-            rows.append({"section": section, **value})
-            columns.update(dict.fromkeys(value))
-    return list(columns), rows
 
 
 BUILDERS = {
@@ -821,5 +597,5 @@ def filter_options(session: Session, tenant: str) -> dict[str, list[str]]:
     options: dict[str, list[str]] = {name: [] for name in [*columns, "category"]}
     for name, value in session.execute(sa.union_all(*parts)):
         options[name].append(value)
-    options["category"] = _category_names(session, tenant)
+    options["category"] = category_names(session, tenant)
     return {name: sorted(values) for name, values in options.items()}

@@ -14,8 +14,10 @@ from starlette.websockets import WebSocketDisconnect
 
 from callscope.contacts import Turn
 from callscope.live import session as live
+from callscope.live import streaming
 from callscope.live.kb import extract_entities, load_kb, suggest, tokenize
-from callscope.live.session import LiveResources, LiveSession, StreamingTranscriber, Upsampler, Word, handle_event
+from callscope.live.session import LiveResources, LiveSession, handle_event
+from callscope.live.streaming import StreamingTranscriber, Upsampler, Word
 from callscope.settings import Settings, get_settings
 from callscope.understanding import compliance
 from tests.conftest import SAMPLES, auth
@@ -278,7 +280,7 @@ def energy_vad(monkeypatch: pytest.MonkeyPatch) -> None:
         loud = np.flatnonzero(np.abs(audio) > 0.1)
         return [(loud[0] / 16000, (loud[-1] + 1) / 16000)] if loud.size else []
 
-    monkeypatch.setattr(live, "_speech_regions", regions)
+    monkeypatch.setattr(streaming, "speech_regions", regions)
 
 
 def test_local_agreement_commits_what_two_hypotheses_share(energy_vad: None) -> None:

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from callscope.contacts import ContactMeta, Turn
-from callscope.reports import dashboard as reports
+from callscope.reports import contacts, dashboard, filters
 from callscope.storage import search, store
 from callscope.storage.db import AuditEvent, Interaction, Outcome
 from callscope.understanding import categories
@@ -171,7 +171,7 @@ def get(client, key, path, **params):
     return response.json()
 
 
-REPORT_PATHS = [f"/v1/reports/{name}" for name in reports.REPORTS] + [
+REPORT_PATHS = [f"/v1/reports/{name}" for name in dashboard.REPORTS] + [
     "/v1/reports/search?q=card",
     "/v1/reports/contacts",
     "/v1/reports/export.csv",
@@ -496,18 +496,18 @@ def test_reports_and_search_work_on_the_embedded_sqlite_default(tmp_path):
         add_contact(session, "t", text="what exchange rate for euros", intent="exchange_rate", channel="sms")
         add_contact(session, "t", text="no outcome yet", intent="declined_card_payment", actual=None)  # ranks skip it
         add_contact(session, "u", text="my card was declined", intent="declined_card_payment")
-        f = reports.Filters()
-        assert reports.volume(session, "t", f)["total"] == 8
-        top = reports.handle_time(session, "t", f)["by_intent"][0]
+        f = filters.Filters()
+        assert dashboard.volume(session, "t", f)["total"] == 8
+        top = dashboard.handle_time(session, "t", f)["by_intent"][0]
         values = [100.0 + 100 * i for i in range(6)]
         assert (top["median_s"], top["p90_s"]) == (nearest_rank(values, 0.5), nearest_rank(values, 0.9))
         assert (top["contacts"], top["handled"]) == (7, 6)
-        assert reports.contacts(session, "t", reports.Filters(q="declining"))["total"] == 6
-        assert reports.contacts(session, "t", reports.Filters(q="declined", queue="cards"))["total"] == 3
-        assert reports.contacts(session, "t", reports.Filters(q='"exchange rate" -dollars'))["total"] == 1
+        assert contacts.contacts(session, "t", filters.Filters(q="declining"))["total"] == 6
+        assert contacts.contacts(session, "t", filters.Filters(q="declined", queue="cards"))["total"] == 3
+        assert contacts.contacts(session, "t", filters.Filters(q='"exchange rate" -dollars'))["total"] == 1
         assert search.search_ids(session, "u", "declined") and len(search.search_ids(session, "t", "tesco")) == 6
-        for name in reports.REPORTS:
-            assert reports.build(session, "t", name, reports.Filters(q="card", date_from=date(2000, 1, 1)))["report"]
+        for name in dashboard.REPORTS:
+            assert dashboard.build(session, "t", name, filters.Filters(q="card", date_from=date(2000, 1, 1)))["report"]
         doomed = search.search_ids(session, "t", "euros")[0]
         session.delete(session.get(Interaction, doomed))
         session.commit()

@@ -1,0 +1,46 @@
+"""Reports and contact lists as CSV, streamed, spreadsheet-safe."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+
+def _cell(value: Any) -> Any:
+    """Spreadsheet-safe: a text cell that starts like a formula is quoted (CSV injection)."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def csv_text(rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> Iterator[str]:
+    """CSV lines (header first) for rows of plain values, produced lazily."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([_cell(row.get(c)) for c in columns])
+        if buffer.tell() > 64_000:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def flatten(report: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]]:
+    """A report as one table: each list of rows becomes rows with a `section` column (for `?format=csv`)."""
+    columns: dict[str, None] = {"section": None}
+    rows: list[dict[str, Any]] = []
+    for section, value in report.items():
+        if isinstance(value, list) and all(isinstance(v, dict) for v in value):
+            for item in value:
+                rows.append({"section": section, **item})
+                columns.update(dict.fromkeys(item))
+        elif isinstance(value, dict) and value and all(not isinstance(v, dict | list) for v in value.values()):
+            rows.append({"section": section, **value})
+            columns.update(dict.fromkeys(value))
+    return list(columns), rows
+
+
