@@ -31,6 +31,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from callscope.prediction import handletime_eval as hm_eval  # noqa: E402
 from callscope.prediction import handletime_model as hm  # noqa: E402
 from callscope.prediction.history import read_anonymous_bank  # noqa: E402
 
@@ -67,8 +68,8 @@ def validation(rows: list[Any], *, params: dict[str, Any]) -> dict[str, Any]:
             )
             model = hm.fit_features(features.take(train), params=candidate)
             splits[f"{start}..{end}"] = {
-                "agent_known": hm.evaluate_features(model, valid),
-                "agent_unknown": hm.evaluate_features(model, _without_agents(valid)),
+                "agent_known": hm_eval.evaluate_features(model, valid),
+                "agent_unknown": hm_eval.evaluate_features(model, _without_agents(valid)),
             }
         out[name] = {
             f"mean_{case}_{key}": round(float(np.mean([s[case][key] for s in splits.values()])), 4)
@@ -90,7 +91,7 @@ def validation_backtest(rows: list[Any], *, params: dict[str, Any]) -> dict[str,
 
 
 def backtest_overall(rows: list[Any], **kwargs: Any) -> dict[str, Any]:
-    overall = hm.backtest_daily(rows, **kwargs)["overall"]
+    overall = hm_eval.backtest_daily(rows, **kwargs)["overall"]
     return {
         k: overall[k]
         for k in ("n", "p50_mae_s", "baseline_group_median_mae_s", "improvement_vs_group_pct", "p90_coverage")
@@ -120,7 +121,7 @@ def test_week_detail(rows: list[Any], *, test_from: date, params: dict[str, Any]
         }
     return {
         "improvement_vs_group_pct_bootstrap_95": [round(float(q), 2) for q in np.quantile(gains, [0.025, 0.975])],
-        "agent_unknown": hm.evaluate_features(model, _without_agents(features)),
+        "agent_unknown": hm_eval.evaluate_features(model, _without_agents(features)),
         "by_service_type": by_type,
     }
 
@@ -131,7 +132,7 @@ TARGET_P90_COVERAGE = (0.85, 0.95)
 
 def target_check(rows: list[Any], *, test_from: date) -> dict[str, Any]:
     """The shipped recipe fitted before the test week and scored on it, against the model card's target."""
-    _, report = hm.holdout_report(rows, test_from=test_from)
+    _, report = hm_eval.holdout_report(rows, test_from=test_from)
     low, high = TARGET_P90_COVERAGE
     met = report["improvement_vs_group_pct"] >= TARGET_IMPROVEMENT_PCT and low <= report["p90_coverage"] <= high
     return {
@@ -169,7 +170,7 @@ def main() -> None:
     print("validation back-tests ...", file=sys.stderr)
     figures["validation_backtest"] = validation_backtest(development, params=params)
     print("test week and daily back-tests ...", file=sys.stderr)
-    summary = hm.backtest_summary(
+    summary = hm_eval.backtest_summary(
         rows,
         test_from=args.test_from,
         params=params,

@@ -109,7 +109,7 @@ def fit_command(
     ] = None,
 ) -> None:
     """Fit p50/p90 on the history, report the latest 10% (by time) held out, then refit on all rows and save."""
-    from callscope.prediction.handletime_model import fit_with_holdout
+    from callscope.prediction.handletime_eval import fit_with_holdout
 
     cutoff = _parse_day(before, option="--before")
     hyper = _read_params(params)
@@ -181,7 +181,7 @@ def backtest_command(
 ) -> None:
     """JSON on stdout: the test period scored by a fit on all earlier days, and daily replays (no refit, refit on
     all earlier days, refit on the last --window-days) against global and per-type median baselines."""
-    from callscope.prediction.handletime_model import backtest_summary
+    from callscope.prediction.handletime_eval import backtest_summary
 
     start = _parse_day(test_from, option="--test-from")
     hyper = _read_params(params)

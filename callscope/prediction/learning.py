@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from callscope.pipeline.analysis import Analysis
-from callscope.prediction import handletime_model
+from callscope.prediction import handletime_eval, handletime_model
 from callscope.prediction.handletime import HandleTime
 from callscope.prediction.history import HistoryRow
 from callscope.storage.db import Interaction, ModelVersion, Outcome, utcnow
@@ -96,11 +96,11 @@ def retrain(session: Session, *, tenant: str, min_rows: int, params: dict[str, A
     cut = int(len(rows) * (1 - HOLDBACK_FRACTION))
     train, held = rows[:cut], rows[cut:]
     candidate = handletime_model.fit(train, params=params)
-    scores = handletime_model.evaluate(candidate, held, history=train)
+    scores = handletime_eval.evaluate(candidate, held, history=train)
     current = active_version(session, tenant=tenant)
     current_scores = None
     if current is not None and current.artifact:
-        current_scores = handletime_model.evaluate(_unpack(current.id, current.artifact), held, history=train)
+        current_scores = handletime_eval.evaluate(_unpack(current.id, current.artifact), held, history=train)
     better = current_scores is None or scores["p50_mae_s"] <= current_scores["p50_mae_s"]
     stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
     version = ModelVersion(

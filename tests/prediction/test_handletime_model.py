@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from callscope.prediction import handletime_eval as hm_eval
 from callscope.prediction import handletime_model as hm
 from callscope.prediction.history import HistoryRow, history_to_text
 
@@ -68,7 +69,7 @@ def test_model_learns_the_slow_service_type_and_beats_the_global_median(
     model: hm.HandleTimeModel, data: tuple[list[HistoryRow], list[HistoryRow]]
 ) -> None:
     train, test = data
-    figures = hm.evaluate(model, test, history=train)
+    figures = hm_eval.evaluate(model, test, history=train)
     assert figures["n"] == len(test)
     assert figures["p50_mae_s"] < 0.93 * figures["baseline_global_median_mae_s"]
     assert figures["p50_mae_s"] <= 1.02 * figures["baseline_group_median_mae_s"]
@@ -137,11 +138,11 @@ def test_recent_contacts_count_only_earlier_rows_in_the_window() -> None:
 def test_daily_backtest_replays_each_day_with_medians_from_earlier_days() -> None:
     rows = synthetic_rows(1500)  # 7-minute spacing: about 7 days
     days = sorted({r.started_at.date() for r in rows})
-    result = hm.backtest_daily(rows, start_day=days[4], params=FAST)
+    result = hm_eval.backtest_daily(rows, start_day=days[4], params=FAST)
     assert [d["day"] for d in result["per_day"]] == [str(d) for d in days[4:]]
     assert result["overall"]["n"] == sum(r.started_at.date() >= days[4] for r in rows)
     assert [d["n_train"] for d in result["per_day"]] == sorted(d["n_train"] for d in result["per_day"])
-    window = hm.backtest_daily(rows, start_day=days[4], window_days=2, params=FAST)
+    window = hm_eval.backtest_daily(rows, start_day=days[4], window_days=2, params=FAST)
     assert all(d["n_train"] <= 2 * 206 for d in window["per_day"])
     assert window["overall"]["p50_mae_s"] < window["overall"]["baseline_global_median_mae_s"]
 
