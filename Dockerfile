@@ -7,6 +7,7 @@ COPY pyproject.toml README.md ./
 COPY callscope ./callscope
 COPY api ./api
 COPY worker ./worker
+COPY cli ./cli
 COPY models ./models
 COPY samples ./samples
 COPY kb ./kb

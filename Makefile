@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 export HF_HUB_OFFLINE := 1
 
-.PHONY: install demo test lint models bench services clean
+.PHONY: install demo test lint models bench services browser clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,9 +18,19 @@ install: $(STAMP)
 demo: install
 	$(PY) -m cli demo
 
-test: install
+test: install browser
 	$(PY) -m ruff check .
 	$(PY) -m pytest -ra
+
+# The browser tests drive Debian's chromium (Playwright cannot download its own browser here).
+browser:
+	@test -x /usr/bin/chromium || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+	  else \
+	    echo "make test needs Debian's chromium for the browser tests: run 'sudo apt-get install -y chromium'" >&2; \
+	    exit 1; \
+	  fi; }
 
 lint: install
 	$(PY) -m ruff check .
@@ -31,16 +41,19 @@ models: install
 	$(PY) models/intent/train.py
 	PY=$(PY) models/handle_time/rebuild.sh
 
+ANONYMOUS_BANK ?= ../shared/data/anonymous_bank_callcenter_1999/january_1999.tsv
+
 bench: install
 	$(PY) bench/bench_transcribe.py
-	$(PY) bench/bench_handletime.py
+	@if [ -f "$(ANONYMOUS_BANK)" ]; then $(PY) bench/bench_handletime.py --data "$(ANONYMOUS_BANK)"; \
+	 else echo "bench_handletime skipped: the Anonymous Bank log is not at $(ANONYMOUS_BANK) (ANONYMOUS_BANK=FILE)"; fi
 	$(PY) bench/bench_import.py
+	$(PY) bench/bench_broker_restart.py
 
 # Start the machine's Redis and PostgreSQL if they are not running (CI's machine starts them itself).
 services:
 	@redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 || redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no
 	@pg_isready -h 127.0.0.1 -q || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start
-	@test -x /usr/bin/chromium || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium)
 
 clean:
 	rm -rf var bench/out tests/artifacts .pytest_cache

@@ -24,3 +24,5 @@ def test_compose_runs_redis_postgres_api_and_scalable_workers_with_health_checks
     assert gpu["deploy"]["resources"]["reservations"]["devices"][0]["capabilities"] == ["gpu"]
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "pip install" in dockerfile and "models" in dockerfile
+    for package in ("callscope", "api", "worker", "cli"):  # every package the `callscope` command imports
+        assert f"COPY {package} ./{package}" in dockerfile
