@@ -177,7 +177,7 @@ def serve(
     settings = get_settings()
     _migrated_sessionmaker()
     broker = None
-    child: subprocess.Popen[bytes] | None = None
+    children: list[subprocess.Popen[bytes]] = []
     metrics_dir = None
     try:
         if settings.embedded_broker:
@@ -190,16 +190,17 @@ def serve(
             os.environ["CALLSCOPE_BROKER_URL"] = broker.url
             get_settings.cache_clear()
             if with_worker:
-                child = _start_worker(concurrency, log_level, nice=settings.worker_nice)
-                err.print(f"embedded broker at {broker.url}; worker pid {child.pid}")
+                children += _start_worker_and_beat(concurrency, log_level, nice=settings.worker_nice)
+                err.print(f"embedded broker at {broker.url}; worker and scheduler pids {[c.pid for c in children]}")
         processes = api_processes(settings)
         metrics_dir = _share_metrics(settings.data_dir) if processes > 1 else None
         uvicorn.run("api.app:app", host=host, port=port, log_level=log_level, workers=processes)
     finally:
         if metrics_dir is not None:
             shutil.rmtree(metrics_dir, ignore_errors=True)
-        if child is not None:
+        for child in children:
             child.send_signal(signal.SIGTERM)
+        for child in children:
             try:
                 child.wait(timeout=20)
             except subprocess.TimeoutExpired:
@@ -208,12 +209,16 @@ def serve(
             broker.stop()
 
 
-def _start_worker(concurrency: int, log_level: str, *, nice: int) -> subprocess.Popen[bytes]:
-    """The embedded worker (with the scheduler), niced, and stopped by the kernel if this process dies."""
-    argv = [sys.executable, "-m", "celery", "-A", "worker.app:celery_app",
-            *_worker_argv(concurrency, WORKER_QUEUES, log_level, beat=True)]  # fmt: skip
+def _start_worker_and_beat(concurrency: int, log_level: str, *, nice: int) -> list[subprocess.Popen[bytes]]:
+    """The embedded worker and scheduler, niced, each stopped by the kernel if this process dies.
+
+    The scheduler is a process of its own, not the worker's `--beat`: that one is the worker's own child, and a
+    worker stopped while it was starting left it running."""
+    celery = [sys.executable, "-m", "celery", "-A", "worker.app:celery_app"]
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "CALLSCOPE_WORKER_PROCESSES": str(concurrency)}
-    return subprocess.Popen(argv, cwd=REPO_ROOT, env=env, preexec_fn=lambda: die_with_parent(nice))
+    argvs = [[*celery, *_worker_argv(concurrency, WORKER_QUEUES, log_level)],
+             [*celery, "beat", "--loglevel", log_level.upper()]]  # fmt: skip
+    return [subprocess.Popen(a, cwd=REPO_ROOT, env=env, preexec_fn=lambda: die_with_parent(nice)) for a in argvs]
 
 
 def _share_metrics(data_dir: Path) -> Path | None:

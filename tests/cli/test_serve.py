@@ -34,6 +34,18 @@ def _wait_until(condition, timeout_s: float, what: str) -> None:
         time.sleep(0.2)
 
 
+def _started_for(data: Path) -> list[psutil.Process]:
+    """Every live process started for this data folder (it is in their environment), whoever their parent is now."""
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            if proc.environ().get("CALLSCOPE_DATA_DIR") == str(data) and not _gone(proc):
+                found.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return found
+
+
 def _broker_processes(root: psutil.Process) -> list[psutil.Process]:
     return [p for p in root.children(recursive=True) if "redis-server" in p.name()]
 
@@ -55,14 +67,15 @@ def test_a_stopped_serve_leaves_no_broker_worker_or_socket(tmp_path: Path, how: 
         assert serve.poll() is None, (tmp_path / "serve.log").read_text()
         root = psutil.Process(serve.pid)
         _wait_until(lambda: len(_broker_processes(root)) == 1, 30, "no embedded redis-server under serve")
+        _wait_until(lambda: sum("celery" in " ".join(p.cmdline()) for p in root.children()) == 2, 30,
+                    "the embedded worker and scheduler run")  # fmt: skip
         children = root.children(recursive=True)
-        assert any("celery" in " ".join(p.cmdline()) for p in children), "the embedded worker runs"
         socket = data / "broker" / "redis.sock"
         assert socket.exists()
         serve.send_signal(how)
         serve.wait(timeout=60)
-        _wait_until(lambda: all(_gone(p) for p in children), 60,
-                    f"left running: {[p.pid for p in children if not _gone(p)]}")  # fmt: skip
+        _wait_until(lambda: all(_gone(p) for p in children) and not _started_for(data), 60,
+                    f"left running: {[p.cmdline() for p in _started_for(data)]}")  # fmt: skip
         assert not socket.exists()
     finally:
         if serve.poll() is None:
@@ -79,8 +92,8 @@ def test_a_demo_stopped_with_sigterm_stops_its_service_and_broker(tmp_path: Path
         children = root.children(recursive=True)
         demo.send_signal(signal.SIGTERM)
         assert demo.wait(timeout=60) != 0
-        _wait_until(lambda: all(_gone(p) for p in children), 60,
-                    f"left running: {[p.pid for p in children if not _gone(p)]}")  # fmt: skip
+        _wait_until(lambda: all(_gone(p) for p in children) and not _started_for(data), 60,
+                    f"left running: {[p.cmdline() for p in _started_for(data)]}")  # fmt: skip
         assert not (data / "broker" / "redis.sock").exists()
     finally:
         if demo.poll() is None:
