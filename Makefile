@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 export HF_HUB_OFFLINE := 1
 
-.PHONY: install demo test lint models bench services browser clean
+.PHONY: install demo test lint models bench services system-packages clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,19 +18,22 @@ install: $(STAMP)
 demo: install
 	$(PY) -m cli demo
 
-test: install browser
+test: install system-packages
 	$(PY) -m ruff check .
 	$(PY) -m pytest -ra
 
-# The browser tests drive Debian's chromium (Playwright cannot download its own browser here).
-browser:
-	@test -x /usr/bin/chromium || { \
+# Debian packages the suite needs: chromium for the browser tests (Playwright cannot download its own browser here),
+# espeak-ng to speak the test calls.
+DEBIAN_PACKAGES := chromium espeak-ng
+system-packages:
+	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
 	  else \
-	    echo "make test needs Debian's chromium for the browser tests: run 'sudo apt-get install -y chromium'" >&2; \
-	    exit 1; \
-	  fi; }
+	    echo "make test needs these Debian packages: run 'sudo apt-get install -y$$missing'" >&2; exit 1; \
+	  fi; \
+	fi
 
 lint: install
 	$(PY) -m ruff check .
@@ -38,6 +41,7 @@ lint: install
 # Rebuild the trained artifacts under models/: the intent model from the vendored data/, the handling-time model
 # from the Anonymous Bank log where it is (DATA=FILE; not vendored, its licence is unclear).
 models: install
+	$(PY) models/roles/train.py
 	$(PY) models/intent/train.py
 	PY=$(PY) models/handle_time/rebuild.sh
 

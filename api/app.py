@@ -10,7 +10,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from functools import partial
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
@@ -509,6 +509,20 @@ def set_retention(body: RetentionIn, who: Admin, session: SessionDep) -> dict[st
     """Recordings (and optionally whole contacts) older than this are erased by the hourly retention sweep."""
     row = store.set_retention(session, tenant=who.tenant, audio_days=body.audio_days, contact_days=body.contact_days)
     return {"audio_days": row.audio_retention_days, "contact_days": row.contact_retention_days}
+
+
+class ChannelMapIn(BaseModel):
+    agent_channel: Literal["left", "right", "auto"] = Field(
+        description="which channel of the tenant's stereo recordings is the agent; auto: decided per call"
+    )
+
+
+@app.put("/v1/settings/channel-map", tags=["admin"])
+def set_channel_map(body: ChannelMapIn, who: Admin, session: SessionDep) -> dict[str, Any]:
+    """The tenant's channel map: used for every recording that does not bring its own `agent_channel`."""
+    row = store.set_channel_map(session, tenant=who.tenant, agent_channel=body.agent_channel)
+    store.audit(session, who, action="set channel map", target=row.agent_channel or "auto")
+    return {"agent_channel": row.agent_channel or "auto"}
 
 
 @app.get("/v1/models/handle-time", tags=["models"])

@@ -21,7 +21,7 @@ from callscope.prediction import learning
 from callscope.settings import Settings, get_settings
 from callscope.storage import search
 from callscope.storage.db import Interaction, Outcome, utcnow
-from callscope.storage.store import load_audio, outcome_durations, previous_contact, redact_turns
+from callscope.storage.store import channel_map, load_audio, outcome_durations, previous_contact, redact_turns
 from callscope.understanding import categories
 from callscope.voice.transcribe import WhisperOptions, transcribe
 
@@ -87,7 +87,8 @@ def transcribe_step(
     if row is None or row.status in FINAL or row.turns is not None:
         return row is not None and row.status not in FINAL
     start_attempt(session, row)
-    agent_channel = row.agent_channel or settings.agent_channel
+    # the contact's own channel map, else its tenant's, else the setting ("auto": decided from what each side says)
+    agent_channel = row.agent_channel or channel_map(session, tenant=row.tenant) or settings.agent_channel
     transcript = transcribe(
         load_audio(session, interaction_id=interaction_id),
         options=whisper_options(settings),

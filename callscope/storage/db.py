@@ -131,6 +131,7 @@ class TenantSettings(Base):
     tenant: Mapped[str] = mapped_column(String(100), primary_key=True)
     audio_retention_days: Mapped[int | None] = mapped_column(Integer)
     contact_retention_days: Mapped[int | None] = mapped_column(Integer)
+    agent_channel: Mapped[str | None] = mapped_column(String(5))  # left/right: the tenant's channel map
 
 
 class ModelVersion(Base):

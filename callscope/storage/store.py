@@ -107,6 +107,22 @@ def set_retention(session: Session, *, tenant: str, audio_days: int | None, cont
     return settings
 
 
+def set_channel_map(session: Session, *, tenant: str, agent_channel: str | None) -> TenantSettings:
+    """Which channel of the tenant's stereo recordings is the agent (None or "auto": decided per call)."""
+    if agent_channel not in (None, "auto", "left", "right"):
+        raise InvalidInput("agent_channel must be 'left', 'right' or 'auto'")
+    settings = session.get(TenantSettings, tenant) or TenantSettings(tenant=tenant)
+    settings.agent_channel = None if agent_channel == "auto" else agent_channel
+    session.add(settings)
+    session.commit()
+    return settings
+
+
+def channel_map(session: Session, *, tenant: str) -> str | None:
+    settings = session.get(TenantSettings, tenant)
+    return settings.agent_channel if settings is not None else None
+
+
 def apply_retention(session: Session, *, now: datetime | None = None) -> dict[str, int]:
     """Erase recordings, and optionally whole contacts, older than each tenant's retention setting."""
     now = now or utcnow()

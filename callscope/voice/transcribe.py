@@ -58,11 +58,15 @@ class Transcript:
         return " ".join(t.text for t in self.turns)
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        """`roles` (stereo calls: which channel is the agent, how sure, why) stands beside the segments."""
+        out: dict[str, Any] = {
             "text": self.text,
             "duration": round(self.duration, 3),
             "segments": [t.model_dump(include={"start", "end", "speaker", "text"}) for t in self.turns],
         }
+        if self.roles is not None:
+            out["roles"] = self.roles
+        return out
 
 
 def resolve_model_path(name: str) -> str:
@@ -323,11 +327,10 @@ def _assign_roles(per_track: list[list[Turn]], agent_channel: str) -> tuple[list
     """Label the two tracks (transcribed as left then right) agent/customer: as told, or decided from content."""
     left, right = per_track
     if agent_channel in ("left", "right"):
-        decision = {"agent_channel": agent_channel, "confidence": 1.0, "method": "channel map given"}
+        decision = {"agent_channel": agent_channel, "confidence": 1.0, "method": "channel map given", "reasons": []}
     else:
         left_first = (left[0].start if left else float("inf")) <= (right[0].start if right else float("inf"))
-        made = roles.decide([t.text for t in left], [t.text for t in right], left_first=left_first)
-        decision = {"agent_channel": made.agent_channel, "confidence": made.confidence, "method": made.method}
+        decision = roles.decide([t.text for t in left], [t.text for t in right], left_first=left_first).as_dict()
     agent, customer = (left, right) if decision["agent_channel"] == "left" else (right, left)
     relabel = [[t.model_copy(update={"speaker": "agent"}) for t in agent],
                [t.model_copy(update={"speaker": "customer"}) for t in customer]]  # fmt: skip

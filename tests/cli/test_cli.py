@@ -35,7 +35,9 @@ def test_transcribe_json_has_text_duration_and_labelled_segments():
     result = callscope("transcribe", str(SAMPLES / "call_dual_channel.wav"), "--json")
     assert result.returncode == 0, result.stderr
     body = json.loads(result.stdout)  # stdout holds only the data; the progress bar went to stderr
-    assert set(body) == {"text", "duration", "segments"}
+    assert set(body) == {"text", "duration", "segments", "roles"}
+    assert body["roles"]["agent_channel"] == "left" and body["roles"]["method"] == "role model over what each side says"
+    assert body["roles"]["confidence"] > 0.9 and any("Thank you for calling" in r for r in body["roles"]["reasons"])
     assert body["segments"][0]["speaker"] == "agent" and "Sarah" in body["text"]
     assert {"start", "end", "speaker", "text"} == set(body["segments"][0])
 

@@ -13,6 +13,7 @@ from callscope.pipeline.webhooks import SIGNATURE_HEADER, verify
 from callscope.settings import get_settings
 from callscope.storage.db import Interaction
 from callscope.storage.store import create_interaction
+from tests.audio import spoken_call
 from tests.conftest import SAMPLES, auth, wait_final
 
 pytestmark = pytest.mark.usefixtures("live_worker")
@@ -165,3 +166,33 @@ def test_entities_sentiment_intents_and_repeat_contacts_through_the_stack(client
     assert first["repeat_contact"]["is_repeat"] is False and first["customer_hash"] != "cust-9"
     second = wait_final(client, key, client.post("/v1/interactions", json=body, headers=auth(key)).json()["id"])
     assert second["repeat_contact"]["is_repeat"] is True and second["repeat_contact"]["previous_id"] == first["id"]
+
+
+def test_roles_of_a_customer_first_call_are_decided_and_stored_unless_the_tenant_maps_its_channels(client, make_key):
+    admin = make_key("admin")
+    call = spoken_call(
+        [("customer", "Hello, is that customer service? My name is John Walker."),
+         ("agent", "Yes, speaking, how can I help you?"),
+         ("customer", "My card was declined at the supermarket this morning."),
+         ("agent", "Let me check that for you. I can see the payment, it was blocked by our fraud checks."),
+         ("customer", "Thank you, have a nice day.")],
+        agent_channel="right",
+    )  # fmt: skip
+
+    def post() -> dict:
+        files = {"file": ("call.wav", call, "audio/wav")}
+        interaction = client.post("/v1/interactions", files=files, headers=auth(admin)).json()["id"]
+        return wait_final(client, admin, interaction)
+
+    decided = post()
+    assert decided["status"] == "done", decided
+    roles = decided["roles"]
+    assert roles["agent_channel"] == "right" and roles["method"] == "role model over what each side says"
+    assert roles["confidence"] > 0.8 and roles["reasons"]
+    assert decided["turns"][0]["speaker"] == "customer"
+    mapped = client.put("/v1/settings/channel-map", json={"agent_channel": "left"}, headers=auth(admin))
+    assert mapped.status_code == 200 and mapped.json() == {"agent_channel": "left"}
+    assert client.put("/v1/settings/channel-map", json={"agent_channel": "up"}, headers=auth(admin)).status_code == 422
+    forced = post()  # the tenant's map comes first, even where the words say otherwise
+    assert forced["roles"] == {"agent_channel": "left", "confidence": 1.0, "method": "channel map given", "reasons": []}
+    assert forced["turns"][0]["speaker"] == "agent"
