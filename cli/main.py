@@ -242,8 +242,7 @@ def api_processes(settings: Settings) -> int:
 def _load_contact(path: Path, on_progress: Any = None) -> tuple[str, list[Any], float | None]:
     """A local file as (channel, turns, duration): SMS/chat JSON, a plain-text chat, or a recording."""
     from callscope.contacts import parse_plain_transcript, parse_text_body, turns_from_body
-    from callscope.pipeline.jobs import whisper_options
-    from callscope.voice.transcribe import transcribe
+    from callscope.voice.transcribe import WhisperOptions, transcribe
 
     if path.suffix.lower() == ".json":
         try:
@@ -256,7 +255,7 @@ def _load_contact(path: Path, on_progress: Any = None) -> tuple[str, list[Any], 
     settings = get_settings()
     result = transcribe(
         path.read_bytes(),
-        options=whisper_options(settings),
+        options=WhisperOptions.from_settings(settings),
         agent_channel=settings.agent_channel,
         on_progress=on_progress,
     )
@@ -337,7 +336,7 @@ def transcribe(
     agent_channel: Annotated[str | None, typer.Option(help="left, right or auto (default: setting)")] = None,
 ) -> None:
     """Transcribe a recording: dual-channel calls come back as agent/customer turns with times."""
-    from callscope.pipeline.jobs import whisper_options
+    from callscope.voice.transcribe import WhisperOptions
     from callscope.voice.transcribe import transcribe as run
 
     if not file.is_file():
@@ -351,7 +350,7 @@ def transcribe(
         try:
             result = run(
                 file,  # streamed from disk window by window: memory does not grow with the call's length
-                options=whisper_options(settings),
+                options=WhisperOptions.from_settings(settings),
                 agent_channel=channel,  # type: ignore[arg-type]
                 on_progress=lambda done: progress.update(task, completed=done),
             )

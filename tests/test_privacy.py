@@ -39,7 +39,7 @@ def test_raw_pii_is_nowhere_in_the_database_or_the_logs(session, database):
         bad = httpx.post(f"{base}/v1/interactions", headers=headers, json={"channel": "sms", "direction": "up",
                                                                           "text": said})  # fmt: skip
         assert bad.status_code == 422
-        analyzed = httpx.post(f"{base}/v1/analyze", headers=headers, json={"text": said}).json()
+        analyzed = httpx.post(f"{base}/v1/analyze", headers=headers, json={"text": said}, timeout=30).json()
         for interaction_id in ids:
             for _ in range(200):
                 body = httpx.get(f"{base}/v1/interactions/{interaction_id}", headers=headers).json()

@@ -16,7 +16,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
@@ -79,8 +79,6 @@ class LiveResources:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LiveResources:
-        from callscope.pipeline.jobs import whisper_options
-
         # Live texts come one turn at a time: one torch thread per call leaves the other core to the next
         # session (text p95 55 -> 40-49 ms at 50 sessions); bulk classification keeps torch's default.
         torch_threads(1)
@@ -89,7 +87,7 @@ class LiveResources:
         return cls(
             analysis=analysis,
             kb=load_kb(settings.kb_dir, settings.next_actions),
-            whisper=whisper_options(settings),
+            whisper=replace(WhisperOptions.from_settings(settings), model=settings.live_whisper_model),
             settings=settings,
         )
 

@@ -6,7 +6,6 @@ redelivered task after a worker died) leaves the same single result.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -26,25 +25,6 @@ from callscope.understanding import categories
 from callscope.voice.transcribe import WhisperOptions, transcribe
 
 FINAL = ("done", "failed")
-
-
-def whisper_threads(settings: Settings) -> int:
-    """As set, else the CPUs shared out among the worker's processes (all of them for a lone command)."""
-    return settings.whisper_cpu_threads or max(1, (os.cpu_count() or 1) // max(1, settings.worker_processes))
-
-
-def whisper_options(settings: Settings) -> WhisperOptions:
-    return WhisperOptions(
-        model=settings.whisper_model,
-        device=settings.whisper_device,
-        compute_type=settings.whisper_compute_type,
-        cpu_threads=whisper_threads(settings),
-        beam_size=settings.whisper_beam_size,
-        hotwords=settings.whisper_hotwords,
-        batch_size=settings.whisper_batch_size,
-        vad_threshold=settings.whisper_vad_threshold,
-        channel_vad_threshold=settings.whisper_channel_vad_threshold,
-    )
 
 
 def _load(session: Session, interaction_id: str) -> Interaction | None:
@@ -91,7 +71,7 @@ def transcribe_step(
     agent_channel = row.agent_channel or channel_map(session, tenant=row.tenant) or settings.agent_channel
     transcript = transcribe(
         load_audio(session, interaction_id=interaction_id),
-        options=whisper_options(settings),
+        options=WhisperOptions.from_settings(settings),
         agent_channel=agent_channel,  # type: ignore[arg-type]
         on_progress=heartbeat(session, row, every_s=settings.heartbeat_interval_s, report=on_progress),
     )

