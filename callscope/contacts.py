@@ -27,6 +27,9 @@ class Turn(BaseModel):
     end: float = 0.0
     text: str
     redactions: list[dict[str, Any]] = Field(default_factory=list, description="PII placeholders in `text`")
+    # (start, end, word) as the recognizer timed the words of `text`, before redaction: they locate the PII in the
+    # audio (callscope.voice.audio_redaction) and are never stored, serialized or returned (exclude)
+    words: list[tuple[float, float, str]] = Field(default_factory=list, exclude=True, repr=False)
 
 
 class ContactMeta(BaseModel):

@@ -54,6 +54,13 @@ class Settings(BaseSettings):
         default=4, ge=0, description="VAD chunks decoded together (about 1.3x faster on 2 CPU cores, more on a GPU); "
         "0: one window at a time, as plain faster-whisper",
     )
+    audio_redaction: Literal["silence", "tone", "off"] = Field(
+        default="silence", description="spoken PII in stored recordings: replaced by silence or a 1 kHz tone; off: kept"
+    )
+    audio_redaction_margin_s: float = Field(
+        default=0.25, ge=0, le=2, description="audio cut on each side of a redacted span (word timings are not exact)"
+    )
+    audio_redaction_names: bool = Field(default=False, description="also cut the spoken names from the recording")
     agent_channel: Literal["left", "right", "auto"] = Field(
         default="auto", description="the agent's stereo channel; auto: decided from what each side says"
     )

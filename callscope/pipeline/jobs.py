@@ -20,9 +20,19 @@ from callscope.prediction import learning
 from callscope.settings import Settings, get_settings
 from callscope.storage import search
 from callscope.storage.db import Interaction, Outcome, utcnow
-from callscope.storage.store import channel_map, load_audio, outcome_durations, previous_contact, redact_turns
+from callscope.storage.store import (
+    channel_map,
+    load_audio,
+    outcome_durations,
+    previous_contact,
+    redactions_of,
+    replace_audio,
+    stored_turns,
+)
 from callscope.understanding import categories
-from callscope.voice.transcribe import WhisperOptions, transcribe
+from callscope.understanding.redact import Redaction
+from callscope.voice.audio_redaction import SPEECH_KINDS, AudioSpan, pii_spans, redact_audio
+from callscope.voice.transcribe import Transcript, WhisperOptions, transcribe
 
 FINAL = ("done", "failed")
 
@@ -69,14 +79,19 @@ def transcribe_step(
     start_attempt(session, row)
     # the contact's own channel map, else its tenant's, else the setting ("auto": decided from what each side says)
     agent_channel = row.agent_channel or channel_map(session, tenant=row.tenant) or settings.agent_channel
+    audio = load_audio(session, interaction_id=interaction_id)
     transcript = transcribe(
-        load_audio(session, interaction_id=interaction_id),
+        audio,
         options=WhisperOptions.from_settings(settings),
         agent_channel=agent_channel,  # type: ignore[arg-type]
         on_progress=heartbeat(session, row, every_s=settings.heartbeat_interval_s, report=on_progress),
     )
-    row.turns = redact_turns(transcript.turns)
+    redactions = redactions_of(transcript.turns)
+    row.turns = stored_turns(transcript.turns, redactions)
     row.duration_s = round(transcript.duration, 3)
+    if settings.audio_redaction != "off":  # in the same commit as the turns: the original never outlives them
+        spans = redact_recording(session, interaction_id, audio, transcript, redactions, settings=settings)
+        row.analysis = {**(row.analysis or {}), "audio_redactions": [s.as_dict() for s in spans]}
     if transcript.roles is not None:
         row.agent_channel = transcript.roles["agent_channel"]
         row.analysis = {**(row.analysis or {}), "roles": transcript.roles}
@@ -84,6 +99,27 @@ def transcribe_step(
         row.analysis = {**(row.analysis or {}), "diarization": transcript.diarization}
     session.commit()
     return True
+
+
+def redact_recording(
+    session: Session, interaction_id: str, audio: bytes, transcript: Transcript, redactions: list[Redaction], *,
+    settings: Settings,
+) -> list[AudioSpan]:  # fmt: skip
+    """Replace the stored recording by its copy with the spoken PII cut out; the spans cut (none: kept as it is)."""
+    agent = 0 if (transcript.roles or {}).get("agent_channel", "left") == "left" else 1
+
+    def channel_of(turn: Turn) -> int | None:
+        if transcript.channels < 2:
+            return None
+        return agent if turn.speaker == "agent" else 1 - agent
+
+    kinds = SPEECH_KINDS | {"PERSON"} if settings.audio_redaction_names else SPEECH_KINDS
+    spans = pii_spans(transcript.turns, redactions, channel_of=channel_of, kinds=kinds,
+                      margin_s=settings.audio_redaction_margin_s, duration_s=transcript.duration)  # fmt: skip
+    if spans:
+        fill = "tone" if settings.audio_redaction == "tone" else "silence"
+        replace_audio(session, interaction_id=interaction_id, audio=redact_audio(audio, spans, fill=fill))
+    return spans
 
 
 def analyze_step(session: Session, interaction_id: str, *, resources: Resources) -> Interaction | None:

@@ -163,6 +163,7 @@ def contact_detail(session: Session, tenant: str, interaction_id: str) -> dict[s
         "placeholders": placeholders,
         "turns": turns,
         "has_audio": has_audio,
+        "audio_redactions": [s for s in analysis.get("audio_redactions") or [] if isinstance(s, dict)],
     }
 
 

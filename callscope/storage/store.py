@@ -18,7 +18,7 @@ from callscope.contacts import ContactMeta, Turn
 from callscope.errors import InvalidInput, NotFound
 from callscope.settings import get_settings
 from callscope.storage.db import ApiKey, AudioBlob, AuditEvent, Interaction, Outcome, TenantSettings, Webhook, utcnow
-from callscope.understanding.redact import redact_many
+from callscope.understanding.redact import Redaction, redact_many
 
 ROLES = ("ingest", "agent", "supervisor", "admin")
 # What each role may do; admin may do everything the others may.
@@ -30,7 +30,8 @@ PERMISSIONS: dict[str, set[str]] = {
 # Only admin may manage keys, webhooks, retention, deletion and read the audit log.
 PERMISSIONS["admin"] = set().union(*PERMISSIONS.values(), {"admin"})
 STATUSES = ("queued", "processing", "done", "failed")
-ANALYSIS_KEYS = ("intents", "entities", "sentiment", "features", "repeat_contact", "roles", "diarization")
+ANALYSIS_KEYS = ("intents", "entities", "sentiment", "features", "repeat_contact", "roles", "diarization",
+                 "audio_redactions")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -146,13 +147,32 @@ def apply_retention(session: Session, *, now: datetime | None = None) -> dict[st
     return erased
 
 
-def redact_turns(turns: list[Turn]) -> list[dict[str, Any]]:
-    """Turns as stored: PII replaced by typed placeholders (their offsets kept) before anything reaches the database."""
-    redacted = redact_many([t.text for t in turns])
+def redactions_of(turns: list[Turn], contacts: list[int] | None = None) -> list[Redaction]:
+    """Each turn's redaction. `contacts` (one index per turn) keeps several contacts' turns apart: a number read out
+    over a speaker's turns is redacted as one within a contact, never across two."""
+    owners = contacts if contacts is not None else [0] * len(turns)
+    return redact_many([t.text for t in turns], speakers=[(c, t.speaker) for c, t in zip(owners, turns, strict=True)])
+
+
+def stored_turns(turns: list[Turn], redactions: list[Redaction]) -> list[dict[str, Any]]:
+    """Turns as stored: the redacted text and its placeholders (their offsets kept); word timings never."""
     return [
         {**t.model_dump(), "text": r.text, "redactions": [asdict(span) for span in r.spans]}
-        for t, r in zip(turns, redacted, strict=True)
+        for t, r in zip(turns, redactions, strict=True)
     ]
+
+
+def redact_turns(turns: list[Turn], contacts: list[int] | None = None) -> list[dict[str, Any]]:
+    """Turns as stored: PII replaced by typed placeholders before anything reaches the database."""
+    return stored_turns(turns, redactions_of(turns, contacts))
+
+
+def replace_audio(session: Session, *, interaction_id: str, audio: bytes, content_type: str = "audio/wav") -> None:
+    """The stored recording becomes `audio` (its redacted copy); the original is gone with the same commit."""
+    blob = session.get(AudioBlob, interaction_id)
+    if blob is None:
+        raise NotFound(f"no recording stored for interaction {interaction_id}")
+    blob.content, blob.content_type = audio, content_type
 
 
 def hash_customer(tenant: str, customer_ref: str) -> str:
@@ -259,7 +279,9 @@ def create_text_interactions(session: Session, contacts: list[NewTextContact]) -
         if keys:
             query = select(Interaction).where(Interaction.tenant == tenant, Interaction.idempotency_key.in_(keys))
             existing.update({(tenant, row.idempotency_key or ""): row for row in session.scalars(query)})
-    redacted = iter(redact_turns([t for c in contacts for t in c.turns]))
+    redacted = iter(
+        redact_turns([t for c in contacts for t in c.turns], [i for i, c in enumerate(contacts) for _ in c.turns])
+    )
     new_rows: list[dict[str, Any]] = []
     answers: list[Accepted] = []
     in_batch: dict[tuple[str, str], Accepted] = {}

@@ -10,15 +10,17 @@ international and US-style phone numbers, numbers read out as words ("four five 
 two ...", "double five"), written digit runs (cards by Luhn, SSNs 123-45-6789, sort codes 12-34-56, UK phone numbers,
 long account numbers) and finally person names (spaCy NER PERSON entities plus "my name is ..." / "Mr ..." rules).
 Digit strings are typed by their shape, a Luhn check and the words just before them ("sort code", "account",
-"social security", "phone"); a spoken number is a CARD only if its digits pass Luhn. Amounts, dates, times and
+"social security", "phone"); 13-19 digits in any grouping are a CARD unless the words around them say otherwise
+(Luhn is a hint, not a gate: a recognizer drops, adds and regroups digits), and a card read out over several turns
+of one speaker is one card (`redact_many(..., speakers=...)`). Amounts, dates, times and
 short numbers ("ref 1234", "£25.50", "12/03/2024", "2024-03-12") are kept.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Literal
 
 from spacy.lang.en.stop_words import STOP_WORDS
@@ -47,6 +49,8 @@ class Redaction:
 
     text: str
     spans: list[RedactedSpan]
+    # where each span's PII stood in the *original* text (start, end): to find it in the recording's word timings
+    sources: list[tuple[int, int]] = field(default_factory=list, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -83,7 +87,7 @@ _PHONE_US = re.compile(r"(?<![\w(])\(\d{3}\)[ .-]?\d{3}[ .-]\d{4}(?!\d)|(?<![\w.
 _CONTEXT = re.compile(
     r"(?P<sort>sort\s*code|\bsort\b)"
     r"|(?P<ssn>social\s+security|\bssn\b|\bsocial\b)"
-    r"|(?P<phone>phone|mobile|\bcell\b|landline|telephone|\btel\b|\bcall\s+(?:me|you|back)|\btext\s+me|whatsapp)"
+    r"|(?P<phone>phone|mobile|\bcell\b|landline|telephone|\btel\b|\bcall\s+(?:me|you|back)|\btext\s+me|whatsapp|\b(?:reach|ring|contact)\s+me)"
     r"|(?P<account>account|\bacc\b|\ba/c\b)"
     r"|(?P<card>\bcard\b)",
     re.IGNORECASE,
@@ -119,6 +123,7 @@ _NOT_NAMES = (
     | BANKING_WORDS
     | {"spelt", "spelled", "wrong", "incorrect", "showing", "missing", "different", "changed", "listed", "registered"}
     | {"correct", "right", "still", "calling", "speaking", "here", "mr", "mrs", "ms", "miss", "dr"}
+    | {"mm", "hm", "mhm", "hmm", "uh", "huh", "um", "erm", "ah", "oh"}  # backchannels NER reads as names ("Mm-hm")
     | {"uber", "amazon", "netflix", "tesco", "klarna", "monzo", "revolut", "barclays", "hsbc", "lloyds", "natwest"}
     | {"santander", "halifax", "nationwide", "starling", "chase"}
 )
@@ -167,8 +172,8 @@ def _classify(digits: str, *, shape: tuple[int, ...], dashed: bool, context: str
     n = len(digits)
     if context == "phone" and 7 <= n <= 15:
         return "PHONE"
-    if 13 <= n <= 19 and _luhn_ok(digits):
-        return "CARD"
+    if 13 <= n <= 19 and (_luhn_ok(digits) or context in (None, "card")):
+        return "CARD"  # Luhn is a hint: a recognizer drops and adds digits, and PCI keeps any card number out
     if (dashed and shape == (3, 2, 4)) or (context == "ssn" and n == 9):
         return "SSN"
     if (dashed and shape == (2, 2, 2)) or (context == "sort" and n == 6):
@@ -205,18 +210,101 @@ def _phones(work: str) -> Iterator[_Hit]:
             yield _Hit(m.start(), m.end(), "PHONE")
 
 
+def _spoken_digits(said: str) -> str:
+    """The digits a stretch of speech holds: "double five, 4539-1" -> "5545391"."""
+    return "".join(
+        _DIGIT_WORD_VALUES.get(value.lower(), value) * {"double": 2, "triple": 3}.get((rep or "").lower(), 1)
+        for rep, value in _SPOKEN_PART.findall(said)
+    )
+
+
 def _spoken_numbers(work: str) -> Iterator[_Hit]:
     for m in _SPOKEN.finditer(work):
-        if not _HAS_DIGIT_WORD.search(m.group()):
-            continue  # plain digits are the written detector's job
-        digits = "".join(
-            _DIGIT_WORD_VALUES.get(value.lower(), value) * {"double": 2, "triple": 3}.get((rep or "").lower(), 1)
-            for rep, value in _SPOKEN_PART.findall(m.group())
-        )
+        digits = _spoken_digits(m.group())
         if len(digits) < 6:
             continue
+        if not _HAS_DIGIT_WORD.search(m.group()) and not 13 <= len(digits) <= 19:
+            continue  # tidy written digits are the written detectors' job; 13-19 in any grouping are a card
         kind = _classify(digits, shape=(), dashed=False, context=_context(work, m.start(), m.end()), spoken=True)
         yield _hit(m.start(), m.end(), digits, kind)
+
+
+# A number read out loud, as a recognizer writes it: digit groups of any size, digits as words, decimals that are
+# really pairs ("51.43, 23.19"), misheard short words in between ("48246281 I'm 4821"). Amounts, times, dates and
+# percentages stop a cluster.
+_CLUSTER_TOKEN = re.compile(
+    rf"(?P<stop>[£$€¥]\s?\d[\d,.]*|\d+(?:[:/]\d+)+%?|\d+\s?%|{_MASK}+)"
+    rf"|(?P<digits>(?:(?:double|triple)[\s-]+)?\d+)"
+    rf"|(?P<said>(?:(?:double|triple)[\s-]+)?{_DIGIT_WORD}\b)"
+    r"|(?P<word>[A-Za-z']+)",
+    re.IGNORECASE,
+)
+_CLUSTER_GAP_WORDS = 2  # misheard words a read-out number may hold ("I'm", "and"): more end it
+_CLUSTER_GAP_LETTERS = 6
+_CLUSTER_PIECES = 4  # a number read in this many pieces is read out, not written ("3, 8, 6, 5, 7, 9, 7")
+_CLUSTER_CUES = frozenset({
+    "sort", "code", "account", "acc", "phone", "mobile", "card", "number", "ssn", "social", "security", "iban",
+    "expiry", "expires", "cvv", "cvc", "pin", "date", "ref", "reference", "ending", "postcode", "zip",
+})  # a word that names the next number ends the one before it ("card 4111 ..., sort code 12-34-56")
+
+
+_NUMBER_CUE = re.compile(r"\bnumber\b|\bno\.", re.IGNORECASE)  # "my number is", "the long number": a number follows
+
+
+def _cluster_items(work: str) -> Iterator[list[tuple[int, int, str]]]:
+    """Runs of (start, end, digits) items that belong to one read-out number."""
+    tokens = [(m.lastgroup, m.start(), m.end(), m.group()) for m in _CLUSTER_TOKEN.finditer(work)]
+    numeric = {"digits", "said"}
+    items: list[tuple[int, int, str]] = []
+    gap = 0
+    for i, (kind, start, end, text) in enumerate(tokens):
+        if kind == "said":  # a digit word counts beside another digit ("one four"), not alone ("one more thing")
+            near = [tokens[j][0] for j in (i - 1, i + 1) if 0 <= j < len(tokens)]
+            kind = "said" if any(k in numeric for k in near) else "word"
+        if kind in numeric:
+            items.append((start, end, _spoken_digits(text)))
+            gap = 0
+            continue
+        gap += 1
+        ends = gap > _CLUSTER_GAP_WORDS or len(text) > _CLUSTER_GAP_LETTERS or text.lower() in _CLUSTER_CUES
+        if kind == "stop" or ends:
+            if items:
+                yield items
+            items, gap = [], 0
+    if items:
+        yield items
+
+
+def _split_cards(items: list[tuple[int, int, str]]) -> list[list[tuple[int, int, str]]] | None:
+    """Several card numbers read one after another, cut where each passes Luhn; None if they do not."""
+    cards, current, digits = [], [], ""
+    if len(items) > 40:  # no list of cards is read in that many pieces
+        return None
+    for item in items:
+        current.append(item)
+        digits += item[2]
+        if len(digits) > 19:
+            return None
+        if 13 <= len(digits) <= 19 and _luhn_ok(digits):
+            cards.append(current)
+            current, digits = [], ""
+    return cards if cards and not current else None
+
+
+def _digit_clusters(work: str) -> Iterator[_Hit]:
+    for items in _cluster_items(work):
+        digits = "".join(d for _, _, d in items)
+        start, end = items[0][0], items[-1][1]
+        context = _context(work, start, end)
+        named = context or _NUMBER_CUE.search(work, max(0, start - _CONTEXT_BEFORE), start)
+        if len(digits) > 19:
+            cards = _split_cards(items)
+            for card in cards or []:
+                yield _hit(card[0][0], card[-1][1], "".join(d for _, _, d in card), "CARD")
+            if cards is None:
+                yield _hit(start, end, digits, "NUMBER")
+        elif len(digits) >= 13 or (len(digits) >= 7 and (named or len(items) >= _CLUSTER_PIECES)):
+            yield _hit(start, end, digits, _classify(digits, shape=(), dashed=False, context=context, spoken=True))
 
 
 def _comma_numbers(work: str) -> Iterator[_Hit]:
@@ -277,6 +365,7 @@ _DETECTORS: tuple[Callable[[str], Iterator[_Hit]], ...] = (
     _emails,
     _ibans,
     _phones,
+    _digit_clusters,
     _spoken_numbers,
     _comma_numbers,
     _written_numbers,
@@ -284,7 +373,70 @@ _DETECTORS: tuple[Callable[[str], Iterator[_Hit]], ...] = (
 )
 
 
-def _find(text: str, doc: Doc | None) -> list[_Hit]:
+# --- a number read out over several turns of one speaker ("4539 1488" ... "0343 6467") -----------------------------
+
+_SAID_DIGITS = re.compile(rf"\b{_SPOKEN_TOKEN}(?:{_SPOKEN_SEP}{_SPOKEN_TOKEN})*\b", re.IGNORECASE)
+# what may stand before a turn's first digits and after its last for the number to go on across turns: a few short
+# words ("yes", "and", or digits misheard as "I'm")
+_LEAD = re.compile(r"(?:[\W_]*\b[A-Za-z']{1,6}\b){0,2}[\W_]*")
+_TAIL = re.compile(r"(?:[\W_]*\b[A-Za-z']{1,6}\b){0,2}[\W_]*")
+_PIECE_MIN_DIGITS = 1
+
+
+def _edge_runs(text: str) -> tuple[tuple[int, int, str] | None, tuple[int, int, str] | None, bool]:
+    """The digits a turn opens with and ends with (start, end, digits), and whether the turn is nothing else."""
+    runs = [(m.start(), m.end(), _spoken_digits(m.group())) for m in _SAID_DIGITS.finditer(text)]
+    runs = [r for r in runs if len(r[2]) >= _PIECE_MIN_DIGITS]
+    if not runs:
+        return None, None, False
+    first, last = runs[0], runs[-1]
+    head = first if _LEAD.match(text).end() >= first[0] else None
+    tail = last if _TAIL.fullmatch(text, last[1]) else None
+    return head, tail, head is not None and head is tail
+
+
+_CARD_CUE = re.compile(r"\bcard\b|\blong number\b", re.IGNORECASE)
+_CHAIN_SKIPS = 2  # short turns without digits (a misheard group) that a read-out may hold
+_CHAIN_SKIP_WORDS = 8
+
+
+def _cards_across_turns(texts: list[str], speakers: list[object]) -> list[list[_Hit]]:
+    """A card number one speaker reads out over consecutive turns of theirs: each piece a [CARD] hit.
+
+    A piece ends one turn (the number goes on) and opens the speaker's next turn (after at most two short words);
+    up to two short turns without digits (a group the recognizer misheard) may come between. 13 digits or more in
+    all make a card, or 6 when the read-out began by naming the card (PCI keeps even part of it out). The other
+    side's turns in between ("mm-hm", "go on") do not break it."""
+    forced: list[list[_Hit]] = [[] for _ in texts]
+    chains: dict[object, tuple[list[tuple[int, tuple[int, int, str]]], bool, int]] = {}  # pieces, card named, skips
+
+    def close(who: object) -> None:
+        chain, named, _ = chains.pop(who, ([], False, 0))
+        digits = "".join(run[2] for _, run in chain)
+        if len(chain) >= 2 and (len(digits) >= 13 or (named and len(digits) >= 6)):
+            for k, (i, (start, end, _)) in enumerate(chain):
+                forced[i].append(_Hit(start, end, "CARD", digits[-4:] if k == len(chain) - 1 else None))
+
+    for i, (text, who) in enumerate(zip(texts, speakers, strict=True)):
+        head, tail, whole = _edge_runs(text)
+        if who in chains and head is None and tail is None and not _SAID_DIGITS.search(text):
+            chain, named, skips = chains[who]
+            if skips < _CHAIN_SKIPS and len(text.split()) <= _CHAIN_SKIP_WORDS:
+                chains[who] = (chain, named, skips + 1)
+                continue
+        if who in chains and head:
+            chains[who][0].append((i, head))
+            if whole:
+                continue
+        close(who)
+        if tail:
+            chains[who] = ([(i, tail)], bool(_CARD_CUE.search(text)), 0)
+    for who in list(chains):
+        close(who)
+    return forced
+
+
+def _find(text: str, doc: Doc | None, forced: list[_Hit] | None = None) -> list[_Hit]:
     """All non-overlapping hits in `text`; earlier detectors win, and their regions are masked for later ones.
 
     `doc` is the NER's reading of the original text (masks would confuse it); without it names are not looked for.
@@ -292,6 +444,8 @@ def _find(text: str, doc: Doc | None) -> list[_Hit]:
     work = text
     hits: list[_Hit] = []
     detectors = [*_DETECTORS, lambda _: _ner_names(doc)] if doc is not None else _DETECTORS[:-1]
+    if forced:
+        detectors = [lambda _: iter(forced), *detectors]
     for detector in detectors:
         found = [h for h in detector(work) if _MASK not in work[h.start : h.end]]  # drop hits on found text
         accepted: list[_Hit] = []
@@ -321,7 +475,7 @@ def _apply(text: str, hits: list[_Hit]) -> Redaction:
         out += len(placeholder)
         pos = h.end
     parts.append(text[pos:])
-    return Redaction("".join(parts), spans)
+    return Redaction("".join(parts), spans, [(h.start, h.end) for h in hits])
 
 
 def name_docs(texts: list[str]) -> list[Doc]:
@@ -344,17 +498,23 @@ def redact_with_spans(text: str, *, names: bool = True) -> Redaction:
     return redact_many([text], names=names)[0]
 
 
-def redact_many(texts: Iterable[str], *, names: bool = True) -> list[Redaction]:
-    """`redact_with_spans` for many texts (a contact's turns): the NER runs batched, which is cheaper per text."""
+def redact_many(
+    texts: Iterable[str], *, names: bool = True, speakers: Sequence[object] | None = None
+) -> list[Redaction]:
+    """`redact_with_spans` for many texts (a contact's turns): the NER runs batched, which is cheaper per text.
+
+    With `speakers` (one key per text, e.g. (contact, speaker)), a number one speaker reads out over several of
+    their turns is redacted as one (`_cards_across_turns`)."""
     texts = list(texts)
+    forced = _cards_across_turns(texts, list(speakers)) if speakers is not None else [[] for _ in texts]
     if not names:
-        return [_apply(t, _find(t, None)) for t in texts]
+        return [_apply(t, _find(t, None, f)) for t, f in zip(texts, forced, strict=True)]
     with NLP_LOCK:
         read = [i for i, t in enumerate(texts) if t.strip()]
         docs: list[Doc | None] = [None] * len(texts)
         for i, doc in zip(read, name_docs([texts[i] for i in read]), strict=True):
             docs[i] = doc
-        return [_apply(t, _find(t, doc)) for t, doc in zip(texts, docs, strict=True)]
+        return [_apply(t, _find(t, doc, f)) for t, doc, f in zip(texts, docs, forced, strict=True)]
 
 
 def redact(text: str) -> str:

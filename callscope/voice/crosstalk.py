@@ -100,6 +100,6 @@ def suppress(
             if len(kept) == len(timed):
                 out[k].append(turn)
             elif text:
-                update = {"start": round(kept[0][0], 3), "end": round(kept[-1][1], 3), "text": text}
+                update = {"start": round(kept[0][0], 3), "end": round(kept[-1][1], 3), "text": text, "words": kept}
                 out[k].append(turn.model_copy(update=update))
     return out

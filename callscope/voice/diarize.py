@@ -261,7 +261,8 @@ def split_turn(turn: Turn, words: Sequence[Word], speakers: Sequence[int]) -> li
     for speaker, run in runs:
         text = "".join(w[2] for w in run).strip()
         if text:
-            piece = turn.model_copy(update={"start": round(run[0][0], 3), "end": round(run[-1][1], 3), "text": text})
+            update = {"start": round(run[0][0], 3), "end": round(run[-1][1], 3), "text": text, "words": run}
+            piece = turn.model_copy(update=update)
             pieces.append((speaker, piece))
     return pieces
 

@@ -285,10 +285,12 @@ def _transcribe_track(
                 start, end = seg.start, seg.end
             else:
                 start, end, text = piece[0].start, piece[-1].end, "".join(w.word for w in piece).strip()
-            turn = Turn(speaker="unknown", start=round(offset + start, 3), end=round(offset + end, 3), text=text)
+            timed = [(offset + w.start, offset + w.end, w.word) for w in piece or []]
+            turn = Turn(speaker="unknown", start=round(offset + start, 3), end=round(offset + end, 3), text=text,
+                        words=timed)  # fmt: skip
             turns.append(turn)
             if words is not None:  # for callscope.voice.diarize: on a mono track the speaker can change inside a turn
-                words.append([(offset + w.start, offset + w.end, w.word) for w in piece or []])
+                words.append(timed)
     return turns
 
 
@@ -300,7 +302,7 @@ def _token(word: str) -> str:
     return re.sub(r"[^\w']+", "", word.lower())
 
 
-def repetition_loops(tokens: list[str], max_phrase: int = 4) -> list[tuple[int, int, int]]:
+def repetition_loops(tokens: list[str], max_phrase: int = 8) -> list[tuple[int, int, int]]:
     """(start, end, phrase length) of each run where a phrase of 1..max_phrase words repeats back to back over at
     least LOOP_MIN_TOKENS words ("NER- NER- NER- NER- NER-"): Whisper's repetition loops, which its
     compression-ratio guard misses on short segments."""

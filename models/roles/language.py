@@ -80,6 +80,9 @@ AGENT = {
         "Can you confirm the amount of your last payment in?", "Thank you, you've passed security.",
         "Lovely, that's all verified, thank you.", "Can I get a contact number in case we get cut off?",
         "Who am I speaking with today?", "And may I ask who's calling?",
+        "Can I take the long number on the card, please?", "Could you read me the card number?",
+        "And the expiry date on the card?", "Go on.", "Mm-hm, and the next four?", "Okay, and the rest?",
+        "Can you read me the number on the front of the card?", "And the sort code and account number?",
     ],
     "listen": [
         "I'm sorry to hear that.", "I understand, that must be worrying.", "Okay, I can help you with that.",
@@ -149,6 +152,8 @@ CUSTOMER = {
         "It's {full}, and my date of birth is {date}.", "Yes, that's me.", "It's spelled {name}, with a y.",
         "Sure, it's {postcode}.", "The card ends in {four}.", "My number is 07{digits}.",
         "It's {name} at gmail dot com.", "I live at {days} High Street.", "Hi, my name is {full}, I'm a customer.",
+        "Yes, it is {four}.", "{four}.", "{four} {four}.", "It's {four} {four} {four} {four}.", "And then {four}.",
+        "The long number is {four} {four}.", "Expiry is {days} {hours}.",
     ],
     "confirm": [
         "Yes.", "Yes please.", "Okay.", "That's right.", "No, I didn't.", "Yes, I've still got it.", "Sure.",

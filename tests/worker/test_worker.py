@@ -13,6 +13,7 @@ from callscope.pipeline.webhooks import SIGNATURE_HEADER, verify
 from callscope.settings import get_settings
 from callscope.storage.db import Interaction
 from callscope.storage.store import create_interaction
+from callscope.voice.transcribe import WhisperOptions, transcribe
 from tests.audio import spoken_call
 from tests.conftest import SAMPLES, auth, wait_final
 
@@ -196,3 +197,36 @@ def test_roles_of_a_customer_first_call_are_decided_and_stored_unless_the_tenant
     forced = post()  # the tenant's map comes first, even where the words say otherwise
     assert forced["roles"] == {"agent_channel": "left", "confidence": 1.0, "method": "channel map given", "reasons": []}
     assert forced["turns"][0]["speaker"] == "agent"
+
+
+def test_a_card_number_read_out_group_by_group_is_not_stored(client, make_key):
+    """The customer reads the card four digits at a time and the agent answers "mm-hm" in between: whatever the
+    recognizer makes of each group, no digit of it but the last four reaches the stored contact."""
+    admin = make_key("admin")
+    card = "4539148803436467"
+    said = [" ".join(card[i : i + 4]) for i in range(0, 16, 4)]
+    call = spoken_call(
+        [("agent", "Can I take the long number on the card, please?"), ("customer", f"Yes, it is {said[0]}."),
+         ("agent", "Mm-hm."), ("customer", said[1]), ("agent", "Okay."), ("customer", said[2]), ("agent", "Yes."),
+         ("customer", f"{said[3]}. Call me on oh seven seven oh oh, nine double oh, one two three.")],
+    )  # fmt: skip
+    interaction = client.post("/v1/interactions", files={"file": ("call.wav", call, "audio/wav")}, headers=auth(admin))
+    body = wait_final(client, admin, interaction.json()["id"])
+    assert body["status"] == "done", body
+    customer = [t for t in body["turns"] if t["speaker"] == "customer"]
+    stored = " ".join(t["text"] for t in customer)
+    assert "[CARD]" in stored and "[PHONE]" in stored, stored
+    digits = "".join(ch for ch in stored if ch.isdigit())
+    assert digits == "", stored  # not even the last four: they are kept beside the placeholder, not in the text
+    assert any(r.get("last4") == "6467" for t in customer for r in t["redactions"]), customer
+    cut = body["audio_redactions"]
+    assert cut and {"CARD", "PHONE"} <= {k for span in cut for k in span["kinds"]}
+    assert all(span["channel"] == 1 for span in cut)  # the customer's channel (agent on the left)
+    page = client.get(f"/reports/contacts/{body['id']}", headers=auth(admin))
+    assert "Cut from the recording" in page.text and "CARD" in page.text and "4539" not in page.text
+    stored = client.get(f"/v1/interactions/{body['id']}/audio", headers=auth(admin))
+    assert stored.status_code == 200 and stored.headers["content-type"] == "audio/wav"
+    heard = transcribe(stored.content, options=WhisperOptions.from_settings(get_settings()), agent_channel="left")
+    spoken = " ".join(t.text for t in heard.turns if t.speaker == "customer")
+    assert not any(ch.isdigit() for ch in spoken) and "1488" not in spoken, spoken  # the recording holds none of it
+    assert "yes" in spoken.lower() or "call me" in spoken.lower(), spoken  # the rest of what was said is still there

@@ -1,0 +1,237 @@
+"""Spoken numbers redacted whatever the recognizer made of them (issue 16).
+
+Generated card (Luhn-valid 16-digit Visa / Mastercard, 15-digit Amex), UK mobile and account numbers are read out
+the way customers read them (digit by digit in groups, "double" and "oh", digit pairs), spoken by espeak-ng in
+four voices, heard wideband (16 kHz) and as a phone line carries it (300-3400 Hz, 8 kHz mu-law), and transcribed
+by the shipped recognizer (`callscope.voice.transcribe`, the default profile unless --model). Each transcript is
+redacted by this checkout's `callscope.understanding.redact` and, in the same run, by the version committed at
+--before (the baseline). A transcript counts as redacted when no digit of the number is left in it beyond a card's
+last four (digits written or spoken as words). Cards read one group per turn (the agent's "mm-hm" between)
+are one clip per turn, redacted as one contact.
+
+    .venv/bin/python bench/bench_spoken_numbers.py [--numbers 24] [--before REV] [--model base] [--json FILE]
+
+Transcripts are cached in .cache/spoken-numbers/ (git-ignored), keyed by text, voice, band and model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib.util
+import io
+import json
+import random
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+from scipy.signal import butter, resample_poly, sosfilt
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from callscope.settings import get_settings  # noqa: E402
+from callscope.understanding import redact as current  # noqa: E402
+from callscope.voice.transcribe import WhisperOptions, transcribe  # noqa: E402
+
+CACHE = ROOT / ".cache" / "spoken-numbers"
+VOICES = [("en-us", 150), ("en-gb", 140), ("en-gb-scotland", 160), ("en-us+f3", 145)]
+WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+TENS = ["_", "ten", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+TEENS = ["ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"]
+
+
+@dataclass(frozen=True)
+class Case:
+    kind: str  # card | phone | account | card-group-per-turn
+    digits: str
+    style: str
+    said: tuple[str, ...]  # one text per turn
+
+
+def luhn_complete(prefix: str, length: int, rng: random.Random) -> str:
+    body = prefix + "".join(rng.choice("0123456789") for _ in range(length - len(prefix) - 1))
+    for check in "0123456789":
+        number = body + check
+        total = sum(int(d) if i % 2 == 0 else sum(divmod(int(d) * 2, 10)) for i, d in enumerate(reversed(number)))
+        if total % 10 == 0:
+            return number
+    raise AssertionError
+
+
+def _pair(two: str) -> str:
+    a, b = int(two[0]), int(two[1])
+    if a == 0:
+        return f"oh {WORDS[b]}"
+    if a == 1:
+        return TEENS[b]
+    return TENS[a] + ("" if b == 0 else f" {WORDS[b]}")
+
+
+def read_out(groups: list[str], style: str) -> str:
+    """Digits as a customer reads them out."""
+    if style == "digits":
+        return ", ".join(" ".join(WORDS[int(d)] for d in g) for g in groups)
+    if style == "double-oh":
+        out = []
+        for g in groups:
+            words, i = [], 0
+            while i < len(g):
+                word = "oh" if g[i] == "0" else WORDS[int(g[i])]
+                if i + 1 < len(g) and g[i + 1] == g[i]:
+                    words.append(f"double {word}")
+                    i += 2
+                else:
+                    words.append(word)
+                    i += 1
+            out.append(" ".join(words))
+        return ", ".join(out)
+    if style == "pairs":
+        return ", ".join(" ".join(_pair(g[i : i + 2]) if len(g[i : i + 2]) == 2 else WORDS[int(g[i])]
+                                  for i in range(0, len(g), 2)) for g in groups)  # fmt: skip
+    raise ValueError(style)
+
+
+def cases(n: int, seed: int = 7) -> list[Case]:
+    rng = random.Random(seed)
+    styles = ["digits", "double-oh", "pairs"]
+    out: list[Case] = []
+    for i in range(n):
+        style = styles[i % 3]
+        if i % 4 == 3:
+            card = luhn_complete(rng.choice(["34", "37"]), 15, rng)
+            groups = [card[:4], card[4:10], card[10:]]
+        else:
+            card = luhn_complete(rng.choice(["4", "51", "55"]), 16, rng)
+            groups = [card[k : k + 4] for k in range(0, 16, 4)]
+        lead = ["my card number is", "yes, it's", "it is", "the long number is"][i % 4]
+        out.append(Case("card", card, style, (f"{lead} {read_out(groups, style)}.",)))
+        turns = [f"{lead} {read_out(groups[:1], style)}", *(read_out([g], style) for g in groups[1:])]
+        out.append(Case("card-group-per-turn", card, style, tuple(turns)))
+        phone = "07" + "".join(rng.choice("0123456789") for _ in range(9))
+        lead = ["call me on", "my mobile is", "you can reach me on", "it's"][i % 4]
+        out.append(Case("phone", phone, style, (f"{lead} {read_out([phone[:5], phone[5:8], phone[8:]], style)}.",)))
+        account = "".join(rng.choice("0123456789") for _ in range(8))
+        lead = ["my account number is", "the account is", "account number", "it's account"][i % 4]
+        out.append(Case("account", account, style, (f"{lead} {read_out([account[:4], account[4:]], style)}.",)))
+    return out
+
+
+def speak(text: str, voice: str, wpm: int) -> np.ndarray:
+    from faster_whisper.audio import decode_audio
+
+    wav = subprocess.run(["espeak-ng", "-v", voice, "-s", str(wpm), "--stdout", text], capture_output=True, check=True)
+    return decode_audio(io.BytesIO(wav.stdout), sampling_rate=16000)
+
+
+def wav_bytes(audio: np.ndarray, rate: int, codec: str) -> bytes:
+    out = io.BytesIO()
+    with av.open(out, "w", format="wav") as container:
+        stream = container.add_stream(codec, rate=rate, layout="mono")
+        pcm = (np.clip(audio, -1, 1) * 32767).astype(np.int16).reshape(1, -1)
+        frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
+        frame.sample_rate = rate
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            container.mux(packet)
+    return out.getvalue()
+
+
+def heard(audio: np.ndarray, band: str) -> bytes:
+    if band == "wideband":
+        return wav_bytes(audio, 16000, "pcm_s16le")
+    phone = sosfilt(butter(6, [300, 3400], btype="band", fs=16000, output="sos"), audio)
+    return wav_bytes(resample_poly(phone, 1, 2).astype(np.float32), 8000, "pcm_mulaw")
+
+
+def transcript(text: str, voice: tuple[str, int], band: str, options: WhisperOptions) -> str:
+    key = hashlib.sha256(json.dumps([text, voice, band, options.model]).encode()).hexdigest()[:20]
+    path = CACHE / f"{key}.txt"
+    if not path.exists():
+        audio = np.concatenate([np.zeros(4000, np.float32), speak(text, *voice), np.zeros(8000, np.float32)])
+        result = transcribe(heard(audio, band), options=options)
+        CACHE.mkdir(parents=True, exist_ok=True)
+        path.write_text(" ".join(t.text for t in result.turns))
+    return path.read_text()
+
+
+def digits_left(texts: list[str], module) -> int:
+    return sum(len(module._spoken_digits(t)) for t in texts)
+
+
+def load_before(rev: str):
+    source = subprocess.run(["git", "show", f"{rev}:callscope/understanding/redact.py"], cwd=ROOT, check=True,
+                            capture_output=True, text=True).stdout  # fmt: skip
+    path = Path(tempfile.mkdtemp()) / "redact_before.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location("redact_before", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["redact_before"] = module  # its dataclasses look themselves up there
+    spec.loader.exec_module(module)
+    if not hasattr(module, "_spoken_digits"):
+        module._spoken_digits = current._spoken_digits
+    return module
+
+
+def redacted(module, texts: list[str], *, joined: bool) -> list[str]:
+    if joined and "speakers" in module.redact_many.__code__.co_varnames:
+        return [r.text for r in module.redact_many(texts, speakers=["customer"] * len(texts))]
+    return [r.text for r in module.redact_many(texts)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--numbers", type=int, default=24, help="numbers of each kind")
+    parser.add_argument("--before", default="HEAD", help="git revision of the baseline redaction")
+    parser.add_argument("--model", default="", help="Whisper profile (default: the service's default)")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    options = WhisperOptions.from_settings(get_settings())
+    if args.model:
+        options = WhisperOptions(**{**options.__dict__, "model": args.model})
+    before = load_before(args.before)
+    rows: dict[tuple[str, str], dict[str, int]] = {}
+    misses: list[dict] = []
+    all_cases = cases(args.numbers)
+    for i, case in enumerate(all_cases):
+        voice = VOICES[i % len(VOICES)]
+        for band in ("wideband", "8 kHz"):
+            texts = [transcript(t, voice, band, options) for t in case.said]
+            allowed = 4 if case.kind.startswith("card") else 0
+            row = rows.setdefault((case.kind, band), {"n": 0, "now": 0, "before": 0, "digits_heard": 0})
+            row["n"] += 1
+            row["digits_heard"] += digits_left(texts, current)
+            joined = len(texts) > 1
+            now_text = redacted(current, texts, joined=joined)
+            ok_now = digits_left(now_text, current) <= allowed
+            row["now"] += ok_now
+            row["before"] += digits_left(redacted(before, texts, joined=joined), current) <= allowed
+            if not ok_now:
+                misses.append({"kind": case.kind, "band": band, "voice": voice[0], "style": case.style,
+                               "heard": texts, "stored": now_text})  # fmt: skip
+        print(f"\r{i + 1}/{len(all_cases)} numbers", end="", file=sys.stderr, flush=True)
+    print(file=sys.stderr)
+    print(f"model {options.model or 'tiny.en'}; baseline: redact.py at {args.before}")
+    print("| number | band | transcripts | digits heard per number | redacted, before | redacted, now |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for (kind, band), row in sorted(rows.items()):
+        n = row["n"]
+        print(f"| {kind} | {band} | {n} | {row['digits_heard'] / n:.1f} | {row['before'] / n:.3f} | "
+              f"**{row['now'] / n:.3f}** |")  # fmt: skip
+    total = sum(r["n"] for r in rows.values())
+    print(f"| all | both | {total} | | {sum(r['before'] for r in rows.values()) / total:.3f} | "
+          f"**{sum(r['now'] for r in rows.values()) / total:.3f}** |")  # fmt: skip
+    for miss in misses[:20]:
+        print("missed:", json.dumps(miss))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"rows": {f"{k}|{b}": r for (k, b), r in rows.items()}, "misses": misses},
+                                        indent=1))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
