@@ -26,7 +26,7 @@ from api.batching import IngestBatcher, store_one
 from api.enqueue import send_task
 from callscope.access import ratelimit
 from callscope.contacts import ContactMeta, parse_text_body, turns_from_body
-from callscope.errors import InvalidInput, NotFound
+from callscope.errors import InvalidInput, NotFound, StoreUnavailable
 from callscope.pipeline.analysis import Resources, analyze_turns
 from callscope.prediction import learning
 from callscope.settings import Settings, get_settings
@@ -204,6 +204,12 @@ MetricsReader = Annotated[store.Principal, requires("metrics")]
 @app.exception_handler(InvalidInput)
 def _invalid(_request: Request, exc: InvalidInput) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=exc.status_code)
+
+
+@app.exception_handler(StoreUnavailable)
+def _store_down(_request: Request, exc: StoreUnavailable) -> JSONResponse:
+    log.warning("%s", exc)
+    return JSONResponse({"detail": f"{exc}, retry later"}, status_code=503, headers={"Retry-After": "5"})
 
 
 @app.exception_handler(NotFound)
@@ -532,6 +538,28 @@ def set_channel_map(body: ChannelMapIn, who: Admin, session: SessionDep) -> dict
     row = store.set_channel_map(session, tenant=who.tenant, agent_channel=body.agent_channel)
     store.audit(session, who, action="set channel map", target=row.agent_channel or "auto")
     return {"agent_channel": row.agent_channel or "auto"}
+
+
+class RecordingPolicyIn(BaseModel):
+    keep_original: bool = Field(description="keep each unredacted recording, sealed with the tenant's key, for admins")
+
+
+@app.put("/v1/settings/recordings", tags=["admin"])
+def set_recording_policy(body: RecordingPolicyIn, who: Admin, session: SessionDep) -> dict[str, Any]:
+    """Whether the tenant keeps the original of each recording beside its redacted copy (default: discarded)."""
+    store.set_keep_original(session, tenant=who.tenant, keep=body.keep_original)
+    policy = "keep original" if body.keep_original else "discard"
+    store.audit(session, who, action="set recording policy", target=policy)
+    return {"keep_original": body.keep_original}
+
+
+@app.get("/v1/interactions/{interaction_id}/audio/original", tags=["interactions"],
+         responses={200: {"content": {"audio/*": {}}}})  # fmt: skip
+def original_audio(interaction_id: str, who: Admin, session: SessionDep) -> Response:
+    """The unredacted recording, where the tenant's policy kept it: admins only, every fetch audited."""
+    data = store.load_original(session, tenant=who.tenant, interaction_id=interaction_id)
+    store.audit(session, who, action="contact.audio.original", target=interaction_id)
+    return Response(data, media_type="application/octet-stream", headers={"Cache-Control": "private, no-store"})
 
 
 @app.get("/v1/models/handle-time", tags=["models"])

@@ -8,6 +8,7 @@ Contact views, recordings played and exports are written to `audit_events`.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import secrets
@@ -32,6 +33,7 @@ from callscope.reports import contacts, dashboard, export, filters
 from callscope.settings import get_settings
 from callscope.storage import store
 from callscope.storage.db import ApiKey, AudioBlob, Interaction, get_sessionmaker
+from callscope.storage.recordings import recordings
 from callscope.storage.store import Principal, hash_key
 from callscope.understanding import categories
 
@@ -394,13 +396,26 @@ def audio(interaction_id: str, request: Request, viewer: Listener, session: Sess
     blob = session.get(AudioBlob, interaction_id) if owner == viewer.tenant else None
     if blob is None:  # another tenant's contact answers like a missing one
         raise NotFound(f"no recording stored for interaction {interaction_id}")
-    content, size = blob.content, len(blob.content)
+    size = len(blob.content) if blob.content is not None else blob.size or 0
     headers = {"Accept-Ranges": "bytes", "Cache-Control": "private, no-store"}
     media = blob.content_type or "application/octet-stream"
+
+    def body(start: int, end: int) -> Response:
+        """Bytes start..end: from the row (recordings stored before 0006) or streamed from the recording store."""
+        if blob.content is not None:
+            return Response(blob.content[start : end + 1], status_code=206 if partial else 200, media_type=media,
+                            headers=headers)  # fmt: skip
+        chunks = recordings().stream(blob.object_key or "", start, end)
+        first = next(chunks, b"")  # the store's errors surface here, as a 503, not halfway through the answer
+        sized = {**headers, "Content-Length": str(end - start + 1)}
+        return StreamingResponse(itertools.chain([first], chunks), status_code=206 if partial else 200,
+                                 media_type=media, headers=sized)  # fmt: skip
+
     wanted = request.headers.get("range")
+    partial = bool(wanted)
     if not wanted:
         audit(session, viewer, "contact.audio", interaction_id)
-        return Response(content, media_type=media, headers=headers)
+        return body(0, size - 1)
     match = _RANGE.match(wanted.strip())
     if not match or match.groups() == ("", ""):
         return Response(status_code=416, headers={**headers, "Content-Range": f"bytes */{size}"})
@@ -414,7 +429,7 @@ def audio(interaction_id: str, request: Request, viewer: Listener, session: Sess
     if start == 0:
         audit(session, viewer, "contact.audio", interaction_id)
     headers["Content-Range"] = f"bytes {start}-{end}/{size}"
-    return Response(content[start : end + 1], status_code=206, media_type=media, headers=headers)
+    return body(start, end)
 
 
 # --- categories ----------------------------------------------------------------------------------------------------

@@ -19,3 +19,7 @@ class NotFound(CallscopeError):
 
 class AudioError(InvalidInput):
     """A recording that cannot be decoded: empty, truncated or not audio."""
+
+
+class StoreUnavailable(CallscopeError):
+    """A backing store (the recording object store) did not answer: retry later (maps to 503)."""

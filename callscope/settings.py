@@ -54,6 +54,18 @@ class Settings(BaseSettings):
         default=4, ge=0, description="VAD chunks decoded together (about 1.3x faster on 2 CPU cores, more on a GPU); "
         "0: one window at a time, as plain faster-whisper",
     )
+    recordings_store: Literal["folder", "s3"] = Field(
+        default="folder", description="where recordings live: a folder under data_dir (the embedded default) or an "
+        "S3-compatible object store (SeaweedFS in compose.yaml, MinIO, AWS S3)",
+    )  # fmt: skip
+    s3_endpoint_url: str = Field(default="", description="the object store's URL (empty: AWS)")
+    s3_bucket: str = "callscope-recordings"
+    s3_access_key_id: str = ""
+    s3_secret_access_key: str = ""
+    s3_region: str = "us-east-1"
+    recordings_key: str = Field(
+        default="", description="secret from which each tenant's key for its kept original recordings is derived"
+    )
     audio_redaction: Literal["silence", "tone", "off"] = Field(
         default="silence", description="spoken PII in stored recordings: replaced by silence or a 1 kHz tone; off: kept"
     )

@@ -43,6 +43,7 @@ os.environ.update(
         "CALLSCOPE_TASK_MAX_RETRIES": "2",
         "CALLSCOPE_RETRAIN_MIN_OUTCOMES": "30",
         "HF_HUB_OFFLINE": "1",
+        "CALLSCOPE_RECORDINGS_KEY": "test-only-recordings-secret",
     }
 )
 

@@ -22,6 +22,7 @@ from callscope.storage import search
 from callscope.storage.db import Interaction, Outcome, utcnow
 from callscope.storage.store import (
     channel_map,
+    delete_recording,
     load_audio,
     outcome_durations,
     previous_contact,
@@ -89,8 +90,9 @@ def transcribe_step(
     redactions = redactions_of(transcript.turns)
     row.turns = stored_turns(transcript.turns, redactions)
     row.duration_s = round(transcript.duration, 3)
+    original = None
     if settings.audio_redaction != "off":  # in the same commit as the turns: the original never outlives them
-        spans = redact_recording(session, interaction_id, audio, transcript, redactions, settings=settings)
+        spans, original = redact_recording(session, interaction_id, audio, transcript, redactions, settings=settings)
         row.analysis = {**(row.analysis or {}), "audio_redactions": [s.as_dict() for s in spans]}
     if transcript.roles is not None:
         row.agent_channel = transcript.roles["agent_channel"]
@@ -98,14 +100,16 @@ def transcribe_step(
     if transcript.diarization is not None:
         row.analysis = {**(row.analysis or {}), "diarization": transcript.diarization}
     session.commit()
+    delete_recording(original)  # after the commit: until then the row still pointed at it
     return True
 
 
 def redact_recording(
     session: Session, interaction_id: str, audio: bytes, transcript: Transcript, redactions: list[Redaction], *,
     settings: Settings,
-) -> list[AudioSpan]:  # fmt: skip
-    """Replace the stored recording by its copy with the spoken PII cut out; the spans cut (none: kept as it is)."""
+) -> tuple[list[AudioSpan], str | None]:  # fmt: skip
+    """Store the recording's copy with the spoken PII cut out (with the caller's commit); the spans cut (none: the
+    recording stays as it is) and the original's key, to delete once the commit is done."""
     agent = 0 if (transcript.roles or {}).get("agent_channel", "left") == "left" else 1
 
     def channel_of(turn: Turn) -> int | None:
@@ -118,8 +122,8 @@ def redact_recording(
                       margin_s=settings.audio_redaction_margin_s, duration_s=transcript.duration)  # fmt: skip
     if spans:
         fill = "tone" if settings.audio_redaction == "tone" else "silence"
-        replace_audio(session, interaction_id=interaction_id, audio=redact_audio(audio, spans, fill=fill))
-    return spans
+        return spans, replace_audio(session, interaction_id=interaction_id, audio=redact_audio(audio, spans, fill=fill))
+    return spans, None
 
 
 def analyze_step(session: Session, interaction_id: str, *, resources: Resources) -> Interaction | None:

@@ -82,13 +82,19 @@ class Interaction(Base):
 
 
 class AudioBlob(Base):
-    """Recordings live in the database so workers on other machines need only the database and broker."""
+    """A contact's recording: the key of its object in the recording store (callscope.storage.recordings).
+
+    Rows written before migration 0006 hold the bytes themselves in `content` and are still read from there."""
 
     __tablename__ = "audio_blobs"
     interaction_id: Mapped[str] = mapped_column(ForeignKey("interactions.id", ondelete="CASCADE"), primary_key=True)
     filename: Mapped[str | None] = mapped_column(String(300))
     content_type: Mapped[str | None] = mapped_column(String(100))
-    content: Mapped[bytes] = mapped_column(LargeBinary)
+    content: Mapped[bytes | None] = mapped_column(LargeBinary)
+    object_key: Mapped[str | None] = mapped_column(String(400))
+    size: Mapped[int | None] = mapped_column(Integer)
+    # the unredacted original, sealed with the tenant's key, where the tenant's policy keeps it (admins only)
+    original_key: Mapped[str | None] = mapped_column(String(400))
 
 
 class Outcome(Base):
@@ -132,6 +138,7 @@ class TenantSettings(Base):
     audio_retention_days: Mapped[int | None] = mapped_column(Integer)
     contact_retention_days: Mapped[int | None] = mapped_column(Integer)
     agent_channel: Mapped[str | None] = mapped_column(String(5))  # left/right: the tenant's channel map
+    keep_original_audio: Mapped[bool | None] = mapped_column(Boolean)  # keep the unredacted recording, sealed
 
 
 class ModelVersion(Base):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
+import io
 import secrets
 import uuid
 from dataclasses import asdict, dataclass
@@ -17,6 +19,7 @@ from sqlalchemy.orm import Session
 from callscope.contacts import ContactMeta, Turn
 from callscope.errors import InvalidInput, NotFound
 from callscope.settings import get_settings
+from callscope.storage import recordings
 from callscope.storage.db import ApiKey, AudioBlob, AuditEvent, Interaction, Outcome, TenantSettings, Webhook, utcnow
 from callscope.understanding.redact import Redaction, redact_many
 
@@ -94,7 +97,7 @@ def audit_events(session: Session, *, tenant: str, limit: int = 200) -> list[Aud
 def delete_interaction(session: Session, *, tenant: str, interaction_id: str) -> None:
     """Erase a contact: its recording, turns, analysis and outcome go with the row (foreign keys cascade)."""
     row = get_interaction(session, tenant=tenant, interaction_id=interaction_id)
-    session.execute(delete(AudioBlob).where(AudioBlob.interaction_id == row.id))
+    _erase_recordings(session, [row.id])
     session.execute(delete(Outcome).where(Outcome.interaction_id == row.id))
     session.delete(row)
     session.commit()
@@ -119,6 +122,32 @@ def set_channel_map(session: Session, *, tenant: str, agent_channel: str | None)
     return settings
 
 
+def set_keep_original(session: Session, *, tenant: str, keep: bool) -> TenantSettings:
+    """Whether the tenant keeps each unredacted recording (sealed with its key, for admins) beside the redacted one."""
+    if keep:
+        recordings.seal(tenant, b"check", get_settings().recordings_key)  # refuses now, not at the first call
+    settings = session.get(TenantSettings, tenant) or TenantSettings(tenant=tenant)
+    settings.keep_original_audio = keep
+    session.add(settings)
+    session.commit()
+    return settings
+
+
+def keeps_original(session: Session, *, tenant: str) -> bool:
+    settings = session.get(TenantSettings, tenant)
+    return bool(settings is not None and settings.keep_original_audio)
+
+
+def load_original(session: Session, *, tenant: str, interaction_id: str) -> bytes:
+    """The unredacted recording a tenant kept, opened with its key (admins only; the caller audits)."""
+    get_interaction(session, tenant=tenant, interaction_id=interaction_id)  # another tenant's answers 404
+    blob = session.get(AudioBlob, interaction_id)
+    if blob is None or not blob.original_key:
+        raise NotFound(f"no original recording kept for interaction {interaction_id}")
+    sealed = recordings.recordings().read(blob.original_key)
+    return recordings.unseal(tenant, sealed, get_settings().recordings_key)
+
+
 def channel_map(session: Session, *, tenant: str) -> str | None:
     settings = session.get(TenantSettings, tenant)
     return settings.agent_channel if settings is not None else None
@@ -132,14 +161,14 @@ def apply_retention(session: Session, *, now: datetime | None = None) -> dict[st
         if rule.audio_retention_days is not None:
             cutoff = now - timedelta(days=rule.audio_retention_days)
             old = select(Interaction.id).where(Interaction.tenant == rule.tenant, Interaction.created_at < cutoff)
-            erased["audio"] += session.execute(delete(AudioBlob).where(AudioBlob.interaction_id.in_(old))).rowcount
+            erased["audio"] += _erase_recordings(session, old)
         if rule.contact_retention_days is not None:
             cutoff = now - timedelta(days=rule.contact_retention_days)
             ids = list(session.scalars(
                 select(Interaction.id).where(Interaction.tenant == rule.tenant, Interaction.created_at < cutoff)
             ))  # fmt: skip
+            _erase_recordings(session, ids)
             for interaction_id in ids:
-                session.execute(delete(AudioBlob).where(AudioBlob.interaction_id == interaction_id))
                 session.execute(delete(Outcome).where(Outcome.interaction_id == interaction_id))
                 session.execute(delete(Interaction).where(Interaction.id == interaction_id))
             erased["contacts"] += len(ids)
@@ -167,12 +196,32 @@ def redact_turns(turns: list[Turn], contacts: list[int] | None = None) -> list[d
     return stored_turns(turns, redactions_of(turns, contacts))
 
 
-def replace_audio(session: Session, *, interaction_id: str, audio: bytes, content_type: str = "audio/wav") -> None:
-    """The stored recording becomes `audio` (its redacted copy); the original is gone with the same commit."""
+def replace_audio(
+    session: Session, *, interaction_id: str, audio: bytes, content_type: str = "audio/wav"
+) -> str | None:
+    """The stored recording becomes `audio` (its redacted copy) under a new key, with the caller's commit; the
+    original's key is returned, for the caller to delete once that commit is done (`delete_recording`)."""
     blob = session.get(AudioBlob, interaction_id)
     if blob is None:
         raise NotFound(f"no recording stored for interaction {interaction_id}")
-    blob.content, blob.content_type = audio, content_type
+    tenant = session.scalar(select(Interaction.tenant).where(Interaction.id == interaction_id)) or "unknown"
+    key = recordings.new_key(tenant, interaction_id, "redacted.wav")
+    old = blob.object_key
+    if keeps_original(session, tenant=tenant) and not blob.original_key:  # stored apart, sealed with its key
+        original = blob.content if blob.content is not None else recordings.recordings().read(old or "")
+        sealed = recordings.seal(tenant, original, get_settings().recordings_key)
+        blob.original_key = f"sealed/{recordings.new_key(tenant, interaction_id, 'original.sealed')}"
+        recordings.recordings().put(blob.original_key, io.BytesIO(sealed))
+    blob.size = recordings.recordings().put(key, io.BytesIO(audio))
+    blob.object_key, blob.content, blob.content_type = key, None, content_type
+    return old
+
+
+def delete_recording(key: str | None) -> None:
+    """Delete an object no row points at any more (best effort: a failure leaves an orphan, never a lost contact)."""
+    if key:
+        with contextlib.suppress(recordings.RecordingStoreError):
+            recordings.recordings().delete(key)
 
 
 def hash_customer(tenant: str, customer_ref: str) -> str:
@@ -217,13 +266,19 @@ def create_interaction(
     turns_stored = redact_turns(turns) if turns is not None else None
     row = Interaction(**_new_row(tenant, channel, meta, idempotency_key, turns_stored), agent_channel=agent_channel)
     session.add(row)
+    key = None
     try:
         if audio is not None:
             session.flush()  # the row first: the blob's foreign key points at it
-            session.add(AudioBlob(interaction_id=row.id, filename=filename, content_type=content_type, content=audio))
+            key = recordings.new_key(tenant, row.id)
+            size = recordings.recordings().put(key, io.BytesIO(audio))  # stored before the row that points at it
+            session.add(AudioBlob(interaction_id=row.id, filename=filename, content_type=content_type, object_key=key,
+                                  size=size))  # fmt: skip
         session.commit()
     except IntegrityError:
         session.rollback()
+        if key is not None:
+            recordings.recordings().delete(key)
         existing = _by_idempotency_key(session, tenant=tenant, key=idempotency_key or "")
         if existing is None:
             raise
@@ -353,7 +408,19 @@ def load_audio(session: Session, *, interaction_id: str) -> bytes:
     blob = session.get(AudioBlob, interaction_id)
     if blob is None:
         raise NotFound(f"no recording stored for interaction {interaction_id}")
-    return blob.content
+    if blob.content is not None:  # stored before recordings moved to the object store
+        return blob.content
+    return recordings.recordings().read(blob.object_key or "")
+
+
+def _erase_recordings(session: Session, interaction_ids: Any) -> int:
+    """Delete the recordings of these contacts (a list or a select of ids): their objects, then their rows."""
+    query = select(AudioBlob.object_key, AudioBlob.original_key).where(AudioBlob.interaction_id.in_(interaction_ids))
+    for keys in session.execute(query):
+        for key in keys:
+            if key:
+                recordings.recordings().delete(key)
+    return session.execute(delete(AudioBlob).where(AudioBlob.interaction_id.in_(interaction_ids))).rowcount
 
 
 def record_outcome(

