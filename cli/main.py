@@ -71,6 +71,22 @@ def db_upgrade() -> None:
     err.print("schema is up to date")
 
 
+@db_app.command("move-recordings")
+def db_move_recordings() -> None:
+    """Move recordings stored in the database (before 0.6) to the recording store; the service keeps running."""
+    from callscope.storage.store import move_recordings_to_store, recordings_in_rows
+
+    with _migrated_sessionmaker()() as session:
+        total = recordings_in_rows(session)
+        with _progress() as progress:
+            task = progress.add_task("moving recordings", total=max(total, 1))
+            try:
+                moved = move_recordings_to_store(session, on_moved=lambda n: progress.advance(task, n))
+            except CallscopeError as exc:
+                _fail(str(exc), code=1)
+    err.print(f"moved {moved} recordings to the recording store")
+
+
 @reports_app.command("reindex")
 def reports_reindex(tenant: Annotated[str | None, typer.Option(help="only this tenant")] = None) -> None:
     """Rebuild the report rows and search index from stored contacts (once, after an upgrade)."""

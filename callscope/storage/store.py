@@ -8,11 +8,12 @@ import hmac
 import io
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -411,6 +412,34 @@ def load_audio(session: Session, *, interaction_id: str) -> bytes:
     if blob.content is not None:  # stored before recordings moved to the object store
         return blob.content
     return recordings.recordings().read(blob.object_key or "")
+
+
+def recordings_in_rows(session: Session) -> int:
+    """How many recordings still sit in the database (stored before recordings moved to the object store)."""
+    return session.scalar(select(func.count()).select_from(AudioBlob).where(AudioBlob.content.is_not(None))) or 0
+
+
+def move_recordings_to_store(
+    session: Session, *, batch: int = 20, on_moved: Callable[[int], None] | None = None
+) -> int:
+    """Move in-row recordings to the recording store, a batch per commit, while the service runs: each row points at
+    its bytes or at its object at every commit, and reads take either (`load_audio`, the audio route)."""
+    moved = 0
+    while True:
+        rows = list(session.scalars(select(AudioBlob).where(AudioBlob.content.is_not(None)).limit(batch)))
+        if not rows:
+            return moved
+        tenants = dict(session.execute(
+            select(Interaction.id, Interaction.tenant).where(Interaction.id.in_([r.interaction_id for r in rows]))
+        ).all())  # fmt: skip
+        for blob in rows:
+            key = recordings.new_key(tenants.get(blob.interaction_id, "unknown"), blob.interaction_id)
+            blob.size = recordings.recordings().put(key, io.BytesIO(blob.content or b""))
+            blob.object_key, blob.content = key, None
+        session.commit()
+        moved += len(rows)
+        if on_moved is not None:
+            on_moved(len(rows))
 
 
 def _erase_recordings(session: Session, interaction_ids: Any) -> int:

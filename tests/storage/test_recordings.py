@@ -138,3 +138,28 @@ def test_an_object_store_that_does_not_answer_is_a_503_and_nothing_is_half_store
     assert posted.status_code == 503 and posted.headers["retry-after"], posted.text
     assert session.scalar(select(func.count()).select_from(Interaction)) == before  # no contact without its audio
     assert httpx.get(s3_settings["url"], timeout=5).status_code < 500  # the real store is still up
+
+
+def test_recordings_stored_in_the_database_by_an_earlier_version_are_served_then_moved(client, make_key, session):
+    """Rows of before migration 0006 hold the bytes: they still play, and `callscope db move-recordings` moves them
+    out (with a progress bar) while the API goes on serving them."""
+    from callscope.contacts import ContactMeta
+    from callscope.storage.store import create_interaction, recordings_in_rows
+    from tests.cli.test_cli import callscope
+
+    tenant = f"old-{os.urandom(4).hex()}"
+    admin = make_key("admin", tenant=tenant)
+    row, _ = create_interaction(session, tenant=tenant, channel="voice", meta=ContactMeta())
+    session.add(AudioBlob(interaction_id=row.id, filename="old.wav", content_type="audio/wav", content=CALL))
+    session.commit()
+    path = f"/v1/interactions/{row.id}/audio"
+    assert client.get(path, headers=auth(admin)).content == CALL
+    assert recordings_in_rows(session) >= 1
+    moved = callscope("db", "move-recordings")
+    assert moved.returncode == 0, moved.stderr
+    assert "moved" in moved.stderr and "recordings" in moved.stderr
+    session.expire_all()
+    blob = session.get(AudioBlob, row.id)
+    assert blob.content is None and blob.object_key.startswith(f"{tenant}/{row.id}/") and blob.size == len(CALL)
+    assert recordings_in_rows(session) == 0
+    assert client.get(path, headers={**auth(admin), "Range": "bytes=0-99"}).content == CALL[:100]
