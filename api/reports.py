@@ -400,22 +400,20 @@ def audio(interaction_id: str, request: Request, viewer: Listener, session: Sess
     headers = {"Accept-Ranges": "bytes", "Cache-Control": "private, no-store"}
     media = blob.content_type or "application/octet-stream"
 
-    def body(start: int, end: int) -> Response:
+    def body(start: int, end: int, status: int) -> Response:
         """Bytes start..end: from the row (recordings stored before 0006) or streamed from the recording store."""
         if blob.content is not None:
-            return Response(blob.content[start : end + 1], status_code=206 if partial else 200, media_type=media,
-                            headers=headers)  # fmt: skip
+            return Response(blob.content[start : end + 1], status_code=status, media_type=media, headers=headers)
         chunks = recordings().stream(blob.object_key or "", start, end)
         first = next(chunks, b"")  # the store's errors surface here, as a 503, not halfway through the answer
         sized = {**headers, "Content-Length": str(end - start + 1)}
-        return StreamingResponse(itertools.chain([first], chunks), status_code=206 if partial else 200,
-                                 media_type=media, headers=sized)  # fmt: skip
+        return StreamingResponse(itertools.chain([first], chunks), status_code=status, media_type=media,
+                                 headers=sized)  # fmt: skip
 
     wanted = request.headers.get("range")
-    partial = bool(wanted)
     if not wanted:
         audit(session, viewer, "contact.audio", interaction_id)
-        return body(0, size - 1)
+        return body(0, size - 1, 200)
     match = _RANGE.match(wanted.strip())
     if not match or match.groups() == ("", ""):
         return Response(status_code=416, headers={**headers, "Content-Range": f"bytes */{size}"})
@@ -429,7 +427,7 @@ def audio(interaction_id: str, request: Request, viewer: Listener, session: Sess
     if start == 0:
         audit(session, viewer, "contact.audio", interaction_id)
     headers["Content-Range"] = f"bytes {start}-{end}/{size}"
-    return body(start, end)
+    return body(start, end, 206)
 
 
 # --- categories ----------------------------------------------------------------------------------------------------

@@ -94,7 +94,10 @@ class Settings(BaseSettings):
         default="callscope-dev-only", description="HMAC key for customer references; set a secret in production."
     )
 
-    max_upload_bytes: int = 100 * 1024 * 1024
+    max_upload_bytes: int = Field(
+        default=1024**3, description="Largest recording accepted (spooled to disk, streamed to the store, never in "
+        "memory); 1 GiB holds a 4-hour 16 kHz stereo WAV."
+    )  # fmt: skip
     max_text_chars: int = 200_000
     max_audio_seconds: float = 4 * 3600
     rate_limit_per_minute: int = Field(default=12_000, description="Requests per API key per minute; 0: no limit.")

