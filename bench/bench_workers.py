@@ -10,6 +10,7 @@ The figure is audio seconds transcribed per wall second; the ratio between the t
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import sys
@@ -60,8 +61,9 @@ def run(processes: int, calls: int, audio: bytes) -> dict[str, float]:
     def queue_and_wait(count: int, tenant: str) -> tuple[int, float]:
         with get_sessionmaker(url)() as session:
             for _ in range(count):
-                row, _ = create_interaction(session, tenant=tenant, channel="voice", meta=ContactMeta(), audio=audio,
-                                            filename="call.wav", content_type="audio/wav")  # fmt: skip
+                row, _ = create_interaction(session, tenant=tenant, channel="voice", meta=ContactMeta(),
+                                            audio=io.BytesIO(audio), filename="call.wav",
+                                            content_type="audio/wav")  # fmt: skip
                 celery_app.send_task("callscope.transcribe", args=[row.id])
         while True:
             with engine.connect() as conn:

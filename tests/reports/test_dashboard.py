@@ -90,7 +90,7 @@ def add_contact(
         channel=channel,
         meta=ContactMeta(queue=queue, agent=agent),
         turns=turns,
-        audio=audio,
+        audio=io.BytesIO(audio) if audio else None,
         content_type="audio/wav" if audio else None,
     )
     row.intent_label, row.intent_confidence = intent, 0.9

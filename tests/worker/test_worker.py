@@ -1,5 +1,6 @@
 """Through the real stack: API -> PostgreSQL -> Redis -> a live Celery worker process -> Whisper/spaCy -> API."""
 
+import io
 import json
 import threading
 import time
@@ -69,7 +70,8 @@ def test_corrupt_recording_ends_failed_with_its_reason_without_retries(client, m
     tenant = "corrupt-recording"
     key = make_key("ingest", tenant=tenant)
     # A recording that got past the upload check but is corrupt in storage.
-    row, _ = create_interaction(session, tenant=tenant, channel="voice", meta=ContactMeta(), audio=b"RIFF0000WAVE" * 9)
+    corrupt = io.BytesIO(b"RIFF0000WAVE" * 9)
+    row, _ = create_interaction(session, tenant=tenant, channel="voice", meta=ContactMeta(), audio=corrupt)
     enqueue("callscope.transcribe", row.id)
     result = wait_final(client, key, row.id)
     assert result["status"] == "failed" and "cannot be decoded" in result["error"]
@@ -129,7 +131,7 @@ def test_webhook_is_signed_and_retried_until_delivered(client, make_key):
 def test_steps_are_idempotent_when_a_task_is_delivered_twice(session):
     row, _ = create_interaction(
         session, tenant="idem", channel="voice", meta=ContactMeta(),
-        audio=(SAMPLES / "call_dual_channel.wav").read_bytes(),
+        audio=io.BytesIO((SAMPLES / "call_dual_channel.wav").read_bytes()),
     )  # fmt: skip
     settings = get_settings()
     assert jobs.transcribe_step(session, row.id, settings=settings) is True
