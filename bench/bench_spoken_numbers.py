@@ -9,7 +9,7 @@ redacted by this checkout's `callscope.understanding.redact` and, in the same ru
 last four (digits written or spoken as words). Cards read one group per turn (the agent's "mm-hm" between)
 are one clip per turn, redacted as one contact.
 
-    .venv/bin/python bench/bench_spoken_numbers.py [--numbers 24] [--before REV] [--model base] [--json FILE]
+    .venv/bin/python bench/bench_spoken_numbers.py [--numbers 24] [--skip 12] [--before REV] [--model M] [--json F]
 
 Transcripts are cached in .cache/spoken-numbers/ (git-ignored), keyed by text, voice, band and model.
 """
@@ -22,6 +22,7 @@ import importlib.util
 import io
 import json
 import random
+import re
 import subprocess
 import sys
 import tempfile
@@ -159,8 +160,18 @@ def transcript(text: str, voice: tuple[str, int], band: str, options: WhisperOpt
     return path.read_text()
 
 
-def digits_left(texts: list[str], module) -> int:
-    return sum(len(module._spoken_digits(t)) for t in texts)
+_DIGIT_WORDS = re.compile(r"\b(?:zero|oh|o|nought|nil|one|two|three|four|five|six|seven|eight|nine)\b", re.I)
+_PAIR_WORDS = re.compile(
+    r"\b(?:ten|eleven|twelve|(?:thir|four|fif|six|seven|eigh|nine)teen|(?:twen|thir|for|fif|six|seven|eigh|nine)ty)\b",
+    re.I,
+)
+
+
+def digits_left(texts: list[str]) -> int:
+    """Digits a text still holds, counted apart from the redaction under test: every digit character (also one
+    glued to a letter, "i548"), every digit word, and two for "forty" or "fifteen"."""
+    return sum(len(re.findall(r"\d", t)) + len(_DIGIT_WORDS.findall(t)) + 2 * len(_PAIR_WORDS.findall(t))
+               for t in texts)  # fmt: skip
 
 
 def load_before(rev: str):
@@ -172,8 +183,6 @@ def load_before(rev: str):
     module = importlib.util.module_from_spec(spec)
     sys.modules["redact_before"] = module  # its dataclasses look themselves up there
     spec.loader.exec_module(module)
-    if not hasattr(module, "_spoken_digits"):
-        module._spoken_digits = current._spoken_digits
     return module
 
 
@@ -186,6 +195,7 @@ def redacted(module, texts: list[str], *, joined: bool) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--numbers", type=int, default=24, help="numbers of each kind")
+    parser.add_argument("--skip", type=int, default=0, help="leave out the first N numbers of each kind (tuned on)")
     parser.add_argument("--before", default="HEAD", help="git revision of the baseline redaction")
     parser.add_argument("--model", default="", help="Whisper profile (default: the service's default)")
     parser.add_argument("--json", type=Path)
@@ -196,20 +206,20 @@ def main() -> None:
     before = load_before(args.before)
     rows: dict[tuple[str, str], dict[str, int]] = {}
     misses: list[dict] = []
-    all_cases = cases(args.numbers)
+    all_cases = cases(args.numbers)[4 * args.skip :]  # four kinds per number
     for i, case in enumerate(all_cases):
-        voice = VOICES[i % len(VOICES)]
+        voice = VOICES[(i + 4 * args.skip) % len(VOICES)]
         for band in ("wideband", "8 kHz"):
             texts = [transcript(t, voice, band, options) for t in case.said]
             allowed = 4 if case.kind.startswith("card") else 0
             row = rows.setdefault((case.kind, band), {"n": 0, "now": 0, "before": 0, "digits_heard": 0})
             row["n"] += 1
-            row["digits_heard"] += digits_left(texts, current)
+            row["digits_heard"] += digits_left(texts)
             joined = len(texts) > 1
             now_text = redacted(current, texts, joined=joined)
-            ok_now = digits_left(now_text, current) <= allowed
+            ok_now = digits_left(now_text) <= allowed
             row["now"] += ok_now
-            row["before"] += digits_left(redacted(before, texts, joined=joined), current) <= allowed
+            row["before"] += digits_left(redacted(before, texts, joined=joined)) <= allowed
             if not ok_now:
                 misses.append({"kind": case.kind, "band": band, "voice": voice[0], "style": case.style,
                                "heard": texts, "stored": now_text})  # fmt: skip

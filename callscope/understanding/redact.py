@@ -88,7 +88,7 @@ _CONTEXT = re.compile(
     r"(?P<sort>sort\s*code|\bsort\b)"
     r"|(?P<ssn>social\s+security|\bssn\b|\bsocial\b)"
     r"|(?P<phone>phone|mobile|\bcell\b|landline|telephone|\btel\b|\bcall\s+(?:me|you|back)|\btext\s+me|whatsapp|\b(?:reach|ring|contact)\s+me)"
-    r"|(?P<account>account|\bacc\b|\ba/c\b)"
+    r"|(?P<account>account|\bacc\b|\ba/c\b|\ba\s+count\b)"  # "a count": how a recognizer hears "account"
     r"|(?P<card>\bcard\b)",
     re.IGNORECASE,
 )
@@ -232,13 +232,23 @@ def _spoken_numbers(work: str) -> Iterator[_Hit]:
 # A number read out loud, as a recognizer writes it: digit groups of any size, digits as words, decimals that are
 # really pairs ("51.43, 23.19"), misheard short words in between ("48246281 I'm 4821"). Amounts, times, dates and
 # percentages stop a cluster.
+_TEENS = ["ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"]
+_TENS = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+_PAIR_WORD_VALUES = {
+    **{w: f"1{d}" for d, w in enumerate(_TEENS)},
+    **{w: f"{d}0" for d, w in enumerate(_TENS, start=2)},
+}  # digit pairs read as numbers ("forty-five thirty-nine"): inside a read-out they are digits too
+_DOUBLED_HOMOPHONES = {"for": "4", "to": "2", "too": "2", "won": "1", "ate": "8"}  # "double for" is "double four"
 _CLUSTER_TOKEN = re.compile(
     rf"(?P<stop>[£$€¥]\s?\d[\d,.]*|\d+(?:[:/]\d+)+%?|\d+\s?%|{_MASK}+)"
-    rf"|(?P<digits>(?:(?:double|triple)[\s-]+)?\d+)"
-    rf"|(?P<said>(?:(?:double|triple)[\s-]+)?{_DIGIT_WORD}\b)"
+    rf"|(?P<digits>(?:(?:double|triple)[\s-]+)?(?:[Oo](?=\d))?\d+)"  # "O7682": the recognizer's "oh seven ..."
+    rf"|(?P<said>(?:(?:double|triple)[\s-]+)?(?:{_DIGIT_WORD}|{'|'.join(_PAIR_WORD_VALUES)})\b"
+    rf"|(?:double|triple)[\s-]+(?:{'|'.join(_DOUBLED_HOMOPHONES)})\b)"
     r"|(?P<word>[A-Za-z']+)",
     re.IGNORECASE,
 )
+# words a recognizer puts between digits read out ("I'm" for "nine", fillers): a digit word beside them still counts
+_CLUSTER_FILLERS = frozenset({"i'm", "i", "um", "uh", "er", "erm", "and", "then"})
 _CLUSTER_GAP_WORDS = 2  # misheard words a read-out number may hold ("I'm", "and"): more end it
 _CLUSTER_GAP_LETTERS = 6
 _CLUSTER_PIECES = 4  # a number read in this many pieces is read out, not written ("3, 8, 6, 5, 7, 9, 7")
@@ -251,6 +261,33 @@ _CLUSTER_CUES = frozenset({
 _NUMBER_CUE = re.compile(r"\bnumber\b|\bno\.", re.IGNORECASE)  # "my number is", "the long number": a number follows
 
 
+def _cluster_digits(said: str) -> str:
+    """The digits of one cluster token: "4539", "O7682", "double five", "double for", "forty"."""
+    words = said.lower().split()
+    if words[-1] in _PAIR_WORD_VALUES:
+        return _PAIR_WORD_VALUES[words[-1]] * (len(words) > 1 and {"double": 2, "triple": 3}[words[0]] or 1)
+    if len(words) == 2 and words[1] in _DOUBLED_HOMOPHONES:
+        return _DOUBLED_HOMOPHONES[words[1]] * {"double": 2, "triple": 3}[words[0]]
+    return _spoken_digits("0" + said[1:] if said[:1] in "Oo" and said[1:2].isdigit() else said)
+
+
+def _beside_digits(tokens: list[tuple[str | None, int, int, str]], i: int) -> bool:
+    """Whether the nearest token on either side that is no filler is a digit: "one four", "I'm six, I'm six"."""
+    for step in (-1, 1):
+        j = i + step
+        while 0 <= j < len(tokens) and tokens[j][0] == "word" and tokens[j][3].lower() in _CLUSTER_FILLERS:
+            j += step
+        if 0 <= j < len(tokens) and tokens[j][0] in ("digits", "said"):
+            return True
+    return False
+
+
+def _named(work: str, start: int) -> bool:
+    """Whether the words just before `start` announce a number ("my account number is", "call me on")."""
+    before = work[max(0, start - _CONTEXT_BEFORE) : start]
+    return bool(_CONTEXT.search(before) or _NUMBER_CUE.search(before))
+
+
 def _cluster_items(work: str) -> Iterator[list[tuple[int, int, str]]]:
     """Runs of (start, end, digits) items that belong to one read-out number."""
     tokens = [(m.lastgroup, m.start(), m.end(), m.group()) for m in _CLUSTER_TOKEN.finditer(work)]
@@ -258,11 +295,12 @@ def _cluster_items(work: str) -> Iterator[list[tuple[int, int, str]]]:
     items: list[tuple[int, int, str]] = []
     gap = 0
     for i, (kind, start, end, text) in enumerate(tokens):
-        if kind == "said":  # a digit word counts beside another digit ("one four"), not alone ("one more thing")
-            near = [tokens[j][0] for j in (i - 1, i + 1) if 0 <= j < len(tokens)]
-            kind = "said" if any(k in numeric for k in near) else "word"
+        doubled = text[:1] in "dDtT" and " " in text.strip()  # "double for": a read-out whatever stands beside it
+        named_open = bool(items) and _named(work, items[0][0])  # "account is ninety ten, ninety two maybe one"
+        if kind == "said" and not (doubled or named_open or _beside_digits(tokens, i)):
+            kind = "word"  # "one four" counts, "one more thing" does not
         if kind in numeric:
-            items.append((start, end, _spoken_digits(text)))
+            items.append((start, end, _cluster_digits(text)))
             gap = 0
             continue
         gap += 1
@@ -296,14 +334,19 @@ def _digit_clusters(work: str) -> Iterator[_Hit]:
         digits = "".join(d for _, _, d in items)
         start, end = items[0][0], items[-1][1]
         context = _context(work, start, end)
-        named = context or _NUMBER_CUE.search(work, max(0, start - _CONTEXT_BEFORE), start)
+        named = context or _named(work, start)
         if len(digits) > 19:
             cards = _split_cards(items)
             for card in cards or []:
                 yield _hit(card[0][0], card[-1][1], "".join(d for _, _, d in card), "CARD")
             if cards is None:
                 yield _hit(start, end, digits, "NUMBER")
-        elif len(digits) >= 13 or (len(digits) >= 7 and (named or len(items) >= _CLUSTER_PIECES)):
+        elif (
+            len(digits) >= 13
+            or (len(digits) >= 7 and (named or len(items) >= _CLUSTER_PIECES))
+            or (len(digits) >= 5 and named and len(items) >= 2)  # part of a named number: the recognizer lost some
+            or (len(digits) >= 5 and len(items) >= _CLUSTER_PIECES + 1)  # "3-3-3-3-4": read out digit by digit
+        ):
             yield _hit(start, end, digits, _classify(digits, shape=(), dashed=False, context=context, spoken=True))
 
 
@@ -361,6 +404,20 @@ def _ner_names(doc: Doc) -> Iterator[_Hit]:
             yield _Hit(tokens[0].idx, tokens[-1].idx + len(tokens[-1]), "PERSON")
 
 
+# Five or more short pieces joined by hyphens: how a recognizer writes characters read out one at a time
+# ("O-Fan-Wen-Wen-Tad-O-Tur" for "oh seven one one ...", "4-D-H-F-M"). Redacted where a number is announced.
+_HYPHEN_PIECES = re.compile(r"(?<![\w-])[A-Za-z0-9]{1,5}(?:-[A-Za-z0-9]{1,5}){4,}(?![\w-])")
+_CONTEXT_KIND: dict[str | None, SpanType] = {
+    "phone": "PHONE", "account": "ACCOUNT", "card": "CARD", "sort": "SORT_CODE", "ssn": "SSN",
+}  # fmt: skip
+
+
+def _hyphen_read_outs(work: str) -> Iterator[_Hit]:
+    for m in _HYPHEN_PIECES.finditer(work):
+        if _named(work, m.start()):
+            yield _Hit(m.start(), m.end(), _CONTEXT_KIND.get(_context(work, m.start(), m.end()), "NUMBER"))
+
+
 _DETECTORS: tuple[Callable[[str], Iterator[_Hit]], ...] = (
     _emails,
     _ibans,
@@ -369,13 +426,17 @@ _DETECTORS: tuple[Callable[[str], Iterator[_Hit]], ...] = (
     _spoken_numbers,
     _comma_numbers,
     _written_numbers,
+    _hyphen_read_outs,
     _rule_names,
 )
 
 
 # --- a number read out over several turns of one speaker ("4539 1488" ... "0343 6467") -----------------------------
 
-_SAID_DIGITS = re.compile(rf"\b{_SPOKEN_TOKEN}(?:{_SPOKEN_SEP}{_SPOKEN_TOKEN})*\b", re.IGNORECASE)
+_SAID_DIGITS = re.compile(  # digits may be glued to a misheard letter ("i548", "D4")
+    rf"(?:\b|(?<=[A-Za-z])(?=\d)){_SPOKEN_TOKEN}(?:{_SPOKEN_SEP}{_SPOKEN_TOKEN})*(?:\b|(?<=\d)(?=[A-Za-z]))",
+    re.IGNORECASE,
+)
 # what may stand before a turn's first digits and after its last for the number to go on across turns: a few short
 # words ("yes", "and", or digits misheard as "I'm")
 _LEAD = re.compile(r"(?:[\W_]*\b[A-Za-z']{1,6}\b){0,2}[\W_]*")
@@ -383,13 +444,24 @@ _TAIL = re.compile(r"(?:[\W_]*\b[A-Za-z']{1,6}\b){0,2}[\W_]*")
 _PIECE_MIN_DIGITS = 1
 
 
+_SHORT_WORD = re.compile(r"[A-Za-z']{1,6}")
+_PIECE_WORDS = 2  # misheard short words ("I", "item") a turn of digits may hold and still be one piece
+
+
 def _edge_runs(text: str) -> tuple[tuple[int, int, str] | None, tuple[int, int, str] | None, bool]:
-    """The digits a turn opens with and ends with (start, end, digits), and whether the turn is nothing else."""
+    """The digits a turn opens with and ends with (start, end, digits), and whether the turn is nothing else.
+
+    A turn of digits with at most two short words among them ("1-i-4-8", "Two, one, I'm sick") is one piece, unless
+    a word names another number ("6467, expiry 03 27")."""
     runs = [(m.start(), m.end(), _spoken_digits(m.group())) for m in _SAID_DIGITS.finditer(text)]
     runs = [r for r in runs if len(r[2]) >= _PIECE_MIN_DIGITS]
     if not runs:
         return None, None, False
     first, last = runs[0], runs[-1]
+    words = re.findall(r"[^\W\d_][\w']*", _SAID_DIGITS.sub(" ", text))
+    if len(words) <= _PIECE_WORDS and all(_SHORT_WORD.fullmatch(w) and w.lower() not in _CLUSTER_CUES for w in words):
+        whole = (first[0], last[1], "".join(r[2] for r in runs))
+        return whole, whole, True
     head = first if _LEAD.match(text).end() >= first[0] else None
     tail = last if _TAIL.fullmatch(text, last[1]) else None
     return head, tail, head is not None and head is tail
@@ -404,16 +476,18 @@ def _cards_across_turns(texts: list[str], speakers: list[object]) -> list[list[_
     """A card number one speaker reads out over consecutive turns of theirs: each piece a [CARD] hit.
 
     A piece ends one turn (the number goes on) and opens the speaker's next turn (after at most two short words);
-    up to two short turns without digits (a group the recognizer misheard) may come between. 13 digits or more in
-    all make a card, or 6 when the read-out began by naming the card (PCI keeps even part of it out). The other
-    side's turns in between ("mm-hm", "go on") do not break it."""
+    up to two short turns without digits (a group the recognizer misheard) may come between, and a turn that opens
+    with digits and trails off into misheard words keeps it going. 13 digits or more in all make a card, or 8 read
+    in three pieces or more (the recognizer lost some), or 6 when the read-out began by naming the card (PCI keeps
+    even part of it out). The other side's turns in between ("mm-hm", "go on") do not break it."""
     forced: list[list[_Hit]] = [[] for _ in texts]
     chains: dict[object, tuple[list[tuple[int, tuple[int, int, str]]], bool, int]] = {}  # pieces, card named, skips
 
     def close(who: object) -> None:
         chain, named, _ = chains.pop(who, ([], False, 0))
         digits = "".join(run[2] for _, run in chain)
-        if len(chain) >= 2 and (len(digits) >= 13 or (named and len(digits) >= 6)):
+        enough = len(digits) >= 13 or (named and len(digits) >= 6) or (len(chain) >= 3 and len(digits) >= 8)
+        if len(chain) >= 2 and enough:
             for k, (i, (start, end, _)) in enumerate(chain):
                 forced[i].append(_Hit(start, end, "CARD", digits[-4:] if k == len(chain) - 1 else None))
 
@@ -426,7 +500,7 @@ def _cards_across_turns(texts: list[str], speakers: list[object]) -> list[list[_
                 continue
         if who in chains and head:
             chains[who][0].append((i, head))
-            if whole:
+            if whole or tail is None:  # nothing but digits, or digits trailing off into misheard words
                 continue
         close(who)
         if tail:
