@@ -23,6 +23,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from callscope.errors import CallscopeError
 from callscope.settings import REPO_ROOT, Settings, get_settings
 from cli.handletime import handle_time_app
+from cli.intents import intents_app, themes_command
 from cli.processes import die_with_parent, exit_on_sigterm, lower_priority
 
 app = typer.Typer(
@@ -35,6 +36,8 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(db_app, name="db")
 app.add_typer(reports_app, name="reports")
 app.add_typer(handle_time_app, name="handle-time")
+app.add_typer(intents_app, name="intents")
+app.command("themes")(themes_command)
 err = Console(stderr=True, soft_wrap=True)  # messages stay on one line for log scrapers
 WORKER_QUEUES = "transcribe,analyze,webhooks"
 
@@ -382,13 +385,17 @@ def transcribe(
 @app.command()
 def classify(
     batch_size: Annotated[int, typer.Option(help="texts per nlp.pipe batch")] = 1000,
+    model_dir: Annotated[
+        Path | None, typer.Option("--model", help="a custom intent model folder (`callscope intents fit`)")
+    ] = None,
 ) -> None:
     """Read one text per line on stdin; write one JSON object per line: intent and confidence, in order."""
+    from callscope.understanding.custom_intents import CustomIntentModel
     from callscope.understanding.intent import load_intent_model
 
     try:
-        model = load_intent_model(get_settings().intent_model_dir)
-    except FileNotFoundError as exc:
+        model = CustomIntentModel.load(model_dir) if model_dir else load_intent_model(get_settings().intent_model_dir)
+    except (FileNotFoundError, ValueError) as exc:
         _fail(str(exc))
     out = sys.stdout
     batch: list[str] = []

@@ -150,14 +150,19 @@ class IntentModel:
         answers the top label (closed-set evaluation).
         """
         probs = self.probabilities(texts, batch_size)
-        order = np.argsort(-probs, axis=1)[:, :N_CANDIDATES]
-        predictions = []
-        for row, top in zip(probs, order, strict=True):
-            candidates = tuple((self._labels[i], float(row[i])) for i in top)
-            best, second = candidates[0][1], candidates[1][1] if len(candidates) > 1 else 0.0
-            label = OTHER_LABEL if fallback and self.fallback.rejects(best, second) else candidates[0][0]
-            predictions.append(IntentPrediction(label=label, confidence=best, candidates=candidates))
-        return predictions
+        return predictions_from(probs, self._labels, self.fallback if fallback else None)
+
+
+def predictions_from(probs: np.ndarray, labels: Sequence[str], fallback: Fallback | None) -> list[IntentPrediction]:
+    """One prediction per row of calibrated probabilities: the top label, or `other` where `fallback` rejects it."""
+    order = np.argsort(-probs, axis=1)[:, :N_CANDIDATES]
+    predictions = []
+    for row, top in zip(probs, order, strict=True):
+        candidates = tuple((labels[i], float(row[i])) for i in top)
+        best, second = candidates[0][1], candidates[1][1] if len(candidates) > 1 else 0.0
+        label = OTHER_LABEL if fallback is not None and fallback.rejects(best, second) else candidates[0][0]
+        predictions.append(IntentPrediction(label=label, confidence=best, candidates=candidates))
+    return predictions
 
 
 @dataclass(frozen=True)

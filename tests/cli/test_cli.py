@@ -1,5 +1,6 @@
 """The `callscope` command as a user runs it: real processes, data on stdout, messages on stderr."""
 
+import csv
 import json
 import os
 import socket
@@ -29,6 +30,54 @@ def test_classify_writes_one_json_line_per_input_line_in_order():
     assert rows[1]["intent"] == "terminate_account"
     assert rows[3]["intent"] == "exchange_rate"
     assert all(0 <= r["confidence"] <= 1 for r in rows)
+
+
+def test_a_tenants_own_intents_are_fit_from_a_csv_and_classify_natural_turns(tmp_path):
+    fitted = callscope("intents", "fit", str(SAMPLES / "custom_intents.csv"), "--out", str(tmp_path / "bank"))
+    assert fitted.returncode == 0, fitted.stderr
+    report = json.loads(fitted.stdout)
+    assert report["intents"] == 6 and report["examples"] == 36 and report["cv_accuracy"] >= 0.8
+    turns = {  # none of these is among the examples
+        "yeah hi, um, so I was hoping to borrow like five thousand pounds for a new kitchen?": "apply_for_loan",
+        "hello, can I pop into the branch on Thursday to see an advisor": "book_branch_appointment",
+        "hi there, just wondering how much I've got in my account at the moment, thanks": "check_balance",
+        "um, I need some more cheques, I've used them all up": "order_cheques",
+        "so basically I wanna pay my landlord the same amount every month without doing it myself":
+            "set_up_automatic_payment",
+        "yes hi, I moved to a new flat last week so my address has changed": "update_address",
+    }  # fmt: skip
+    result = callscope("classify", "--model", str(tmp_path / "bank"), stdin="\n".join(turns) + "\n")
+    assert result.returncode == 0, result.stderr
+    assert [json.loads(line)["intent"] for line in result.stdout.splitlines()] == list(turns.values())
+
+
+def test_intents_fit_refuses_too_few_examples_with_a_reason(tmp_path):
+    few = tmp_path / "few.csv"
+    few.write_text("text,intent\n" + "".join(f"loan please {i},loan\n" for i in range(5)) + "my balance,balance\n")
+    result = callscope("intents", "fit", str(few), "--out", str(tmp_path / "m"))
+    assert result.returncode == 2 and "at least 5 examples: too few for balance" in result.stderr
+    assert not (tmp_path / "m").exists()
+    missing = callscope("classify", "--model", str(tmp_path / "m"), stdin="hello\n")
+    assert missing.returncode == 2 and "no custom intent model" in missing.stderr
+
+
+def test_themes_groups_a_file_of_requests_and_prints_json(tmp_path):
+    requests = tmp_path / "requests.txt"
+    with (SAMPLES / "custom_intents.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    requests.write_text("\n".join(r["text"] for r in rows) + "\n")
+    result = callscope("themes", str(requests), "--json", "--min-size", "4")
+    assert result.returncode == 0, result.stderr
+    body = json.loads(result.stdout)
+    assert set(body) == {"themes", "unassigned"} and 5 <= len(body["themes"]) <= 7
+    assert set(body["themes"][0]) == {"name", "size", "members", "examples"}
+    members = [m for t in body["themes"] for m in t["members"]] + body["unassigned"]
+    assert sorted(members) == list(range(len(rows)))  # every line is in one theme or unassigned, once
+    for theme in body["themes"]:
+        intents = [rows[m]["intent"] for m in theme["members"]]
+        assert max(map(intents.count, intents)) >= 0.6 * len(intents), theme
+    bad = callscope("themes", str(requests), "--min-size", "1")
+    assert bad.returncode == 2 and "--min-size must be at least 2" in bad.stderr
 
 
 def test_transcribe_json_has_text_duration_and_labelled_segments():
