@@ -29,10 +29,13 @@ from callscope.access import ratelimit
 from callscope.contacts import ContactMeta, parse_text_body, turns_from_body
 from callscope.errors import InvalidInput, NotFound, StoreUnavailable
 from callscope.pipeline.analysis import Resources, analyze_turns
+from callscope.pipeline.jobs import tenant_resources
 from callscope.prediction import learning
 from callscope.settings import Settings, get_settings
 from callscope.storage import store
+from callscope.storage import versions as model_versions
 from callscope.storage.db import Interaction, get_sessionmaker, utcnow
+from callscope.understanding import tenant_intents
 from callscope.understanding.redact import redact_many
 from callscope.voice.transcribe import probe
 
@@ -455,7 +458,7 @@ def analyze(body: AnalyzeIn, who: Analyzer, session: SessionDep, settings: Setti
     from callscope.contacts import Turn
 
     turns = [Turn.model_validate(t) for t in store.redact_turns([Turn(speaker="customer", text=body.text)])]
-    resources = Resources.from_settings(settings)
+    resources = tenant_resources(session, Resources.from_settings(settings), tenant=who.tenant)
     analysis = analyze_turns(
         turns,
         channel=body.channel,
@@ -576,7 +579,7 @@ def original_audio(interaction_id: str, who: Admin, session: SessionDep) -> Resp
 @app.get("/v1/models/handle-time", tags=["models"])
 def handle_time_versions(who: MetricsReader, session: SessionDep) -> dict[str, Any]:
     """Every trained handling-time version of the tenant with its metrics; `active` answers predictions."""
-    return {"versions": [learning.describe(v) for v in learning.versions(session, tenant=who.tenant)]}
+    return {"versions": [model_versions.describe(v) for v in learning.versions(session, tenant=who.tenant)]}
 
 
 @app.post("/v1/models/handle-time/retrain", status_code=202, tags=["models"])
@@ -587,6 +590,65 @@ def retrain_handle_time(who: Admin) -> dict[str, Any]:
     except Exception as exc:
         raise HTTPException(503, "the queue is unavailable", headers={"Retry-After": "5"}) from exc
     return {"queued": True, "tenant": who.tenant}
+
+
+INTENT_NAME = Path(pattern=r"^[a-z][a-z0-9_]{1,59}$", description="lower-case letters, digits and _")
+
+
+class IntentIn(BaseModel):
+    examples: list[str] = Field(min_length=5, max_length=500, description="at least 5 different example utterances")
+    queue: str = Field(min_length=1, max_length=100, description="the queue its contacts go to")
+    priority: int = Field(ge=1, le=5, description="1 is the most urgent")
+    escalate: bool = False
+
+
+class IntentFitIn(BaseModel):
+    base: Literal["none", "banking77"] = Field(
+        default="none", description="none: the tenant's intents alone; banking77: beside the 77 Banking77 intents"
+    )
+
+
+@app.get("/v1/intents", tags=["intents"])
+def custom_intents_list(who: Admin, session: SessionDep) -> dict[str, Any]:
+    """The tenant's own intents and every model version fitted from them (`active` answers analyses)."""
+    intents = tenant_intents.list_intents(session, tenant=who.tenant)
+    fitted = tenant_intents.versions(session, tenant=who.tenant)
+    return {"intents": [tenant_intents.describe_intent(i) for i in intents],
+            "versions": [model_versions.describe(v) for v in fitted]}
+
+
+@app.put("/v1/intents/{name}", tags=["intents"])
+def custom_intent_put(body: IntentIn, who: Admin, session: SessionDep, name: str = INTENT_NAME) -> dict[str, Any]:
+    """Define or replace one intent; fit a new version with `POST /v1/intent-models` to use it."""
+    try:
+        row = tenant_intents.put_intent(session, tenant=who.tenant, name=name, examples=body.examples,
+                                        queue=body.queue, priority=body.priority, escalate=body.escalate)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    store.audit(session, who, action="put intent", target=name)
+    return tenant_intents.describe_intent(row)
+
+
+@app.delete("/v1/intents/{name}", status_code=204, tags=["intents"])
+def custom_intent_delete(who: Admin, session: SessionDep, name: str = INTENT_NAME) -> Response:
+    if not tenant_intents.delete_intent(session, tenant=who.tenant, name=name):
+        raise HTTPException(404, f"no intent {name!r}")
+    store.audit(session, who, action="delete intent", target=name)
+    return Response(status_code=204)
+
+
+@app.post("/v1/intent-models", status_code=202, tags=["intents"])
+def custom_intents_fit(body: IntentFitIn, who: Admin, session: SessionDep) -> dict[str, Any]:
+    """Queue a fit of the tenant's intent model; the version answers once fitted, if it is not worse."""
+    defined = len(tenant_intents.list_intents(session, tenant=who.tenant))
+    if defined < (1 if body.base == "banking77" else 2):
+        raise HTTPException(400, f"{defined} intents defined: a model of the tenant's own intents needs two or more")
+    try:
+        send_task("callscope.fit_intents", who.tenant, body.base)
+    except Exception as exc:
+        raise HTTPException(503, "the queue is unavailable", headers={"Retry-After": "5"}) from exc
+    store.audit(session, who, action="fit intents", target=body.base)
+    return {"queued": True, "tenant": who.tenant, "base": body.base}
 
 
 app.include_router(live.router)  # live agent assist: WS /v1/live/{session_id}, /agent

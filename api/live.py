@@ -63,6 +63,14 @@ def _authenticate(key: str) -> store.Principal | None:
         return store.authenticate(db, key=key)
 
 
+def _tenant_analysis(resources: LiveResources, tenant: str) -> Any:
+    """The tenant's own intent model and routes for this session, when it has fitted one."""
+    from callscope.pipeline.jobs import tenant_resources
+
+    with _db() as db:
+        return tenant_resources(db, resources.analysis, tenant=tenant)
+
+
 def _outcomes(tenant: str) -> Any:
     def lookup(intent: str | None) -> dict[str, list[float]]:
         with _db() as db:
@@ -135,7 +143,8 @@ async def live_session(websocket: WebSocket, session_id: str) -> None:
 async def _run(websocket: WebSocket, session_id: str, who: store.Principal, *, via_message: bool) -> None:
     settings = get_settings()
     resources = await run_in_threadpool(live_resources)
-    live = LiveSession(session_id, resources, outcomes=_outcomes(who.tenant), settings=settings)
+    analysis = await run_in_threadpool(_tenant_analysis, resources, who.tenant)
+    live = LiveSession(session_id, resources, outcomes=_outcomes(who.tenant), settings=settings, analysis=analysis)
     reason, answer = "disconnected", None
     try:
         if via_message:  # the auth message gets its answer, like every other message

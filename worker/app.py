@@ -30,6 +30,7 @@ def make_celery() -> Celery:
             "callscope.deliver_webhook": {"queue": "webhooks"},
             "callscope.retrain": {"queue": "analyze"},
             "callscope.retrain_all": {"queue": "analyze"},
+            "callscope.fit_intents": {"queue": "analyze"},
         },
         # A task is acknowledged only after it ran: a worker killed mid-task leaves it for another worker.
         task_acks_late=True,

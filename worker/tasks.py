@@ -16,6 +16,7 @@ from callscope.prediction import learning
 from callscope.settings import get_settings
 from callscope.storage.db import Webhook, get_sessionmaker
 from callscope.storage.store import get_interaction, interaction_view, webhooks_for
+from callscope.understanding import tenant_intents
 from worker.app import celery_app
 
 log = logging.getLogger("callscope.worker")
@@ -133,3 +134,12 @@ def retrain_all() -> None:
     with _session() as session:
         for tenant in learning.tenants_with_outcomes(session):
             retrain_handle_time.delay(tenant)
+
+
+@celery_app.task(name="callscope.fit_intents", bind=True, max_retries=3)
+def fit_intents(self: Task, tenant: str, base: str) -> dict[str, Any]:
+    """Fit a version of the tenant's own intent model; it answers only if it is not worse than the active one."""
+    with _session() as session:
+        result = tenant_intents.fit_version(session, tenant=tenant, base=base)
+    log.info("intent fit for tenant %s: %s %s", tenant, result["status"], result.get("version", ""))
+    return result

@@ -134,8 +134,10 @@ class LiveSession:
         outcomes: OutcomeLookup = no_outcomes,
         clock: Callable[[], float] = time.monotonic,
         settings: Settings | None = None,
+        analysis: Resources | None = None,  # the tenant's own intent model and routes (pipeline.jobs.tenant_resources)
     ) -> None:
         self.session_id, self.resources, self.outcomes, self.clock = session_id, resources, outcomes, clock
+        self.analysis = analysis or resources.analysis
         self.settings = settings or resources.settings
         self.declared_channel = "chat"
         self.meta = ContactMeta()
@@ -274,7 +276,7 @@ class LiveSession:
         missing = [text for text in dict.fromkeys(texts) if text not in self._predictions]
         if missing:
             with _INTENT_LOCK:
-                predictions = self.resources.analysis.intent_model.predict(missing)
+                predictions = self.analysis.intent_model.predict(missing)
             self._predictions.update(zip(missing, predictions, strict=True))
 
     def handle_time(self, intent: str | None, queue: str) -> dict[str, Any]:
@@ -282,7 +284,7 @@ class LiveSession:
         if intent not in self._by_intent:
             self._by_intent[intent] = self.outcomes(intent)  # one database read per intent and session
         by_channel = self._by_intent[intent]
-        analysis = self.resources.analysis
+        analysis = self.analysis
         total = predict_handle_time(
             analysis.priors,
             channel=self.channel,
@@ -317,7 +319,7 @@ class LiveSession:
         turns = self.turns(partial=True)
         intent, intents = self.intents(turns)
         label, confidence = intent["label"], intent["confidence"]
-        hint = route(self.resources.analysis.routing_table, intent=label, confidence=confidence)
+        hint = route(self.analysis.routing_table, intent=label, confidence=confidence)
         customer = customer_texts(turns)
         entities = self.entities([t for t in turns if t.speaker in ("customer", "unknown")])
         suggestions = [

@@ -12,6 +12,7 @@ from callscope.contacts import Turn
 from callscope.prediction.handletime import HandleTime, load_priors, predict_handle_time
 from callscope.prediction.routing import RoutingHint, load_routing_table, route
 from callscope.settings import Settings
+from callscope.understanding.custom_intents import CustomIntentModel
 from callscope.understanding.entities import extract_entities_many
 from callscope.understanding.features import conversation_features
 from callscope.understanding.intent import (
@@ -46,7 +47,7 @@ class Analysis(BaseModel):
 class Resources:
     """What analysis needs loaded once per process."""
 
-    intent_model: IntentModel
+    intent_model: IntentModel | CustomIntentModel  # the shipped model, or a tenant's own (pipeline.jobs)
     routing_table: dict[str, Any]
     priors: dict[str, Any]
     min_outcomes: int

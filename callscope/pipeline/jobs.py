@@ -9,6 +9,7 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Session
 from callscope.contacts import Turn
 from callscope.pipeline.analysis import Analysis, Resources, analyze_turns
 from callscope.prediction import learning
+from callscope.prediction.routing import with_tenant_intents
 from callscope.settings import Settings, get_settings
 from callscope.storage import search
 from callscope.storage.db import Interaction, Outcome, utcnow
@@ -32,7 +34,7 @@ from callscope.storage.store import (
     replace_audio,
     stored_turns,
 )
-from callscope.understanding import categories
+from callscope.understanding import categories, tenant_intents
 from callscope.understanding.redact import Redaction
 from callscope.voice.audio_redaction import SPEECH_KINDS, AudioSpan, pii_spans, redact_audio
 from callscope.voice.transcribe import Transcript, WhisperOptions, transcribe
@@ -134,6 +136,16 @@ def redact_recording(
         return spans, replace_audio(session, interaction_id=interaction_id, audio=redacted, original=audio)
 
 
+def tenant_resources(session: Session, resources: Resources, *, tenant: str) -> Resources:
+    """The resources with the tenant's own intent model and routes, when it has fitted one."""
+    found = tenant_intents.active_model(session, tenant=tenant)
+    if found is None:
+        return resources
+    model, intents = found
+    routes = [(i.name, i.queue, i.priority, i.escalate) for i in intents]
+    return replace(resources, intent_model=model, routing_table=with_tenant_intents(resources.routing_table, routes))
+
+
 def analyze_step(session: Session, interaction_id: str, *, resources: Resources) -> Interaction | None:
     """Intent, routing and handling time for a contact whose turns are stored; marks it done."""
     row = _load(session, interaction_id)
@@ -143,6 +155,7 @@ def analyze_step(session: Session, interaction_id: str, *, resources: Resources)
     if row.turns is None:
         raise RuntimeError(f"interaction {interaction_id} has no turns yet")
     turns = [Turn.model_validate(t) for t in row.turns]
+    resources = tenant_resources(session, resources, tenant=row.tenant)
     analysis = analyze_turns(
         turns,
         channel=row.channel,

@@ -22,6 +22,7 @@ from callscope.pipeline.analysis import Analysis
 from callscope.prediction import handletime_eval, handletime_model
 from callscope.prediction.handletime import HandleTime
 from callscope.prediction.history import HistoryRow
+from callscope.storage import versions as model_versions
 from callscope.storage.db import Interaction, ModelVersion, Outcome, utcnow
 
 KIND = "handle_time"
@@ -79,13 +80,11 @@ def _unpack(version_id: int, artifact: bytes) -> handletime_model.HandleTimeMode
 
 
 def active_version(session: Session, *, tenant: str) -> ModelVersion | None:
-    query = select(ModelVersion).where(ModelVersion.tenant == tenant, ModelVersion.kind == KIND, ModelVersion.active)
-    return session.scalar(query.order_by(ModelVersion.id.desc()).limit(1))
+    return model_versions.active_version(session, tenant=tenant, kind=KIND)
 
 
 def versions(session: Session, *, tenant: str) -> list[ModelVersion]:
-    query = select(ModelVersion).where(ModelVersion.tenant == tenant, ModelVersion.kind == KIND)
-    return list(session.scalars(query.order_by(ModelVersion.id.desc())))
+    return model_versions.versions(session, tenant=tenant, kind=KIND)
 
 
 def retrain(session: Session, *, tenant: str, min_rows: int, params: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -185,11 +184,6 @@ def _fastest_agents(session: Session, *, tenant: str, intent: str, min_outcomes:
         .limit(3)
     )
     return [{"agent": a, "n": n, "mean_s": round(float(m), 1)} for a, n, m in session.execute(query)]
-
-
-def describe(version: ModelVersion) -> dict[str, Any]:
-    return {"version": version.version, "active": version.active, "created_at": version.created_at.isoformat(),
-            "metrics": version.metrics}  # fmt: skip
 
 
 def enrich(session: Session, row: Interaction, analysis: Analysis, *, min_outcomes: int) -> None:

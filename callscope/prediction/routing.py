@@ -52,3 +52,14 @@ def route(table: dict[str, Any], *, intent: str | None, confidence: float) -> Ro
         escalate = escalate or bool(then.get("escalate", False))
         reasons.append(rule.get("reason", rule.get("name", "escalation rule")))
     return RoutingHint(queue=queue, priority=priority, escalate=escalate, reasons=reasons)
+
+
+def with_tenant_intents(table: dict[str, Any], intents: list[tuple[str, str, int, bool]]) -> dict[str, Any]:
+    """The routing table with a tenant's own intents added: (name, queue, priority, escalate) each."""
+    by_intent = {**table["by_intent"], **{name: (queue, priority) for name, queue, priority, _ in intents}}
+    escalating = [name for name, _, _, escalate in intents if escalate]
+    rules = list(table.get("escalations") or [])
+    if escalating:
+        rules.append({"name": "tenant intents", "when": {"intents": escalating}, "then": {"escalate": True},
+                      "reason": "the tenant's routing escalates this intent"})  # fmt: skip
+    return {**table, "by_intent": by_intent, "escalations": rules}

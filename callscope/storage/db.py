@@ -166,6 +166,21 @@ class Category(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class CustomIntent(Base):
+    """One of a tenant's own intents: its example utterances and where its contacts go."""
+
+    __tablename__ = "custom_intents"
+    __table_args__ = (UniqueConstraint("tenant", "name", name="uq_custom_intents_tenant_name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(100), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    examples: Mapped[list[str]] = mapped_column(JSON)
+    queue: Mapped[str] = mapped_column(String(100))
+    priority: Mapped[int] = mapped_column(Integer)
+    escalate: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     """WAL and a busy timeout let the API and a worker process share one SQLite file."""
     cursor = dbapi_connection.cursor()

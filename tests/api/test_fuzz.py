@@ -22,7 +22,9 @@ def admin_key(database):
         return create_api_key(session, tenant="fuzz", role="admin")
 
 
-@schema.parametrize()
+# Queuing an intent fit is left out: each accepted call makes the suite's one worker fit a model (up to a minute
+# with the Banking77 base), which would hold up every later test; tests/worker/test_custom_intents_worker.py calls it.
+@schema.exclude(path="/v1/intent-models", method="POST").parametrize()
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
 def test_no_route_fails_or_breaks_its_schema(case, admin_key):
     # Left out, each for a reason: the schema cannot say "this binary must be audio", so a schema-valid PNG upload is

@@ -1,0 +1,137 @@
+"""A tenant's own intents in the service: their definitions, the versions fitted from them, the one that answers.
+
+An admin defines intents (name, five or more examples, queue, priority, escalation); a worker fits a version
+(`custom_intents.fit`, the tenant's intents alone or beside Banking77's) and keeps it with its cross-validated
+accuracy. A new version answers when it knows other intents than the active one (an intent was added or removed),
+or when it is not less accurate on the same intents; otherwise it is kept, inactive, for the record. Versions are
+stored in the database (`model_versions`, kind `intents`), so workers on other machines need nothing else.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from callscope.storage import versions as model_versions
+from callscope.storage.db import CustomIntent, ModelVersion, utcnow
+from callscope.understanding import custom_intents
+from callscope.understanding.custom_intents import CustomIntentModel
+
+KIND = "intents"
+BASES = ("none", "banking77")
+
+
+def put_intent(
+    session: Session, *, tenant: str, name: str, examples: list[str], queue: str, priority: int, escalate: bool
+) -> CustomIntent:
+    """Create or replace one intent of the tenant (committed); a new version is fitted only when asked."""
+    examples = [e.strip() for e in examples if e.strip()]
+    if len(set(examples)) < custom_intents.MIN_EXAMPLES:
+        raise ValueError(f"an intent needs at least {custom_intents.MIN_EXAMPLES} different examples")
+    row = session.scalar(select(CustomIntent).where(CustomIntent.tenant == tenant, CustomIntent.name == name))
+    if row is None:
+        row = CustomIntent(tenant=tenant, name=name)
+        session.add(row)
+    row.examples, row.queue, row.priority, row.escalate, row.updated_at = examples, queue, priority, escalate, utcnow()
+    session.commit()
+    return row
+
+
+def list_intents(session: Session, *, tenant: str) -> list[CustomIntent]:
+    return list(session.scalars(select(CustomIntent).where(CustomIntent.tenant == tenant).order_by(CustomIntent.name)))
+
+
+def delete_intent(session: Session, *, tenant: str, name: str) -> bool:
+    row = session.scalar(select(CustomIntent).where(CustomIntent.tenant == tenant, CustomIntent.name == name))
+    if row is None:
+        return False
+    session.delete(row)
+    session.commit()
+    return True
+
+
+def describe_intent(row: CustomIntent) -> dict[str, Any]:
+    return {"name": row.name, "examples": row.examples, "queue": row.queue, "priority": row.priority,
+            "escalate": row.escalate, "updated_at": row.updated_at.isoformat()}  # fmt: skip
+
+
+def versions(session: Session, *, tenant: str) -> list[ModelVersion]:
+    return model_versions.versions(session, tenant=tenant, kind=KIND)
+
+
+def active_version(session: Session, *, tenant: str) -> ModelVersion | None:
+    return model_versions.active_version(session, tenant=tenant, kind=KIND)
+
+
+def _pack(model: CustomIntentModel) -> bytes:
+    out = io.BytesIO()
+    np.savez(out, coef=model.coef.astype(np.float32), intercept=model.intercept.astype(np.float32))
+    return out.getvalue()
+
+
+@lru_cache(maxsize=64)
+def _unpack(version_id: int, artifact: bytes, labels: tuple[str, ...]) -> CustomIntentModel:
+    """A stored version, loaded once per process (versions never change once written)."""
+    arrays = np.load(io.BytesIO(artifact), allow_pickle=False)
+    return CustomIntentModel(list(labels), arrays["coef"], arrays["intercept"], {"version_id": version_id})
+
+
+def _up_to_date(latest: ModelVersion, intents: list[CustomIntent], base: str) -> bool:
+    """Whether the latest version was fitted, with this base, from the intents as they are now (a repeated request
+    is answered at once instead of fitting the same model again)."""
+    metrics = latest.metrics or {}
+    fitted_after = all(_aware(i.updated_at) <= _aware(latest.created_at) for i in intents)
+    return metrics.get("base") == base and fitted_after and metrics.get("intents") == sorted(i.name for i in intents)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # SQLite gives back naive UTC
+
+
+def fit_version(session: Session, *, tenant: str, base: str = "none") -> dict[str, Any]:
+    """Fit a version from the tenant's intents now; it answers if it is not worse than the active one."""
+    if base not in BASES:
+        raise ValueError(f"base must be one of {', '.join(BASES)}")
+    intents = list_intents(session, tenant=tenant)
+    if len(intents) < (1 if base == "banking77" else 2):
+        return {"status": "skipped", "reason": f"{len(intents)} intents defined: define more before fitting"}
+    latest = next(iter(versions(session, tenant=tenant)), None)
+    if latest is not None and _up_to_date(latest, intents, base):
+        return {"status": "up to date", "version": latest.version}
+    examples = [(text, row.name) for row in intents for text in row.examples]
+    model, report = custom_intents.fit(examples, base=base)
+    current = active_version(session, tenant=tenant)
+    same_intents = current is not None and sorted((current.metrics or {}).get("labels", [])) == sorted(report.labels)
+    better = not same_intents or (report.cv_accuracy or 0) >= (current.metrics or {}).get("cv_accuracy", 0)
+    version = ModelVersion(
+        tenant=tenant,
+        kind=KIND,
+        version=f"intents-{datetime.now(UTC).strftime('%Y%m%d%H%M%S')}-{len(examples)}",
+        metrics={"intents": sorted(i.name for i in intents), "labels": report.labels,
+                 "cv_accuracy": report.cv_accuracy, "examples": report.examples, "base": base,
+                 "active_cv_accuracy": (current.metrics or {}).get("cv_accuracy") if current else None},
+        active=better,
+        artifact=_pack(model),
+        created_at=utcnow(),
+    )  # fmt: skip
+    if better and current is not None:
+        current.active = False
+    session.add(version)
+    session.commit()
+    status = "activated" if better else "kept inactive"
+    return {"status": status, "version": version.version, "metrics": version.metrics}
+
+
+def active_model(session: Session, *, tenant: str) -> tuple[CustomIntentModel, list[CustomIntent]] | None:
+    """The tenant's answering model and its intents' routes, or None while the tenant has fitted none."""
+    version = active_version(session, tenant=tenant)
+    if version is None or not version.artifact:
+        return None
+    model = _unpack(version.id, version.artifact, tuple(version.metrics["labels"]))
+    return model, list_intents(session, tenant=tenant)
