@@ -25,17 +25,19 @@ from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, StreamingResponse
 from fastapi.templating import Jinja2Templates
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from api.enqueue import send_task
 from callscope.errors import InvalidInput, NotFound
-from callscope.reports import contacts, dashboard, export, filters
+from callscope.reports import contacts, dashboard, export, filters, themes
 from callscope.settings import get_settings
 from callscope.storage import store
 from callscope.storage.db import ApiKey, AudioBlob, Interaction, get_sessionmaker
 from callscope.storage.recordings import recordings
 from callscope.storage.store import Principal, hash_key
-from callscope.understanding import categories
+from callscope.understanding import categories, tenant_intents
 
 HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"
@@ -455,3 +457,56 @@ def update_category(
 def delete_category(category_id: CategoryId, viewer: Reporter, session: SessionDep) -> Response:
     categories.delete_category(session, tenant=viewer.tenant, category_id=category_id)
     return Response(status_code=204)
+
+
+# --- themes --------------------------------------------------------------------------------------------------------
+
+
+@router.get("/v1/themes", tags=["themes"])
+def list_themes(viewer: Reporter, session: SessionDep) -> dict[str, Any]:
+    """The latest themes among the tenant's contacts that no intent named (`other` or low confidence)."""
+    return themes.latest(session, tenant=viewer.tenant)
+
+
+@router.post("/v1/themes", status_code=202, tags=["themes"])
+def recompute_themes(
+    viewer: Reporter, days: Annotated[int | None, Query(ge=1, le=365, description="the period, in days")] = None
+) -> dict[str, Any]:
+    """Queue a new run now (workers also run it on a schedule); `GET /v1/themes` shows it once done."""
+    period = days or get_settings().themes_days
+    try:
+        send_task("callscope.discover_themes", viewer.tenant, period)
+    except Exception as exc:
+        raise HTTPException(503, "the queue is unavailable", headers={"Retry-After": "5"}) from exc
+    return {"queued": True, "days": period}
+
+
+class ThemeIntentIn(BaseModel):
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]{1,59}$", description="the new intent's name")
+    queue: str = Field(default="general", min_length=1, max_length=100)
+    priority: int = Field(default=3, ge=1, le=5)
+    escalate: bool = False
+
+
+@router.post("/v1/themes/{index}/intent", status_code=201, tags=["themes"])
+def theme_to_intent(
+    body: ThemeIntentIn, viewer: Reporter, session: SessionDep, index: Annotated[int, PathParam(ge=0, le=1000)]
+) -> dict[str, Any]:
+    """Make a theme of the latest run one of the tenant's intents, its requests the examples (admins only); fit a
+    model with `POST /v1/intent-models` to use it."""
+    if not viewer.principal.may("admin"):
+        raise HTTPException(403, f"role {viewer.principal.role!r} may not define intents")
+    examples = themes.theme_requests(session, tenant=viewer.tenant, index=index)
+    try:
+        row = tenant_intents.put_intent(session, tenant=viewer.tenant, name=body.name, examples=examples,
+                                        queue=body.queue, priority=body.priority, escalate=body.escalate)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    audit(session, viewer, "theme.intent", body.name)
+    return tenant_intents.describe_intent(row)
+
+
+@router.get("/reports/themes", response_class=HTMLResponse, tags=["reports"], include_in_schema=False)
+def themes_page(request: Request, viewer: PageViewer, session: SessionDep) -> HTMLResponse:
+    run = themes.latest(session, tenant=viewer.tenant)
+    return _page(request, "themes.html", {"viewer": viewer, "run": run, "admin": viewer.principal.may("admin")})

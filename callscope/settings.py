@@ -89,6 +89,8 @@ class Settings(BaseSettings):
     handle_time_min_outcomes: int = 5
     retrain_min_outcomes: int = 200
     retrain_interval_s: float = 24 * 3600.0
+    themes_interval_s: float = Field(default=24 * 3600.0, description="how often the workers look for new themes")
+    themes_days: int = Field(default=30, ge=1, le=365, description="the period whose unnamed contacts make themes")
     repeat_window_days: float = 7.0
     customer_hash_key: str = Field(
         default="callscope-dev-only", description="HMAC key for customer references; set a secret in production."

@@ -31,6 +31,8 @@ def make_celery() -> Celery:
             "callscope.retrain": {"queue": "analyze"},
             "callscope.retrain_all": {"queue": "analyze"},
             "callscope.fit_intents": {"queue": "analyze"},
+            "callscope.discover_themes": {"queue": "analyze"},
+            "callscope.discover_themes_all": {"queue": "analyze"},
         },
         # A task is acknowledged only after it ran: a worker killed mid-task leaves it for another worker.
         task_acks_late=True,
@@ -45,7 +47,8 @@ def make_celery() -> Celery:
         worker_hijack_root_logger=False,
         # Retraining from stored outcomes on a schedule; run exactly one `callscope beat` (or a worker with --beat).
         beat_schedule={
-            "retrain-handle-time": {"task": "callscope.retrain_all", "schedule": settings.retrain_interval_s}
+            "retrain-handle-time": {"task": "callscope.retrain_all", "schedule": settings.retrain_interval_s},
+            "discover-themes": {"task": "callscope.discover_themes_all", "schedule": settings.themes_interval_s},
         },
         beat_schedule_filename=str((settings.data_dir / "celerybeat-schedule").resolve()),
         worker_send_task_events=False,

@@ -13,6 +13,7 @@ from callscope.pipeline import jobs
 from callscope.pipeline.analysis import Resources
 from callscope.pipeline.webhooks import deliver, encode
 from callscope.prediction import learning
+from callscope.reports import themes
 from callscope.settings import get_settings
 from callscope.storage.db import Webhook, get_sessionmaker
 from callscope.storage.store import get_interaction, interaction_view, webhooks_for
@@ -143,3 +144,21 @@ def fit_intents(self: Task, tenant: str, base: str) -> dict[str, Any]:
         result = tenant_intents.fit_version(session, tenant=tenant, base=base)
     log.info("intent fit for tenant %s: %s %s", tenant, result["status"], result.get("version", ""))
     return result
+
+
+@celery_app.task(name="callscope.discover_themes")
+def discover_themes(tenant: str, days: int) -> int:
+    """Group the tenant's unnamed contacts of the period into themes (on demand, and on the schedule below)."""
+    with _session() as session:
+        run = themes.discover(session, tenant=tenant, days=days)
+    log.info("themes for tenant %s: %d themes from %d contacts", tenant, len(run.themes), run.contacts)
+    return len(run.themes)
+
+
+@celery_app.task(name="callscope.discover_themes_all")
+def discover_themes_all() -> None:
+    """The scheduled run (Celery beat): one task per tenant with contacts in the period."""
+    days = get_settings().themes_days
+    with _session() as session:
+        for tenant in themes.tenants_with_contacts(session, days=days):
+            discover_themes.delay(tenant, days)

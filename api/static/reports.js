@@ -203,6 +203,49 @@
       .then(function () { body.dataset.charts = "done"; });
   }
 
+  function themes() {
+    const source = document.getElementById("themes-data");
+    const items = source ? JSON.parse(source.textContent) : [];
+    const traces = items.slice(0, 8).map(function (theme) {
+      return { type: "scatter", mode: "lines", name: theme.name + " (" + theme.size + ")",
+               x: pluck(theme.trend, "day"), y: pluck(theme.trend, "contacts") };
+    });
+    plot("chart-themes", traces, { yaxis: { title: "contacts a day" } })
+      .then(function () { body.dataset.charts = "done"; });
+    const button = document.getElementById("recompute");
+    if (button) {
+      button.addEventListener("click", function () {
+        const status = document.getElementById("recompute-status");
+        button.disabled = true;
+        fetch("/v1/themes", { method: "POST", credentials: "same-origin", headers: { Accept: "application/json" } })
+          .then(function (response) {
+            status.textContent = response.ok ? "queued: reload this page in a minute" : "HTTP " + response.status;
+          })
+          .catch(function (error) { status.textContent = String(error); button.disabled = false; });
+      });
+    }
+  }
+
+  function makeIntents() {
+    document.querySelectorAll("form.make-intent").forEach(function (form) {
+      form.addEventListener("submit", function (event) {
+        event.preventDefault();
+        const said = form.querySelector(".made");
+        const body = { name: form.elements.name.value, queue: form.elements.queue.value };
+        fetch("/v1/themes/" + form.dataset.index + "/intent", {
+          method: "POST", credentials: "same-origin",
+          headers: { Accept: "application/json", "Content-Type": "application/json" }, body: JSON.stringify(body),
+        }).then(function (response) {
+          return response.json().then(function (answer) {
+            said.textContent = response.ok ? "intent " + answer.name + " made from " + answer.examples.length +
+              " requests: fit a model to use it"
+              : typeof answer.detail === "string" ? answer.detail : JSON.stringify(answer.detail);
+          });
+        }).catch(function (error) { said.textContent = String(error); });
+      });
+    });
+  }
+
   function contact() {
     const player = document.getElementById("player");
     const turns = Array.prototype.slice.call(document.querySelectorAll("#turns .turn"));
@@ -227,5 +270,6 @@
 
   if (body.dataset.page === "dashboard") dashboard();
   if (body.dataset.page === "opportunities") opportunities();
+  if (body.dataset.page === "themes") { themes(); makeIntents(); }
   if (body.dataset.page === "contact") contact();
 })();

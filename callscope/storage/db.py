@@ -181,6 +181,19 @@ class CustomIntent(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class ThemeRun(Base):
+    """The themes found among a tenant's unnamed contacts of a period (`callscope.reports.themes`)."""
+
+    __tablename__ = "theme_runs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(100), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    days: Mapped[int] = mapped_column(Integer)
+    contacts: Mapped[int] = mapped_column(Integer)
+    themes: Mapped[list[Any]] = mapped_column(JSON)
+    unassigned: Mapped[int] = mapped_column(Integer)
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     """WAL and a busy timeout let the API and a worker process share one SQLite file."""
     cursor = dbapi_connection.cursor()

@@ -255,3 +255,58 @@ def test_supervisor_logs_in_sees_charts_filters_exports_and_plays_a_call(server,
     assert "/reports/login" in page.url
     assert errors == [], errors
     context.close()
+
+
+def test_supervisor_sees_the_themes_with_their_trend_opens_a_contact_and_asks_for_a_new_run(server, browser, database):
+    from callscope.reports import themes
+    from callscope.storage import store
+    from callscope.storage.db import get_sessionmaker
+    from callscope.understanding import tenant_intents
+    from tests.reports.test_themes import unnamed_contacts
+
+    tenant = f"browser-themes-{uuid.uuid4().hex[:8]}"
+    with get_sessionmaker(database)() as session:
+        unnamed_contacts(session, tenant)
+        run = themes.discover(session, tenant=tenant, days=7)
+        supervisor = store.create_api_key(session, tenant=tenant, role="supervisor")
+        admin = store.create_api_key(session, tenant=tenant, role="admin")
+    page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{server}/reports/themes")
+    page.fill("#key", supervisor)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{server}/reports/themes")
+    page.wait_for_selector("body[data-charts=done]", timeout=30_000)
+    assert page.locator("#chart-themes svg.main-svg").count() >= 1  # one line a theme: contacts a day
+    rows = page.locator("#themes tbody tr")
+    assert rows.count() == len(run.themes) >= 5
+    assert rows.first.locator("td").first.inner_text() == run.themes[0]["name"]
+    page.screenshot(path=str(ARTIFACTS / "reports-themes.png"), full_page=True)
+    rows.first.locator("a").first.click()
+    page.wait_for_url(f"{server}/reports/contacts/{run.themes[0]['contacts'][0]}")
+    page.go_back()
+    page.click("#recompute")
+    page.locator("#recompute-status", has_text="queued").wait_for(timeout=10_000)  # the page's CSP forbids eval
+    assert page.inner_text("#recompute-status") == "queued: reload this page in a minute"
+    assert page.locator("form.make-intent").count() == 0  # defining intents is an admin's
+    assert not errors, errors
+
+    admin_page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    admin_page.goto(f"{server}/reports/themes")
+    admin_page.fill("#key", admin)
+    admin_page.click("button[type=submit]")
+    admin_page.wait_for_url(f"{server}/reports/themes")
+    form = admin_page.locator("form.make-intent").first
+    form.locator("input[name=name]").fill("branch_visit")
+    form.locator("input[name=queue]").fill("branches")
+    form.locator("button").click()
+    form.locator(".made", has_text="intent branch_visit made from").wait_for(timeout=10_000)
+    with get_sessionmaker(database)() as session:
+        (made,) = tenant_intents.list_intents(session, tenant=tenant)
+        assert (made.name, made.queue, len(made.examples)) == ("branch_visit", "branches", run.themes[0]["size"])
+    with admin_page.expect_response(lambda r: r.url.endswith("/intent")) as again:
+        form.locator("button").click()  # the same name again: replaced, not doubled
+    assert again.value.status == 201
+    with get_sessionmaker(database)() as session:
+        assert len(tenant_intents.list_intents(session, tenant=tenant)) == 1
