@@ -184,19 +184,47 @@ def _sentencizer() -> Language:
     return nlp
 
 
+# What a customer says to prove who they are, or to be polite: it carries no request and must not set the intent
+# ("Yes, 4 May 1980. Also my card number is [CARD]." was answered card_arrival). A detail is a field named and
+# given: a placeholder, digits or a capitalized name after "is" ("my address is wrong" is a request).
+_DETAIL = re.compile(
+    r"\b(?:(?:my|the|its|your)\s+)?(?:full\s+)?(?:name|surname|date\s+of\s+birth|dob|birthday|post\s?code|zip(?:\s+code)?"
+    r"|address|(?:card|account|phone|mobile|customer|reference|membership)(?:\s+number)?|sort\s+code|number|e-?mail"
+    r"(?:\s+address)?)\s+(?:is|was|'s|ends\s+(?:in|with)|ending(?:\s+in)?)\s+(?:\[[A-Z_]+\]|[\d\s-]+\b|[A-Z][\w'-]*"
+    r"(?:\s+[A-Z][\w'-]*)*)",
+)
+_PLACEHOLDER_OR_NUMBER = re.compile(r"\[[A-Z_]+\]|\b\d+(?:st|nd|rd|th)?\b")
+_NO_REQUEST_TEXT = """
+yes yeah yep no nope ok okay sure right alright fine great lovely perfect cheers thanks thank you please very much
+lot hi hello hey bye goodbye morning afternoon evening also and so well it it's is was that's that this correct
+exactly mm hmm mhm uh um er erm ah oh i i'm me my sorry pardon just one moment sec second hang on there here go did
+not didn't do don't date of birth born dob january february march april may june july august september october
+november december
+"""
+_NO_REQUEST_WORDS = frozenset(_NO_REQUEST_TEXT.split())
+
+
+def carries_request(text: str) -> bool:
+    """Whether a unit says anything beyond identity details, numbers and politeness ("Thanks.", "It's Smith.")."""
+    rest = _PLACEHOLDER_OR_NUMBER.sub(" ", _DETAIL.sub(" ", text))
+    words = re.findall(r"[a-z][a-z']*", rest.lower())
+    return any(w not in _NO_REQUEST_WORDS for w in words)
+
+
 def intent_units(texts: Sequence[str]) -> list[tuple[int, str]]:
     """(index into ``texts``, text) for every turn and, where a turn has several, each of its sentences.
 
     Banking77 requests are one sentence each, and a spoken turn often holds two ("I lost my card.
     There is a payment I do not recognize."): a sentence on its own is closer to what the model
-    learned, and a garbled sentence from the recognizer no longer drags its neighbour down.
+    learned, and a garbled sentence from the recognizer no longer drags its neighbour down. Units that carry
+    no request (identity details, thanks: `carries_request`) are left out, so they never set the intent.
     """
     units: list[tuple[int, str]] = []
     for index, text in enumerate(texts):
-        units.append((index, text))
         sentences = _sentences(text)
-        if len(sentences) > 1:
-            units += [(index, sentence) for sentence in sentences]
+        whole = [(index, text)] if carries_request(text) else []
+        parts = [(index, s) for s in sentences if carries_request(s)] if len(sentences) > 1 else []
+        units += whole + parts
     return units
 
 

@@ -16,6 +16,7 @@ from callscope.understanding.intent import (
     Fallback,
     IntentModel,
     IntentPrediction,
+    carries_request,
     detect_intents,
     intent_units,
     load_intent_model,
@@ -247,7 +248,7 @@ def test_detect_intents_finds_primary_and_secondary_with_turn_indexes(model: Int
 
 def test_one_turn_with_two_requests_gives_both_intents_from_that_turn(model: IntentModel) -> None:
     turns = ["hello", "I lost my card yesterday. Also, there is a payment on my statement I do not recognize."]
-    assert intent_units(turns)[1:] == [
+    assert intent_units(turns) == [  # "hello" carries no request: no unit
         (1, turns[1]),
         (1, "I lost my card yesterday."),
         (1, "Also, there is a payment on my statement I do not recognize."),
@@ -297,3 +298,20 @@ def test_missing_model_dir_raises_file_not_found(tmp_path: Path) -> None:
     missing = tmp_path / "no-such-model"
     with pytest.raises(FileNotFoundError, match="no-such-model"):
         load_intent_model(missing)
+
+
+@pytest.mark.parametrize(
+    "turn",
+    ["Yes, 4 May 1980. Also my card number is [CARD].", "My name is [PERSON].", "Thank you so much.", "Hello?",
+     "It is [PERSON], date of birth 4 May 1980", "Yes."],
+)  # fmt: skip
+def test_identity_details_and_politeness_carry_no_request(turn: str) -> None:
+    assert not carries_request(turn) and intent_units([turn]) == []
+
+
+def test_a_request_beside_identity_details_still_sets_the_intent(model: IntentModel) -> None:
+    turns = ["Yes, 4 May 1980. Also my card number is [CARD].", "I think my card was stolen, can you block it?",
+             "Thanks."]  # fmt: skip
+    found = detect_intents(model, turns)
+    assert [(i.label, i.turn) for i in found] == [("lost_or_stolen_card", 1)]  # card_arrival came from turn 0
+    assert carries_request("my address is wrong on my statements") and carries_request("card declined")
