@@ -46,6 +46,9 @@ from spacy.cli.train import train as spacy_train  # noqa: E402
 from spacy.tokens import DocBin  # noqa: E402
 from thinc.api import Config  # noqa: E402
 
+sys.path.insert(0, str(INTENT_DIR))
+from natural import natural  # noqa: E402
+
 from callscope.understanding.intent import OTHER_LABEL, Fallback, IntentModel, normalize_text  # noqa: E402
 from callscope.understanding.intent_components import (  # noqa: E402
     BLEND_FACTORY,
@@ -65,6 +68,7 @@ DEFAULT_OUT = INTENT_DIR / "model"
 CONFIG_PATH = INTENT_DIR / "config.cfg"
 METRICS_PATH = INTENT_DIR / "metrics.json"
 SEED = 13
+NATURAL_SEED = 1013  # the rewrites of training texts; the natural-turn bench uses another seed on validation texts
 VALIDATION_FRACTION = 0.1
 N_WORST = 10
 CV_RANDOM_STATE = 0  # fold assignment of ``--cv``
@@ -130,6 +134,13 @@ def read_csv(path: Path) -> tuple[list[str], list[str]]:
     with path.open(newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     return [row["text"] for row in rows], [row["category"] for row in rows]
+
+
+def natural_rewrites(texts: Sequence[str], labels: Sequence[str], copies: int) -> tuple[list[str], list[str]]:
+    """`copies` natural-turn rewrites of each training text (models/intent/natural.py), with its label."""
+    rng = random.Random(NATURAL_SEED)
+    out = [(natural(text, rng), label) for _ in range(copies) for text, label in zip(texts, labels, strict=True)]
+    return [t for t, _ in out], [y for _, y in out]
 
 
 def split_data(texts: list[str], labels: list[str], seed: int = SEED) -> Split:
@@ -523,6 +534,7 @@ def build(
     settings: LinearSettings = LinearSettings(),
     textcat: Path | None = None,
     asr_path: Path | None = None,
+    natural_copies: int = 0,
     refit_all: bool = True,
     holdout_out: Path | None = None,
 ) -> dict:
@@ -536,6 +548,8 @@ def build(
     all_labels = sorted(set(labels))
     split = split_data(texts, labels, seed)
     asr_texts, asr_labels = read_asr_transcripts(asr_path, split.dev_texts) if asr_path else ([], [])
+    spoken_texts, spoken_labels = natural_rewrites(split.train_texts, split.train_labels, natural_copies)
+    asr_texts, asr_labels = asr_texts + spoken_texts, asr_labels + spoken_labels
     oos = read_out_of_scope(clinc)
 
     nlp, scales = fit_pipeline(
@@ -564,6 +578,8 @@ def build(
 
     if refit_all:
         all_asr_texts, all_asr_labels = read_asr_transcripts(asr_path, []) if asr_path else ([], [])
+        spoken_texts, spoken_labels = natural_rewrites(texts, labels, natural_copies)
+        all_asr_texts, all_asr_labels = all_asr_texts + spoken_texts, all_asr_labels + spoken_labels
         nlp, _ = fit_pipeline(
             texts + all_asr_texts,
             labels + all_asr_labels,
@@ -659,6 +675,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="also train on these transcripts of spoken training texts (JSONL from bench/speech_intent_eval.py "
         "--train-transcripts; off by default: +0.3/+2 points spoken cost -0.6/-0.3 points typed on seeds 13/7)",
     )
+    parser.add_argument("--natural", type=int, default=0, metavar="N",
+                        help="also train on N natural-turn rewrites of each training text (models/intent/natural.py)")
     parser.add_argument(
         "--holdout-only", action="store_true", help="ship the held-out run's model (no refit on all texts)"
     )
@@ -688,6 +706,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         metrics_path=args.metrics.resolve(),
         textcat=args.textcat.resolve() if args.textcat else None,
         asr_path=args.asr.resolve() if args.asr else None,
+        natural_copies=args.natural,
         refit_all=not args.holdout_only,
         holdout_out=args.holdout_out.resolve() if args.holdout_out else None,
     )

@@ -315,3 +315,21 @@ def test_a_request_beside_identity_details_still_sets_the_intent(model: IntentMo
     found = detect_intents(model, turns)
     assert [(i.label, i.turn) for i in found] == [("lost_or_stolen_card", 1)]  # card_arrival came from turn 0
     assert carries_request("my address is wrong on my statements") and carries_request("card declined")
+
+
+def test_natural_rewrites_keep_the_request_and_add_what_customers_say() -> None:
+    """models/intent/natural.py, the training and evaluation rewrites of `train.py --natural` and the bench."""
+    import random
+    import re
+    import sys
+
+    sys.path.insert(0, str(DEFAULT_INTENT_MODEL_DIR.parent))
+    from natural import natural
+
+    said = [natural("I want to close my account?", random.Random(1)) for _ in range(3)]
+    assert said == [natural("I want to close my account?", random.Random(1))] * 3  # seeded: rebuilds are the same
+    rng = random.Random(2)
+    many = [natural("I want to close my account?", rng) for _ in range(60)]
+    assert all({"close", "account"} <= set(re.findall(r"[a-z]+", s.lower())) for s in many)  # fillers may come between
+    assert any("wanna" in s for s in many) and any("[person]" in s.lower() for s in many)
+    assert any(s.lower().startswith(("hi", "hello", "yeah", "morning", "um", "right")) for s in many)
