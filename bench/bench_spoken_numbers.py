@@ -7,7 +7,8 @@ by the shipped recognizer (`callscope.voice.transcribe`, the default profile unl
 redacted by this checkout's `callscope.understanding.redact` and, in the same run, by the version committed at
 --before (the baseline). A transcript counts as redacted when no digit of the number is left in it beyond a card's
 last four (digits written or spoken as words). Cards read one group per turn (the agent's "mm-hm" between)
-are one clip per turn, redacted as one contact.
+are one clip per turn, redacted as one contact. "Asked for" puts each transcript in a contact where the agent first
+asked for the number ("Can I take the long number on the card, please?"), as most read-outs happen.
 
     .venv/bin/python bench/bench_spoken_numbers.py [--numbers 24] [--skip 12] [--before REV] [--model M] [--json F]
 
@@ -192,6 +193,21 @@ def redacted(module, texts: list[str], *, joined: bool) -> list[str]:
     return [r.text for r in module.redact_many(texts)]
 
 
+AGENT_ASKS = {"card": "Can I take the long number on the card, please?", "phone": "Can I get a contact number in case "
+              "we get cut off?", "account": "And what is the account number?"}  # fmt: skip
+
+
+def answered(module, kind: str, texts: list[str]) -> list[str]:
+    """The customer's turns, redacted in a contact where the agent asked for the number first ("mm-hm" between
+    the pieces); the agent's turns are not scored."""
+    said = [AGENT_ASKS[kind.split("-")[0]]]
+    for k, text in enumerate(texts):
+        said += ([] if k == 0 else ["Mm-hm."]) + [text]
+    speakers = [(0, "agent" if j % 2 == 0 else "customer") for j in range(len(said))]
+    return [r.text for r, who in zip(module.redact_many(said, speakers=speakers), speakers, strict=True)
+            if who[1] == "customer"]  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--numbers", type=int, default=24, help="numbers of each kind")
@@ -212,7 +228,8 @@ def main() -> None:
         for band in ("wideband", "8 kHz"):
             texts = [transcript(t, voice, band, options) for t in case.said]
             allowed = 4 if case.kind.startswith("card") else 0
-            row = rows.setdefault((case.kind, band), {"n": 0, "now": 0, "before": 0, "digits_heard": 0})
+            row = rows.setdefault((case.kind, band), {"n": 0, "now": 0, "before": 0, "digits_heard": 0,
+                                                      "asked_now": 0, "asked_before": 0})  # fmt: skip
             row["n"] += 1
             row["digits_heard"] += digits_left(texts)
             joined = len(texts) > 1
@@ -220,21 +237,25 @@ def main() -> None:
             ok_now = digits_left(now_text) <= allowed
             row["now"] += ok_now
             row["before"] += digits_left(redacted(before, texts, joined=joined)) <= allowed
+            row["asked_now"] += digits_left(answered(current, case.kind, texts)) <= allowed
+            row["asked_before"] += digits_left(answered(before, case.kind, texts)) <= allowed
             if not ok_now:
                 misses.append({"kind": case.kind, "band": band, "voice": voice[0], "style": case.style,
                                "heard": texts, "stored": now_text})  # fmt: skip
         print(f"\r{i + 1}/{len(all_cases)} numbers", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
     print(f"model {options.model or 'tiny.en'}; baseline: redact.py at {args.before}")
-    print("| number | band | transcripts | digits heard per number | redacted, before | redacted, now |")
-    print("| --- | --- | --- | --- | --- | --- |")
+    print("| number | band | transcripts | digits heard per number | volunteered: before | volunteered: now | "
+          "asked for: before | asked for: now |")  # fmt: skip
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for (kind, band), row in sorted(rows.items()):
         n = row["n"]
-        print(f"| {kind} | {band} | {n} | {row['digits_heard'] / n:.1f} | {row['before'] / n:.3f} | "
-              f"**{row['now'] / n:.3f}** |")  # fmt: skip
+        shares = [row[k] / n for k in ("before", "now", "asked_before", "asked_now")]
+        print(f"| {kind} | {band} | {n} | {row['digits_heard'] / n:.1f} | {shares[0]:.3f} | **{shares[1]:.3f}** | "
+              f"{shares[2]:.3f} | **{shares[3]:.3f}** |")  # fmt: skip
     total = sum(r["n"] for r in rows.values())
-    print(f"| all | both | {total} | | {sum(r['before'] for r in rows.values()) / total:.3f} | "
-          f"**{sum(r['now'] for r in rows.values()) / total:.3f}** |")  # fmt: skip
+    shares = [sum(r[k] for r in rows.values()) / total for k in ("before", "now", "asked_before", "asked_now")]
+    print(f"| all | both | {total} | | {shares[0]:.3f} | **{shares[1]:.3f}** | {shares[2]:.3f} | **{shares[3]:.3f}** |")
     for miss in misses[:20]:
         print("missed:", json.dumps(miss))
     if args.json:

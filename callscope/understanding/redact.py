@@ -288,8 +288,9 @@ def _named(work: str, start: int) -> bool:
     return bool(_CONTEXT.search(before) or _NUMBER_CUE.search(before))
 
 
-def _cluster_items(work: str) -> Iterator[list[tuple[int, int, str]]]:
-    """Runs of (start, end, digits) items that belong to one read-out number."""
+def _cluster_items(work: str, *, every_digit_word: bool = False) -> Iterator[list[tuple[int, int, str]]]:
+    """Runs of (start, end, digits) items that belong to one read-out number; a lone digit word counts only with
+    `every_digit_word` (in the answer to a request for a number: "One free item pick")."""
     tokens = [(m.lastgroup, m.start(), m.end(), m.group()) for m in _CLUSTER_TOKEN.finditer(work)]
     numeric = {"digits", "said"}
     items: list[tuple[int, int, str]] = []
@@ -297,7 +298,7 @@ def _cluster_items(work: str) -> Iterator[list[tuple[int, int, str]]]:
     for i, (kind, start, end, text) in enumerate(tokens):
         doubled = text[:1] in "dDtT" and " " in text.strip()  # "double for": a read-out whatever stands beside it
         named_open = bool(items) and _named(work, items[0][0])  # "account is ninety ten, ninety two maybe one"
-        if kind == "said" and not (doubled or named_open or _beside_digits(tokens, i)):
+        if kind == "said" and not (every_digit_word or doubled or named_open or _beside_digits(tokens, i)):
             kind = "word"  # "one four" counts, "one more thing" does not
         if kind in numeric:
             items.append((start, end, _cluster_digits(text)))
@@ -510,6 +511,55 @@ def _cards_across_turns(texts: list[str], speakers: list[object]) -> list[list[_
     return forced
 
 
+# --- numbers the agent asked for ("Can I take the long number on the card?") -----------------------------------------
+
+_ASKS = re.compile(
+    r"\?|\b(?:can|could|may)\s+(?:i|you)\b|\bread\b|\bgive\s+me\b|\bconfirm\b|\bwhat(?:'s|\s+is)\b|\bgo\s+on\b",
+    re.IGNORECASE,
+)
+_NUMBER_ASKED = re.compile(r"\bnumber\b|\bsort\s*code\b|\bdigits\b|\biban\b", re.IGNORECASE)  # not "the card"
+_ANSWER_TURNS = 6  # customer turns after the request that may hold the number
+_AGENT_ACK_WORDS = 6  # "Mm-hm, and the next four?": the agent listening, the read-out goes on
+
+
+def _role(who: object) -> object:
+    return who[-1] if isinstance(who, tuple) else who
+
+
+def _asked_numbers(texts: list[str], speakers: list[object]) -> list[list[_Hit]]:
+    """Every digit the customer says in the turns that answer an agent's request for a number.
+
+    After an agent turn that asks for a card, account, sort code, phone or other number, the other side's next turns
+    (up to six, while the agent only acknowledges) are read as that number: every run of digits or digit words in
+    them is redacted, however short, as the kind asked for. A recognizer that lost half the digits still leaves the
+    other half in the answer, and no rule on the answer alone can tell those from ordinary words."""
+    forced: list[list[_Hit]] = [[] for _ in texts]
+    asked: dict[object, tuple[SpanType, int]] = {}  # contact -> (kind, answer turns left)
+    for i, (text, who) in enumerate(zip(texts, speakers, strict=True)):
+        contact = who[:-1] if isinstance(who, tuple) else None
+        if _role(who) == "agent":
+            if _NUMBER_ASKED.search(text) and _ASKS.search(text):
+                named = _CONTEXT.search(text)
+                asked[contact] = (_CONTEXT_KIND.get(named.lastgroup, "NUMBER") if named else "NUMBER", _ANSWER_TURNS)
+            elif len(text.split()) > _AGENT_ACK_WORDS:
+                asked.pop(contact, None)
+            continue
+        if contact not in asked:
+            continue
+        kind, left = asked[contact]
+        for items in _cluster_items(text, every_digit_word=True):
+            digits, start, end = "".join(d for _, _, d in items), items[0][0], items[-1][1]
+            own = _context(text, start, end)  # "... and call me on 0770 ...": the number the customer names
+            typed = kind
+            if own or (kind == "NUMBER" and len(digits) >= 7):
+                typed = _classify(digits, shape=(), dashed=False, context=own, spoken=True)
+            forced[i].append(_hit(start, end, digits, typed))
+        asked[contact] = (kind, left - 1)
+        if left <= 1:
+            del asked[contact]
+    return forced
+
+
 def _find(text: str, doc: Doc | None, forced: list[_Hit] | None = None) -> list[_Hit]:
     """All non-overlapping hits in `text`; earlier detectors win, and their regions are masked for later ones.
 
@@ -578,9 +628,13 @@ def redact_many(
     """`redact_with_spans` for many texts (a contact's turns): the NER runs batched, which is cheaper per text.
 
     With `speakers` (one key per text, e.g. (contact, speaker)), a number one speaker reads out over several of
-    their turns is redacted as one (`_cards_across_turns`)."""
+    their turns is redacted as one (`_cards_across_turns`), and every digit said in answer to an agent's request
+    for a number is redacted (`_asked_numbers`; the agent's key ends in "agent")."""
     texts = list(texts)
-    forced = _cards_across_turns(texts, list(speakers)) if speakers is not None else [[] for _ in texts]
+    forced: list[list[_Hit]] = [[] for _ in texts]
+    if speakers is not None:
+        chains, answers = _cards_across_turns(texts, list(speakers)), _asked_numbers(texts, list(speakers))
+        forced = [chain + answer for chain, answer in zip(chains, answers, strict=True)]
     if not names:
         return [_apply(t, _find(t, None, f)) for t, f in zip(texts, forced, strict=True)]
     with NLP_LOCK:

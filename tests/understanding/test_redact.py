@@ -106,6 +106,25 @@ def test_a_card_read_over_turns_with_misheard_words_leaves_no_digit():
     assert not any(DIGIT_OR_DIGIT_WORD.search(r.text) for r in redact_many(trailing, speakers=["c"] * 3)[:2])
 
 
+def test_every_digit_said_in_answer_to_an_agents_request_for_a_number_is_redacted():
+    turns = [
+        ("agent", "Can I take the long number on the card, please?"),
+        ("customer", "It's been time won, I'm near home."),  # what the recognizer made of "4539, 1488" at 8 kHz
+        ("agent", "Mm-hm."),
+        ("customer", "One free item pick."),
+        ("agent", "Mm-hm, and the next four?"),
+        ("customer", "Two, four, five, nine. did."),
+        ("agent", "Thank you. I can see a payment of 50 pounds to Tesco yesterday, is that the one?"),
+        ("customer", "Yes, 50 pounds, and 2 more."),  # the request was answered: amounts are kept
+    ]
+    done = redact_many([t for _, t in turns], speakers=[(0, who) for who, _ in turns])
+    customer = [r.text for r, (who, _) in zip(done, turns, strict=True) if who == "customer"]
+    assert customer[:3] == ["It's been time won, I'm near home.", "[CARD] free item pick.", "[CARD]. did."]
+    assert customer[3] == "Yes, 50 pounds, and 2 more."
+    other = redact_many(["What is the account number?", "It's 5 for 2, 8"], speakers=[(1, "agent"), (2, "customer")])
+    assert other[1].text == "It's 5 for 2, 8"  # another contact's request answers nothing here
+
+
 @pytest.mark.parametrize(
     "text",
     ["I paid 100, 200, 300 over three months", "my account has one or two problems", "the mother-in-law's account"],
