@@ -108,7 +108,7 @@ def _regression(balanced: bool) -> LogisticRegression:
 
 
 class CustomIntentModel:
-    """Answers a tenant's intents with calibrated probabilities, like `IntentModel` (same `predict`)."""
+    """Answers a tenant's intents with the regression's probabilities, like `IntentModel` (same `predict`)."""
 
     def __init__(self, labels: list[str], coef: np.ndarray, intercept: np.ndarray, meta: dict) -> None:
         self._labels, self.coef, self.intercept, self.meta = labels, coef, intercept, meta
