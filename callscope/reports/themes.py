@@ -9,14 +9,14 @@ it and its trend (contacts a day). Runs are stored (`theme_runs`); the latest is
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from callscope.errors import NotFound
-from callscope.storage.db import Interaction, ThemeRun, utcnow
+from callscope.storage.db import Interaction, ThemeRun, as_utc, utcnow
 from callscope.understanding.themes import find_themes
 
 UNSURE_BELOW = 0.5
@@ -34,7 +34,7 @@ def request_text(turns: list[dict[str, Any]] | None) -> str | None:
 
 
 def _day(moment: datetime) -> date:
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).date()
+    return as_utc(moment).date()
 
 
 def discover(session: Session, *, tenant: str, days: int = 30, min_size: int = 5) -> ThemeRun:

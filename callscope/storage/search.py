@@ -23,7 +23,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Session
 
-from callscope.storage.db import Interaction, Outcome
+from callscope.storage.db import Interaction, Outcome, as_utc
 
 SEARCH_CONFIG = "english"
 # Objects created by migration 0004 that are not SQLAlchemy models (see include_object).
@@ -79,10 +79,6 @@ def include_object(_obj: Any, name: str | None, type_: str, reflected: bool, com
     if type_ == "table" and reflected and compare_to is None and name:
         return not any(name == t or name.startswith(f"{t}_") for t in INDEX_TABLES)
     return True
-
-
-def _as_utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _score(value: Any) -> float | None:
@@ -185,7 +181,7 @@ def contact_figures(row: Interaction) -> dict[str, Any]:
         overtalk = timing["overtalk_s"] if overtalk is None else overtalk
         duration = duration or timing["span_s"] or None
     repeat = analysis.get("repeat_contact")
-    created = _as_utc(row.created_at or datetime.now(UTC))
+    created = as_utc(row.created_at or datetime.now(UTC))
     return {
         "interaction_id": row.id,
         "tenant": row.tenant,

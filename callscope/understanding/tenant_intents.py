@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callscope.storage import versions as model_versions
-from callscope.storage.db import CustomIntent, ModelVersion, utcnow
+from callscope.storage.db import CustomIntent, ModelVersion, as_utc, utcnow
 from callscope.understanding import custom_intents
 from callscope.understanding.custom_intents import CustomIntentModel
 
@@ -86,12 +86,8 @@ def _up_to_date(latest: ModelVersion, intents: list[CustomIntent], base: str) ->
     """Whether the latest version was fitted, with this base, from the intents as they are now (a repeated request
     is answered at once instead of fitting the same model again)."""
     metrics = latest.metrics or {}
-    fitted_after = all(_aware(i.updated_at) <= _aware(latest.created_at) for i in intents)
+    fitted_after = all(as_utc(i.updated_at) <= as_utc(latest.created_at) for i in intents)
     return metrics.get("base") == base and fitted_after and metrics.get("intents") == sorted(i.name for i in intents)
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # SQLite gives back naive UTC
 
 
 def fit_version(session: Session, *, tenant: str, base: str = "none") -> dict[str, Any]:
