@@ -11,7 +11,6 @@ import io
 import tempfile
 import zipfile
 from datetime import UTC, datetime
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -71,9 +70,8 @@ def _pack(model: handletime_model.HandleTimeModel) -> bytes:
         return buffer.getvalue()
 
 
-@lru_cache(maxsize=32)
-def _unpack(version_id: int, artifact: bytes) -> handletime_model.HandleTimeModel:
-    """Load a stored version once per process (versions never change once written)."""
+def _unpack(artifact: bytes) -> handletime_model.HandleTimeModel:
+    """A stored version's model (`model_versions.loaded` keeps it per process)."""
     with tempfile.TemporaryDirectory() as tmp:
         zipfile.ZipFile(io.BytesIO(artifact)).extractall(tmp)
         return handletime_model.load(tmp)
@@ -98,8 +96,8 @@ def retrain(session: Session, *, tenant: str, min_rows: int, params: dict[str, A
     scores = handletime_eval.evaluate(candidate, held, history=train)
     current = active_version(session, tenant=tenant)
     current_scores = None
-    if current is not None and current.artifact:
-        current_scores = handletime_eval.evaluate(_unpack(current.id, current.artifact), held, history=train)
+    if current is not None:
+        current_scores = handletime_eval.evaluate(model_versions.loaded(current, _unpack), held, history=train)
     better = current_scores is None or scores["p50_mae_s"] <= current_scores["p50_mae_s"]
     stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
     version = ModelVersion(
@@ -121,9 +119,9 @@ def retrain(session: Session, *, tenant: str, min_rows: int, params: dict[str, A
 def predict(session: Session, row: Interaction, *, intent: str | None, queue: str | None) -> HandleTime | None:
     """The active version's p50/p90 for a contact, or None while the tenant has no trained version."""
     version = active_version(session, tenant=row.tenant)
-    if version is None or not version.artifact:
+    if version is None:
         return None
-    model = _unpack(version.id, version.artifact)
+    model = model_versions.loaded(version, _unpack)
     ((p50, p90),) = model.predict([contact_row(row, intent=intent, queue=queue)])
     return HandleTime(p50_s=p50, p90_s=p90, basis=f"model {version.version}", n_outcomes=model.n_train_rows,
                       model_version=version.version)  # fmt: skip

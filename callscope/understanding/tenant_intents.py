@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -75,11 +74,15 @@ def _pack(model: CustomIntentModel) -> bytes:
     return out.getvalue()
 
 
-@lru_cache(maxsize=64)
-def _unpack(version_id: int, artifact: bytes, labels: tuple[str, ...]) -> CustomIntentModel:
-    """A stored version, loaded once per process (versions never change once written)."""
-    arrays = np.load(io.BytesIO(artifact), allow_pickle=False)
-    return CustomIntentModel(list(labels), arrays["coef"], arrays["intercept"], {"version_id": version_id})
+def _unpack(version: ModelVersion) -> CustomIntentModel:
+    """A stored version's model, built once per process (`model_versions.loaded`)."""
+
+    def load(artifact: bytes) -> CustomIntentModel:
+        arrays = np.load(io.BytesIO(artifact), allow_pickle=False)
+        return CustomIntentModel(list(version.metrics["labels"]), arrays["coef"], arrays["intercept"],
+                                 {"version_id": version.id})  # fmt: skip
+
+    return model_versions.loaded(version, load)
 
 
 def _up_to_date(latest: ModelVersion, intents: list[CustomIntent], base: str) -> bool:
@@ -127,7 +130,6 @@ def fit_version(session: Session, *, tenant: str, base: str = "none") -> dict[st
 def active_model(session: Session, *, tenant: str) -> tuple[CustomIntentModel, list[CustomIntent]] | None:
     """The tenant's answering model and its intents' routes, or None while the tenant has fitted none."""
     version = active_version(session, tenant=tenant)
-    if version is None or not version.artifact:
+    if version is None:
         return None
-    model = _unpack(version.id, version.artifact, tuple(version.metrics["labels"]))
-    return model, list_intents(session, tenant=tenant)
+    return _unpack(version), list_intents(session, tenant=tenant)
