@@ -641,7 +641,7 @@ def custom_intent_delete(who: Admin, session: SessionDep, name: str = INTENT_NAM
 def custom_intents_fit(body: IntentFitIn, who: Admin, session: SessionDep) -> dict[str, Any]:
     """Queue a fit of the tenant's intent model; the version answers once fitted, if it is not worse."""
     defined = len(tenant_intents.list_intents(session, tenant=who.tenant))
-    if defined < (1 if body.base == "banking77" else 2):
+    if defined < tenant_intents.MIN_INTENTS[body.base]:
         raise HTTPException(400, f"{defined} intents defined: a model of the tenant's own intents needs two or more")
     try:
         send_task("callscope.fit_intents", who.tenant, body.base)

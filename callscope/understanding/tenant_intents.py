@@ -23,7 +23,8 @@ from callscope.understanding import custom_intents
 from callscope.understanding.custom_intents import CustomIntentModel
 
 KIND = "intents"
-BASES = ("none", "banking77")
+MIN_INTENTS = {"none": 2, "banking77": 1}  # by base: a model tells apart at least two intents
+BASES = tuple(MIN_INTENTS)
 
 
 def put_intent(
@@ -98,7 +99,7 @@ def fit_version(session: Session, *, tenant: str, base: str = "none") -> dict[st
     if base not in BASES:
         raise ValueError(f"base must be one of {', '.join(BASES)}")
     intents = list_intents(session, tenant=tenant)
-    if len(intents) < (1 if base == "banking77" else 2):
+    if len(intents) < MIN_INTENTS[base]:
         return {"status": "skipped", "reason": f"{len(intents)} intents defined: define more before fitting"}
     latest = next(iter(versions(session, tenant=tenant)), None)
     if latest is not None and _up_to_date(latest, intents, base):
