@@ -7,7 +7,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from functools import partial
 from typing import Annotated, Any, Literal
@@ -32,10 +32,10 @@ from callscope.pipeline.analysis import Resources, analyze_turns
 from callscope.pipeline.jobs import tenant_resources
 from callscope.prediction import learning
 from callscope.settings import Settings, get_settings
-from callscope.storage import store
+from callscope.storage import scorecards, store
 from callscope.storage import versions as model_versions
 from callscope.storage.db import Interaction, get_sessionmaker, utcnow
-from callscope.understanding import tenant_intents
+from callscope.understanding import qa, tenant_intents
 from callscope.understanding.redact import redact_many
 from callscope.voice.transcribe import probe
 
@@ -401,9 +401,26 @@ def _meta(meta: dict[str, Any]) -> ContactMeta:
         raise InvalidInput(f"metadata: {exc}") from exc
 
 
+def _qa_hidden(session: Session, who: store.Principal) -> Callable[[Interaction], bool]:
+    """Whether a contact's QA scores are kept from the caller: an agent key sees only its own agent's, and only
+    where the tenant allows it (PUT /v1/settings/qa)."""
+    if who.role != "agent":
+        return lambda _row: False
+    allowed = who.agent is not None and scorecards.agents_see_own_qa(session, tenant=who.tenant)
+    return lambda row: not allowed or row.agent != who.agent
+
+
+def _view(row: Interaction, hidden: Callable[[Interaction], bool]) -> dict[str, Any]:
+    view = store.interaction_view(row)
+    if hidden(row):
+        view.pop("qa", None)
+    return view
+
+
 @app.get("/v1/interactions/{interaction_id}", tags=["interactions"])
 def get_interaction(interaction_id: str, who: Reader, session: SessionDep) -> dict[str, Any]:
-    view = store.interaction_view(store.get_interaction(session, tenant=who.tenant, interaction_id=interaction_id))
+    row = store.get_interaction(session, tenant=who.tenant, interaction_id=interaction_id)
+    view = _view(row, _qa_hidden(session, who))
     store.audit(session, who, action="read", target=interaction_id)
     return view
 
@@ -426,7 +443,8 @@ def list_interactions(
 ) -> dict[str, Any]:
     rows, cursor = store.list_interactions(session, tenant=who.tenant, status=status, limit=limit, before=next)
     store.audit(session, who, action="list", target=f"{len(rows)} contacts")
-    return {"items": [store.interaction_view(r) for r in rows], "next": cursor}
+    hidden = _qa_hidden(session, who)
+    return {"items": [_view(r, hidden) for r in rows], "next": cursor}
 
 
 class OutcomeIn(BaseModel):
@@ -494,20 +512,23 @@ def delete_webhook(webhook_id: Annotated[int, Path(ge=1, le=2**31 - 1)], who: Ad
 
 class KeyIn(BaseModel):
     role: str = Field(pattern="^(ingest|agent|supervisor|admin)$")
+    agent: str | None = Field(
+        default=None, min_length=1, max_length=100, description="agent keys only: the agent whose contacts are its own"
+    )
 
 
 @app.post("/v1/keys", status_code=201, tags=["admin"])
-def create_key(body: KeyIn, who: Admin, session: SessionDep) -> dict[str, str]:
+def create_key(body: KeyIn, who: Admin, session: SessionDep) -> dict[str, Any]:
     """A new key for the admin's own tenant; shown once, stored hashed."""
-    key = store.create_api_key(session, tenant=who.tenant, role=body.role)
+    key = store.create_api_key(session, tenant=who.tenant, role=body.role, agent=body.agent)
     store.audit(session, who, action="create_key", target=key[:10])
-    return {"key": key, "prefix": key[:10], "role": body.role}
+    return {"key": key, "prefix": key[:10], "role": body.role, "agent": body.agent}
 
 
 @app.get("/v1/keys", tags=["admin"])
 def list_keys(who: Admin, session: SessionDep) -> list[dict[str, Any]]:
-    return [{"prefix": k.prefix, "role": k.role, "revoked": k.revoked, "created_at": k.created_at.isoformat()}
-            for k in store.list_keys(session, tenant=who.tenant)]  # fmt: skip
+    return [{"prefix": k.prefix, "role": k.role, "agent": k.agent, "revoked": k.revoked,
+             "created_at": k.created_at.isoformat()} for k in store.list_keys(session, tenant=who.tenant)]  # fmt: skip
 
 
 @app.delete("/v1/keys/{prefix}", status_code=204, tags=["admin"])
@@ -564,6 +585,88 @@ def set_recording_policy(body: RecordingPolicyIn, who: Admin, session: SessionDe
     policy = "keep original" if body.keep_original else "discard"
     store.audit(session, who, action="set recording policy", target=policy)
     return {"keep_original": body.keep_original}
+
+
+class QaSettingsIn(BaseModel):
+    agents_see_own: bool = Field(description="agent keys that name an agent see the QA scores of that agent's contacts")
+
+
+@app.put("/v1/settings/qa", tags=["qa"])
+def set_qa_settings(body: QaSettingsIn, who: Admin, session: SessionDep) -> dict[str, Any]:
+    """Whether agents see their own contacts' QA scores (default: no agent sees any)."""
+    scorecards.set_agents_see_own_qa(session, tenant=who.tenant, allow=body.agents_see_own)
+    store.audit(session, who, action="set qa visibility", target=str(body.agents_see_own).lower())
+    return {"agents_see_own": body.agents_see_own}
+
+
+FORM_ID = Path(pattern=r"^[a-z0-9_-]{1,60}$", description="lower-case letters, digits, _ and -")
+MAX_FORM_BYTES = 256 * 1024
+
+
+def _inlined(schema: dict[str, Any]) -> dict[str, Any]:
+    """A model's JSON schema with its `$defs` written in place (an OpenAPI body schema cannot point into itself)."""
+    defs = schema.pop("$defs", {})
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/$defs/"):
+                return walk(defs[ref.removeprefix("#/$defs/")])
+            return {k: walk(v) for k, v in node.items()}
+        return [walk(v) for v in node] if isinstance(node, list) else node
+
+    return walk(schema)
+
+
+_FORM_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": _inlined(qa.Form.model_json_schema())},
+            "application/yaml": {"schema": {"type": "string"}},
+        },
+    }
+}
+
+
+def _describe_form(definition: dict[str, Any], *, shipped: bool = False) -> dict[str, Any]:
+    return {**definition, "shipped": shipped}
+
+
+@app.get("/v1/qa/forms", tags=["qa"])
+def qa_forms(who: Admin, session: SessionDep) -> dict[str, Any]:
+    """The tenant's forms in force, newest first (a contact is scored with the newest for its channel), and the
+    shipped default, used when none applies."""
+    forms = [_describe_form(row.definition) for row in scorecards.active_forms(session, tenant=who.tenant)]
+    return {"forms": forms, "default": _describe_form(qa.default_form().model_dump(mode="json"), shipped=True)}
+
+
+@app.put("/v1/qa/forms/{form_id}", tags=["qa"], openapi_extra=_FORM_BODY)
+async def put_qa_form(request: Request, who: Admin, form_id: str = FORM_ID) -> dict[str, Any]:
+    """Define a form, or its next version, as JSON or YAML; contacts analyzed from now on are scored with it."""
+    raw = await request.body()
+    if len(raw) > MAX_FORM_BYTES:
+        raise InvalidInput(f"a form is at most {MAX_FORM_BYTES} bytes", status_code=413)
+    data = qa.load_form_data(raw)
+    if isinstance(data, dict):
+        data = {**data, "id": form_id}
+    form = qa.parse_form(data)
+
+    def save() -> dict[str, Any]:
+        with get_sessionmaker(get_settings().resolved_database_url)() as session:
+            row = scorecards.put_form(session, tenant=who.tenant, form=form)
+            store.audit(session, who, action="put qa form", target=f"{form_id} v{row.version}")
+            return _describe_form(row.definition)
+
+    return await run_in_threadpool(save)
+
+
+@app.delete("/v1/qa/forms/{form_id}", status_code=204, tags=["qa"])
+def delete_qa_form(who: Admin, session: SessionDep, form_id: str = FORM_ID) -> Response:
+    """Retire a form: contacts analyzed from now on use the tenant's other forms or the shipped one."""
+    scorecards.delete_form(session, tenant=who.tenant, form_id=form_id)
+    store.audit(session, who, action="delete qa form", target=form_id)
+    return Response(status_code=204)
 
 
 @app.get("/v1/interactions/{interaction_id}/audio/original", tags=["interactions"],

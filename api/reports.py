@@ -33,7 +33,7 @@ from api.enqueue import send_task
 from callscope.errors import InvalidInput, NotFound
 from callscope.reports import contacts, dashboard, export, filters, themes
 from callscope.settings import get_settings
-from callscope.storage import store
+from callscope.storage import scorecards, store
 from callscope.storage.db import ApiKey, AudioBlob, Interaction, get_sessionmaker
 from callscope.storage.recordings import recordings
 from callscope.storage.store import Principal, hash_key
@@ -384,6 +384,22 @@ def export_csv(viewer: Reporter, session: SessionDep, f: FiltersDep) -> Streamin
     return _csv(
         export.csv_text(contacts.iter_contacts(session, viewer.tenant, f), contacts.CONTACT_COLUMNS), "contacts.csv"
     )
+
+
+class QaAnswerIn(BaseModel):
+    answer: str = Field(pattern="^(yes|no|n/a)$", description="the supervisor's answer: yes, no or n/a")
+
+
+@router.put("/v1/interactions/{interaction_id}/qa/{question_id}", tags=["qa"])
+def qa_override(
+    interaction_id: str, question_id: str, body: QaAnswerIn, viewer: Reporter, session: SessionDep
+) -> dict[str, Any]:
+    """A supervisor's answer to one QA question of a contact (kept beside the automatic one, audited); the
+    contact's score and the QA report follow it."""
+    updated = scorecards.override_answer(session, tenant=viewer.tenant, interaction_id=interaction_id,
+                                         question=question_id, answer=body.answer, by=viewer.key_prefix)  # fmt: skip
+    audit(session, viewer, "qa.override", f"{interaction_id} {question_id}={body.answer}")
+    return updated
 
 
 # --- recording -----------------------------------------------------------------------------------------------------

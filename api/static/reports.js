@@ -176,6 +176,54 @@
     return drawn;
   }
 
+  function quality(data) {
+    const agreement = document.getElementById("qa-agreement");
+    if (agreement) {
+      const o = data.overall;
+      agreement.textContent = o.reviewed_answers
+        ? "(agreement with supervisors: " + pct(o.agreement) + " of " + o.reviewed_answers + " reviewed answers)"
+        : "(no answers reviewed by supervisors yet)";
+      agreement.dataset.agreement = o.agreement == null ? "" : String(o.agreement);
+    }
+    const bar = function (rows, key, name) {
+      return { type: "bar", orientation: "h", name: name || "score", y: pluck(rows, key), x: pluck(rows, "score"),
+               text: rows.map(function (r) { return r.contacts + " contacts"; }) };
+    };
+    const questions = data.by_question;
+    return Promise.all([
+      plot("chart-qa-trend", [{ type: "scatter", mode: "lines+markers", name: "mean score", x: pluck(data.by_day, "period"),
+        y: pluck(data.by_day, "score") }], { yaxis: { title: "score", range: [0, 100] } }),
+      plot("chart-qa-agents", [bar(data.by_agent.slice(0, 25), "agent")],
+        { xaxis: { title: "score", range: [0, 100] }, margin: { t: 10, r: 20, b: 40, l: 140 } }),
+      plot("chart-qa-groups", [bar(data.by_queue, "queue", "queues"), bar(data.by_intent.slice(0, 15), "intent", "intents")],
+        { xaxis: { title: "score", range: [0, 100] }, margin: { t: 10, r: 20, b: 60, l: 220 } }),
+      plot("chart-qa-questions", [
+        { type: "bar", name: "answered yes", x: pluck(questions, "question"), y: questions.map(function (q) { return q.yes_share == null ? null : q.yes_share * 100; }) },
+        { type: "scatter", mode: "markers", name: "agreement", x: pluck(questions, "question"), y: questions.map(function (q) { return q.agreement == null ? null : q.agreement * 100; }), marker: { size: 12 } },
+      ], { yaxis: { title: "%", range: [0, 105] } }),
+    ]);
+  }
+
+  function reviews() {
+    document.querySelectorAll("select.qa-answer").forEach(function (select) {
+      select.addEventListener("change", function () {
+        const said = document.getElementById("qa-status");
+        fetch("/v1/interactions/" + encodeURIComponent(select.dataset.contact) + "/qa/" + encodeURIComponent(select.dataset.question), {
+          method: "PUT", credentials: "same-origin",
+          headers: { Accept: "application/json", "Content-Type": "application/json" },
+          body: JSON.stringify({ answer: select.value }),
+        }).then(function (response) {
+          return response.json().then(function (answer) {
+            if (!response.ok) throw new Error(typeof answer.detail === "string" ? answer.detail : "HTTP " + response.status);
+            document.getElementById("qa-score").textContent = answer.score == null ? "n/a" : String(answer.score);
+            said.textContent = "saved: " + select.dataset.question + " = " + select.value;
+            select.closest("tr").classList.add("overridden");
+          });
+        }).catch(function (error) { said.textContent = String(error); });
+      });
+    });
+  }
+
   function pct(v) { return v == null ? "" : (v * 100).toFixed(1) + "%"; }
 
   function dashboard() {
@@ -186,6 +234,7 @@
       ["sentiment", sentiment, ["chart-sentiment"]],
       ["queues-agents", queuesAgents, ["chart-queues", "chart-agents"]],
       ["conversation", conversation, ["chart-conversation"]],
+      ["qa", quality, ["chart-qa-trend", "chart-qa-agents", "chart-qa-groups", "chart-qa-questions"]],
     ];
     Promise.all(jobs.map(function (job) {
       return api(job[0]).then(job[1]).catch(function (error) { job[2].forEach(function (id) { fail(id, error); }); });
@@ -271,5 +320,5 @@
   if (body.dataset.page === "dashboard") dashboard();
   if (body.dataset.page === "opportunities") opportunities();
   if (body.dataset.page === "themes") { themes(); makeIntents(); }
-  if (body.dataset.page === "contact") contact();
+  if (body.dataset.page === "contact") { contact(); reviews(); }
 })();

@@ -12,6 +12,7 @@ from callscope.contacts import Turn
 from callscope.prediction.handletime import HandleTime, load_priors, predict_handle_time
 from callscope.prediction.routing import RoutingHint, load_routing_table, route
 from callscope.settings import Settings
+from callscope.understanding import qa
 from callscope.understanding.custom_intents import CustomIntentModel
 from callscope.understanding.entities import extract_entities_many
 from callscope.understanding.features import conversation_features
@@ -24,6 +25,7 @@ from callscope.understanding.intent import (
 )
 from callscope.understanding.redact import RedactedSpan
 from callscope.understanding.sentiment import sentiment_summary
+from callscope.understanding.summary import summarize
 
 # channel -> stored handling times for an intent, for the tenant asking (see store.outcome_durations)
 OutcomeLookup = Callable[[str | None], dict[str, list[float]]]
@@ -37,10 +39,12 @@ class Analysis(BaseModel):
     entities: list[dict[str, Any]] = []
     sentiment: dict[str, Any] = {}
     features: dict[str, Any] = {}
+    summary: dict[str, Any] | None = None
+    qa: dict[str, Any] | None = None
 
     def details(self) -> dict[str, Any]:
         """What is stored in `interactions.analysis` beyond the indexed columns."""
-        return self.model_dump(include={"intents", "entities", "sentiment", "features"})
+        return self.model_dump(include={"intents", "entities", "sentiment", "features", "summary", "qa"})
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,7 @@ class Resources:
     routing_table: dict[str, Any]
     priors: dict[str, Any]
     min_outcomes: int
+    qa_forms: tuple[qa.Form, ...] = ()  # the tenant's QA forms, newest first (the shipped form when none)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Resources:
@@ -111,6 +116,11 @@ def analyze_turns(
     confidence = round(prediction.confidence, 4) if prediction else 0.0
     hint = route(resources.routing_table, intent=label, confidence=confidence)
     by_channel = outcomes(label)
+    intents = contact_intents(resources.intent_model, turns)
+    entities = contact_entities(turns)
+    sentiment = sentiment_summary(turns)
+    features = conversation_features(turns, channel=channel, duration_s=duration_s) if turns else {}
+    summary = summarize(turns, intents=intents, entities=entities) if turns else None
     handle_time = predict_handle_time(
         resources.priors,
         channel=channel,
@@ -120,14 +130,23 @@ def analyze_turns(
         any_channel=[s for values in by_channel.values() for s in values],
         min_outcomes=resources.min_outcomes,
     )
+    scored = None
+    if summary is not None:
+        contact = qa.Contact(
+            turns=turns, channel=channel, intent=label, sentiment_scores=sentiment["turn_scores"], features=features,
+            actions=[a["action"] for a in summary["actions"]],
+        )  # fmt: skip
+        scored = qa.evaluate(qa.form_for(resources.qa_forms, channel), contact)
     return Analysis(
         intent={"label": label, "confidence": confidence},
         routing=hint,
         handle_time=handle_time,
-        intents=contact_intents(resources.intent_model, turns),
-        entities=contact_entities(turns),
-        sentiment=sentiment_summary(turns),
-        features=conversation_features(turns, channel=channel, duration_s=duration_s) if turns else {},
+        intents=intents,
+        entities=entities,
+        sentiment=sentiment,
+        features=features,
+        summary=summary,
+        qa=scored,
     )
 
 

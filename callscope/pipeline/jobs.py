@@ -22,7 +22,7 @@ from callscope.pipeline.analysis import Analysis, Resources, analyze_turns
 from callscope.prediction import learning
 from callscope.prediction.routing import with_tenant_intents
 from callscope.settings import Settings, get_settings
-from callscope.storage import search
+from callscope.storage import scorecards, search
 from callscope.storage.db import Interaction, Outcome, utcnow
 from callscope.storage.store import (
     channel_map,
@@ -137,7 +137,8 @@ def redact_recording(
 
 
 def tenant_resources(session: Session, resources: Resources, *, tenant: str) -> Resources:
-    """The resources with the tenant's own intent model and routes, when it has fitted one."""
+    """The resources with the tenant's QA forms and its own intent model and routes, when it has fitted one."""
+    resources = replace(resources, qa_forms=scorecards.tenant_forms(session, tenant=tenant))
     found = tenant_intents.active_model(session, tenant=tenant)
     if found is None:
         return resources
@@ -166,6 +167,7 @@ def analyze_step(session: Session, interaction_id: str, *, resources: Resources)
     learning.enrich(session, row, analysis, min_outcomes=resources.min_outcomes)
     apply_analysis(row, analysis)
     row.analysis = {**(row.analysis or {}), "repeat_contact": repeat_contact(session, row, settings=get_settings())}
+    scorecards.save_answers(session, row)
     # an outcome reported before the analysis finished learns the intent now
     session.execute(update(Outcome).where(Outcome.interaction_id == row.id).values(intent=row.intent_label))
     categories.tag(session, row)

@@ -18,8 +18,10 @@ from callscope.storage.search import turn_sentiments
 
 CONTACT_COLUMNS = [
     "id", "created_at", "channel", "intent", "queue", "agent", "predicted_p50_s", "predicted_p90_s", "actual_s",
-    "resolution", "duration_s", "sentiment", "silence_ratio", "overtalk_ratio", "repeat",
+    "resolution", "duration_s", "sentiment", "silence_ratio", "overtalk_ratio", "repeat", "qa_score",
+    "summary_outcome", "summary",
 ]  # fmt: skip
+_SUMMARY = Interaction.__table__.c.analysis["summary"]
 
 
 def _contact_select(session: Session, tenant: str, f: Filters) -> sa.Select[Any]:
@@ -40,8 +42,11 @@ def _contact_select(session: Session, tenant: str, f: Filters) -> sa.Select[Any]
             F.c.silence_ratio,
             F.c.overtalk_ratio,
             F.c.repeat,
+            F.c.qa_score,
+            _SUMMARY["outcome"]["status"].as_string(),
+            _SUMMARY["text"].as_string(),
         )
-        .select_from(F)
+        .select_from(F.join(Interaction, Interaction.id == F.c.interaction_id))
         .where(*where_clauses(session, tenant, f))
     )
 
@@ -164,6 +169,8 @@ def contact_detail(session: Session, tenant: str, interaction_id: str) -> dict[s
         "turns": turns,
         "has_audio": has_audio,
         "audio_redactions": [s for s in analysis.get("audio_redactions") or [] if isinstance(s, dict)],
+        "summary": analysis.get("summary") if isinstance(analysis.get("summary"), dict) else None,
+        "qa": analysis.get("qa") if isinstance(analysis.get("qa"), dict) else None,
     }
 
 

@@ -31,6 +31,7 @@ from callscope.reports.filters import (
     queue_col,
     where_clauses,
 )
+from callscope.storage.db import QaAnswer
 
 transferred = sa.case((F.c.resolution == "transferred", 1), else_=0)
 repeated = sa.case((F.c.repeat.is_(True), 1), else_=0)
@@ -62,6 +63,7 @@ REPORTS = (
     "queues-agents",
     "conversation",
     "opportunities",
+    "qa",
 )
 
 
@@ -567,6 +569,58 @@ def opportunities(session: Session, tenant: str, f: Filters, *, limit: int = 10)
 
 
 
+def quality(session: Session, tenant: str, f: Filters) -> dict[str, Any]:
+    """QA scores (0-100, supervisors' overrides applied) per day, agent, queue and intent; each question's share of
+    `yes`; and how often a supervisor who reviewed an answer agreed with the automatic one."""
+    where = [*where_clauses(session, tenant, f), F.c.qa_score.is_not(None)]
+    figures = [sa.func.count(), sa.func.avg(F.c.qa_score)]
+    sets = {"day": [F.c.day], "agent": [F.c.agent], "queue": [queue_col], "intent": [F.c.intent]}
+    found = _grouping_sets(session, sets, figures, where)
+    bucket = _bucket(_as_date(r[0]) for r in found["day"])
+    by_period: dict[str, list[float]] = defaultdict(lambda: [0, 0.0])
+    for day, n, mean in found["day"]:
+        by_period[_period(day, bucket)][0] += n
+        by_period[_period(day, bucket)][1] += n * float(mean)
+
+    def rows(name: str) -> list[dict[str, Any]]:
+        ranked = sorted(found[name], key=lambda r: (r[2] is None, r[2] or 0))
+        return [{name: _key(k), "contacts": n, "score": _r(mean)} for k, n, mean in ranked]
+
+    A = QaAnswer.__table__
+    answered = sa.case((A.c.answer.in_(("yes", "no")), 1), else_=0)
+    yes = sa.case((A.c.answer == "yes", 1), else_=0)
+    reviewed = sa.case((A.c.override_by.is_not(None), 1), else_=0)
+    agreed = sa.case((sa.and_(A.c.override_by.is_not(None), A.c.answer == A.c.automatic), 1), else_=0)
+    questions = session.execute(
+        sa.select(A.c.question, sa.func.count(), *[sa.func.sum(c) for c in (answered, yes, reviewed, agreed)])
+        .select_from(A.join(F, F.c.interaction_id == A.c.interaction_id))
+        .where(*where_clauses(session, tenant, f))
+        .group_by(A.c.question)
+    ).all()  # fmt: skip
+    by_question = [
+        {"question": q, "contacts": n, "answered": int(a or 0), "yes_share": _r((y or 0) / a, 3) if a else None,
+         "reviewed": int(r or 0), "agreement": _r((g or 0) / r, 3) if r else None}
+        for q, n, a, y, r, g in sorted(questions, key=lambda row: row[0])
+    ]  # fmt: skip
+    total_reviewed = sum(q["reviewed"] for q in by_question)
+    total_agreed = sum(int(row[5] or 0) for row in questions)
+    scored = sum(n for _, n, _ in found["day"])
+    return {
+        "bucket": bucket,
+        "overall": {
+            "contacts": scored,
+            "score": _r(sum(v[1] for v in by_period.values()) / scored) if scored else None,
+            "reviewed_answers": total_reviewed,
+            "agreement": _r(total_agreed / total_reviewed, 3) if total_reviewed else None,
+        },
+        "by_day": [{"period": p, "contacts": v[0], "score": _r(v[1] / v[0])} for p, v in sorted(by_period.items())],
+        "by_agent": rows("agent"),
+        "by_queue": rows("queue"),
+        "by_intent": rows("intent"),
+        "by_question": by_question,
+    }
+
+
 BUILDERS = {
     "volume": volume,
     "handle-time": handle_time,
@@ -575,6 +629,7 @@ BUILDERS = {
     "queues-agents": queues_agents,
     "conversation": conversation,
     "opportunities": opportunities,
+    "qa": quality,
 }
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -49,6 +50,7 @@ class ApiKey(Base):
     role: Mapped[str] = mapped_column(String(20))
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     prefix: Mapped[str] = mapped_column(String(16))
+    agent: Mapped[str | None] = mapped_column(String(100))  # an agent key's agent: who "own contacts" are
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
 
@@ -144,6 +146,7 @@ class TenantSettings(Base):
     contact_retention_days: Mapped[int | None] = mapped_column(Integer)
     agent_channel: Mapped[str | None] = mapped_column(String(5))  # left/right: the tenant's channel map
     keep_original_audio: Mapped[bool | None] = mapped_column(Boolean)  # keep the unredacted recording, sealed
+    agents_see_own_qa: Mapped[bool | None] = mapped_column(Boolean)  # agent keys see their own contacts' QA
 
 
 class ModelVersion(Base):
@@ -197,6 +200,35 @@ class ThemeRun(Base):
     contacts: Mapped[int] = mapped_column(Integer)
     themes: Mapped[list[Any]] = mapped_column(JSON)
     unassigned: Mapped[int] = mapped_column(Integer)
+
+
+class QaForm(Base):
+    """One version of a tenant's evaluation form (`callscope.understanding.qa.Form` as JSON)."""
+
+    __tablename__ = "qa_forms"
+    __table_args__ = (UniqueConstraint("tenant", "form_id", "version", name="uq_qa_forms_version"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(100), index=True)
+    form_id: Mapped[str] = mapped_column(String(60))
+    version: Mapped[int] = mapped_column(Integer)
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class QaAnswer(Base):
+    """A contact's answer to one QA question: the automatic one and, once a supervisor overrode it, theirs."""
+
+    __tablename__ = "qa_answers"
+    __table_args__ = (Index("ix_qa_answers_tenant_question", "tenant", "question"),)
+    interaction_id: Mapped[str] = mapped_column(ForeignKey("interactions.id", ondelete="CASCADE"), primary_key=True)
+    question: Mapped[str] = mapped_column(String(60), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(100))
+    form_id: Mapped[str] = mapped_column(String(60))
+    automatic: Mapped[str] = mapped_column(String(3))
+    answer: Mapped[str] = mapped_column(String(3))
+    override_by: Mapped[str | None] = mapped_column(String(16))
+    override_at: Mapped[datetime | None] = mapped_column()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

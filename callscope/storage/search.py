@@ -58,6 +58,7 @@ report_contacts = sa.Table(
     sa.Column("resolution", sa.String(100)),
     sa.Column("outcome_queue", sa.String(100)),
     sa.Column("categories", sa.Text),  # "|a|b|" (see tagged)
+    sa.Column("qa_score", sa.Float),  # the QA score with supervisors' overrides (migration 0009)
 )
 # PostgreSQL's search vectors (SQLite's `report_search` is an FTS5 table whose rowid is the report row's rowid)
 search_documents = sa.Table(
@@ -204,6 +205,7 @@ def contact_figures(row: Interaction) -> dict[str, Any]:
         "overtalk_s": overtalk,
         "overtalk_ratio": round(overtalk / duration, 4) if overtalk is not None and duration else None,
         "repeat": bool(repeat.get("is_repeat")) if isinstance(repeat, dict) else bool(repeat is True),
+        "qa_score": _number(_mapping(analysis.get("qa")), "score"),
     }
 
 

@@ -37,7 +37,7 @@ PERMISSIONS: dict[str, set[str]] = {
 PERMISSIONS["admin"] = set().union(*PERMISSIONS.values(), {"admin"})
 STATUSES = ("queued", "processing", "done", "failed")
 ANALYSIS_KEYS = ("intents", "entities", "sentiment", "features", "repeat_contact", "roles", "diarization",
-                 "audio_redactions")  # fmt: skip
+                 "audio_redactions", "summary", "qa")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,7 @@ class Principal:
     tenant: str
     role: str
     key_prefix: str = ""
+    agent: str | None = None  # the agent an agent key belongs to
 
     def may(self, permission: str) -> bool:
         return permission in PERMISSIONS[self.role]
@@ -55,21 +56,23 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def create_api_key(session: Session, *, tenant: str, role: str) -> str:
-    """Store the key's hash and return the key itself, which is shown once."""
+def create_api_key(session: Session, *, tenant: str, role: str, agent: str | None = None) -> str:
+    """Store the key's hash and return the key itself, which is shown once; an agent key may name its agent."""
     if role not in ROLES:
         raise InvalidInput(f"unknown role {role!r}: expected one of {', '.join(ROLES)}")
     if not tenant.strip() or len(tenant) > 100:
         raise InvalidInput("tenant must be 1-100 characters")
     key = "cs_" + secrets.token_urlsafe(32)
-    session.add(ApiKey(tenant=tenant, role=role, key_hash=hash_key(key), prefix=key[:10]))
+    if agent is not None and role != "agent":
+        raise InvalidInput("only an agent key names an agent")
+    session.add(ApiKey(tenant=tenant, role=role, key_hash=hash_key(key), prefix=key[:10], agent=agent))
     session.commit()
     return key
 
 
 def authenticate(session: Session, *, key: str) -> Principal | None:
     row = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(key), ApiKey.revoked.is_(False)))
-    return Principal(tenant=row.tenant, role=row.role, key_prefix=row.prefix) if row else None
+    return Principal(tenant=row.tenant, role=row.role, key_prefix=row.prefix, agent=row.agent) if row else None
 
 
 def list_keys(session: Session, *, tenant: str) -> list[ApiKey]:

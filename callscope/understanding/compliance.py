@@ -17,35 +17,40 @@ AGENT_SIDE = ("agent", "bot", "unknown")  # a mono recording's single track may 
 
 _VERIFY_ASK = re.compile(
     r"\b(?:security (?:question|check|passphrase)s?|verify (?:your )?(?:identity|you)|date of birth|"
-    r"first line of (?:your )?address|post ?code|characters? (?:of|from) your (?:pass\w+|memorable \w+))",
+    r"first line of (?:your )?address|post ?code|zip(?: code)?|characters? (?:of|from) your (?:pass\w+|memorable \w+)|"
+    r"last (?:four|4)(?: digits)? of your (?:card|account|social)|(?:one-time|\d-digit|security|verification) code|"
+    r"(?:to check|to make sure) it's you|verify (?:the|your) (?:last|details))",
     re.IGNORECASE,
 )
 _VERIFY_DONE = re.compile(
-    r"\b(?:(?:you(?:'re| are)|you have been|that's you|identity (?:is )?)(?:now )?(?:verified|confirmed)|"
-    r"passed (?:the )?security|thank(?:s| you) for (?:confirming|verifying))",
+    r"\b(?:(?:you(?:'re| are)|you have been|that's you|that's|identity (?:is )?)\s*(?:now |all |already )?"
+    r"(?:verified|confirmed)|passed (?:the )?security|thank(?:s| you) for (?:confirming|verifying)|"
+    r"(?:that|it) (?:all )?match(?:es|ed)|(?:you're|you are) (?:signed|logged) in)",
     re.IGNORECASE,
 )
-_ACCOUNT_DETAILS = re.compile(
+ACCOUNT_DETAILS = re.compile(
     r"\b(?:balance|account number|sort code|card number|iban|statement|transactions?|last (?:payment|transfer)s?|"
     r"overdraft)\b|\[(?:ACCOUNT|CARD|IBAN|SORT_CODE)[^\]]*\]|\b\d{6,}\b",
     re.IGNORECASE,
 )
-_RECORDING_NOTICE = re.compile(
+RECORDING_NOTICE = re.compile(
     r"\b(?:call|conversation)s? (?:(?:is|are|will be|may be|might be|can be) )?(?:being )?(?:recorded|monitored)|"
     r"record(?:ed|ing)? (?:this call )?for (?:training|quality|security)",
     re.IGNORECASE,
 )
 _BLOCK_ACTION = re.compile(r"\b(?:block|freez|froz|lock|cancel|stop)\w* (?:the |your |this )?card\b", re.IGNORECASE)
-_CANCEL_DISCLOSED = re.compile(
+CANCEL_DISCLOSED = re.compile(
     r"\b(?:(?:card|it) (?:will be|is being|gets|is) (?:cancell?ed|permanently blocked)|"
-    r"can(?:not|'t| no longer) be used (?:again|anymore)|(?:no longer|never) (?:work|be used|be usable))",
+    r"can(?:not|'t| no longer) be used (?:again|anymore)|(?:no longer|never) (?:work|be used|be usable)|"
+    r"(?:gone|cancell?ed|blocked|stopped) for good|(?:won't|will not|wouldn't) work|permanently|"
+    r"can(?:not|'t) be (?:reactivated|unblocked|used))",
     re.IGNORECASE,
 )
-_CLOSURE_DISCLOSED = re.compile(
+CLOSURE_DISCLOSED = re.compile(
     r"\b(?:remaining balance|direct debits?(?: and standing orders?)? (?:will )?stop|cards? will be cancell?ed)",
     re.IGNORECASE,
 )
-_TIMESCALE = re.compile(
+TIMESCALE = re.compile(
     r"\b(?:\d+|a few|several|two|three|five|seven|ten|fifteen)\s+(?:working |business )?days?\b", re.IGNORECASE
 )
 
@@ -97,9 +102,9 @@ def reminders(
     agent_turns = [t for t in turns if t.speaker in AGENT_SIDE]
 
     verified = -1 if identity_verified else verified_at(turns)  # -1: verified before the contact (e.g. in the app)
-    details = _first(turns, _ACCOUNT_DETAILS)
+    details = _first(turns, ACCOUNT_DETAILS)
     if details is not None and (verified is None or verified > details):
-        said = _quote(turns[details], _ACCOUNT_DETAILS)
+        said = _quote(turns[details], ACCOUNT_DETAILS)
         due.append(
             Suggestion(
                 title="Verify the customer's identity now",
@@ -121,7 +126,7 @@ def reminders(
             )
         )
 
-    if channel == "voice" and _first(agent_turns, _RECORDING_NOTICE) is None:
+    if channel == "voice" and _first(agent_turns, RECORDING_NOTICE) is None:
         due.append(
             Suggestion(
                 title="Say the call recording notice",
@@ -133,7 +138,7 @@ def reminders(
         )
 
     blocking = _first(agent_turns, _BLOCK_ACTION)
-    if (intent in CARD_BLOCK_INTENTS or blocking is not None) and _first(agent_turns, _CANCEL_DISCLOSED) is None:
+    if (intent in CARD_BLOCK_INTENTS or blocking is not None) and _first(agent_turns, CANCEL_DISCLOSED) is None:
         why = (
             f"the agent said \u201c{_quote(agent_turns[blocking], _BLOCK_ACTION)}\u201d"
             if blocking is not None
@@ -150,7 +155,7 @@ def reminders(
             )
         )
 
-    if intent == "terminate_account" and _first(agent_turns, _CLOSURE_DISCLOSED) is None:
+    if intent == "terminate_account" and _first(agent_turns, CLOSURE_DISCLOSED) is None:
         due.append(
             Suggestion(
                 title="Explain what closing the account means",
@@ -162,7 +167,7 @@ def reminders(
             )
         )
 
-    if intent in DISPUTE_INTENTS and _first(agent_turns, _TIMESCALE) is None:
+    if intent in DISPUTE_INTENTS and _first(agent_turns, TIMESCALE) is None:
         due.append(
             Suggestion(
                 title="Tell the customer how long the dispute or refund takes",

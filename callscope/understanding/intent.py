@@ -221,15 +221,15 @@ def intent_units(texts: Sequence[str]) -> list[tuple[int, str]]:
     """
     units: list[tuple[int, str]] = []
     for index, text in enumerate(texts):
-        sentences = _sentences(text)
+        split = sentences(text)
         whole = [(index, text)] if carries_request(text) else []
-        parts = [(index, s) for s in sentences if carries_request(s)] if len(sentences) > 1 else []
+        parts = [(index, s) for s in split if carries_request(s)] if len(split) > 1 else []
         units += whole + parts
     return units
 
 
 @lru_cache(maxsize=4096)
-def _sentences(text: str) -> tuple[str, ...]:
+def sentences(text: str) -> tuple[str, ...]:
     """One turn's sentences, split once: live assist asks for every customer turn again at every event."""
     return tuple(s.text.strip() for s in _sentencizer()(text).sents if s.text.strip())
 
