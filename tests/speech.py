@@ -37,13 +37,21 @@ def speak(text: str, *, voice: str = "en-us", wpm: int = 160) -> np.ndarray:
     return decode_audio(io.BytesIO(wav.stdout), sampling_rate=16000)
 
 
-def spoken_call(turns: list[tuple[str, str]], *, agent_channel: str = "left", gap_s: float = 0.6) -> bytes:
-    """A dual-channel WAV of (speaker, text) turns in order, agent and customer in two voices on their channels."""
+def spoken_call(
+    turns: list[tuple[str, str]],
+    *,
+    agent_channel: str = "left",
+    gap_s: float = 0.6,
+    pauses: dict[int, float] | None = None,
+) -> bytes:
+    """A dual-channel WAV of (speaker, text) turns in order, agent and customer in two voices on their channels;
+    `pauses` adds silence after a turn (a hold) by its index."""
     voices = {"agent": ("en-us", 165), "customer": ("en-gb", 145)}
     sides: dict[str, list[np.ndarray]] = {"agent": [], "customer": []}
-    for speaker, text in turns:
+    for index, (speaker, text) in enumerate(turns):
+        silence = gap_s + (pauses or {}).get(index, 0.0)
         audio = np.concatenate([speak(text, voice=voices[speaker][0], wpm=voices[speaker][1]),
-                                np.zeros(int(gap_s * 16000), np.float32)])  # fmt: skip
+                                np.zeros(int(silence * 16000), np.float32)])  # fmt: skip
         sides[speaker].append(audio)
         other = "customer" if speaker == "agent" else "agent"
         sides[other].append(np.zeros_like(audio))

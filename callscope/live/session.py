@@ -39,13 +39,14 @@ from callscope.live.streaming import (
     WindowDecoder,
     speech_regions,
 )
-from callscope.pipeline.analysis import OutcomeLookup, Resources, customer_texts, no_outcomes
+from callscope.pipeline.analysis import OutcomeLookup, Resources, contact_intents, customer_texts, no_outcomes
 from callscope.prediction.handletime import predict_handle_time
 from callscope.prediction.routing import route
 from callscope.settings import Settings
 from callscope.understanding import compliance
 from callscope.understanding.intent import intent_units, intents_from_predictions
 from callscope.understanding.intent_components import torch_threads
+from callscope.understanding.summary import summarize
 from callscope.voice.transcribe import SAMPLE_RATE, WhisperOptions, load_whisper, merge_turns
 
 log = logging.getLogger("callscope.live")
@@ -314,6 +315,13 @@ class LiveSession:
                 found.setdefault((entity["type"], entity["text"]), None)
         return [{"type": kind, "text": text} for kind, text in found]
 
+    def summary(self, turns: Sequence[Turn]) -> dict[str, Any]:
+        """The after-contact summary the stored analysis gives, on the redacted turns (sent once, at the end)."""
+        said = [t.model_copy(update={"text": redacted(t.text)}) for t in turns]
+        with _INTENT_LOCK:
+            intents = contact_intents(self.analysis.intent_model, said)
+        return summarize(said, intents=intents, entities=[])
+
     def answer(self, event: str) -> dict[str, Any]:
         """Intent(s), routing hint, remaining handling time, entities and suggestions for the contact so far."""
         turns = self.turns(partial=True)
@@ -333,7 +341,9 @@ class LiveSession:
             ),
         ]
         self.seq += 1
+        summary = {"summary": self.summary(turns)} if self.ended else {}
         return {
+            **summary,
             "type": "end" if self.ended else "update",
             "seq": self.seq,
             "event": event,

@@ -120,7 +120,7 @@ def analyze_turns(
     entities = contact_entities(turns)
     sentiment = sentiment_summary(turns)
     features = conversation_features(turns, channel=channel, duration_s=duration_s) if turns else {}
-    summary = summarize(turns, intents=intents, entities=entities) if turns else None
+    summary = summarize(turns, intents=intents, entities=entities, intent=label) if turns else None
     handle_time = predict_handle_time(
         resources.priors,
         channel=channel,

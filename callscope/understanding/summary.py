@@ -247,7 +247,9 @@ class Action:
 
 def readable_intent(label: str | None) -> str:
     """An intent label as words ("card_payment_not_recognised" -> "card payment not recognised")."""
-    return (label or "an unclear request").replace("_", " ").strip().lower()
+    if not label or label == "other":
+        return "a request no intent matched"
+    return label.replace("_", " ").strip().lower()
 
 
 def _agent_sentences(turns: Sequence[Turn]) -> list[tuple[int, str]]:
@@ -399,11 +401,16 @@ def _note(intent: str | None, reason: str | None, actions: Sequence[Action], sta
 
 
 def summarize(
-    turns: Sequence[Turn], *, intents: Sequence[dict[str, Any]], entities: Sequence[dict[str, Any]]
+    turns: Sequence[Turn],
+    *,
+    intents: Sequence[dict[str, Any]],
+    entities: Sequence[dict[str, Any]],
+    intent: str | None = None,
 ) -> dict[str, Any]:
-    """The contact's `summary`: `reason`, `actions`, `outcome`, `follow_ups` and `text` (see the module doc)."""
+    """The contact's `summary`: `reason`, `actions`, `outcome`, `follow_ups` and `text` (see the module doc);
+    `intent` is the contact's label when no single turn named one (`intents` empty)."""
     index = reason_turn(turns, intents)
-    primary = next((i["label"] for i in intents if i.get("primary")), None)
+    primary = next((i["label"] for i in intents if i.get("primary")), intent)
     reason = _reason_text(turns[index].text) if index is not None else None
     actions = agent_actions(turns)
     steps = follow_ups(turns, actions, entities)

@@ -185,6 +185,10 @@ def test_text_session_answers_every_turn(resources: LiveResources, clock: Clock)
 
     end = handle_event(session, {"type": "end"})
     assert end["type"] == "end" and session.ended
+    summary = end["summary"]  # the after-contact summary the agent's CRM note starts from
+    assert summary["reason"]["turn"] == 1 and summary["reason"]["intent"] == "lost_or_stolen_card"
+    assert "lost my card" in summary["reason"]["text"] and summary["text"].startswith("Customer contacted us about")
+    assert "summary" not in late
     after = handle_event(session, turn("customer", "hello?"))
     assert after["type"] == "error" and after.get("fatal") is True
 

@@ -36,7 +36,7 @@ ARTIFACTS = ROOT / "tests" / "artifacts"
 CHARTS = [
     "chart-volume-channel", "chart-volume-intent", "chart-handle-intent", "chart-cost-intent", "chart-predicted",
     "chart-predicted-trend", "chart-sentiment", "chart-categories", "chart-queues", "chart-agents",
-    "chart-conversation",
+    "chart-conversation", "chart-qa-trend", "chart-qa-agents", "chart-qa-groups", "chart-qa-questions",
 ]  # fmt: skip
 TEXTS = [
     ("sms", "my card was declined at Tesco this morning", "payments", "agent-1", 240),
@@ -242,7 +242,22 @@ def test_supervisor_logs_in_sees_charts_filters_exports_and_plays_a_call(server,
     page.wait_for_function("() => document.getElementById('player').currentTime >= 14", timeout=15_000)
     page.wait_for_function("() => !document.getElementById('player').paused", timeout=15_000)
     page.wait_for_function("() => document.querySelector('#turns .turn.current') !== null", timeout=15_000)
+    assert "blocked the card and ordered a new card" in page.inner_text("#summary-text")
+    assert page.locator("#qa-answers tbody tr").count() == 9
+    before = float(page.inner_text("#qa-score"))
+    greeting = page.locator("select.qa-answer[data-question=greeting]")
+    assert greeting.input_value() == "no"  # "Thank you for calling" names no bank
+    greeting.select_option("yes")
+    page.wait_for_function("() => document.getElementById('qa-status').textContent.startsWith('saved')")
+    assert float(page.inner_text("#qa-score")) > before
     page.screenshot(path=str(ARTIFACTS / "reports-contact.png"), full_page=True)
+    page.reload()
+    assert page.locator("#qa-answers tr.overridden").count() == 1 and "(automatic: no)" in page.inner_text("#qa")
+    page.goto(f"{server}/reports")
+    _charts_drawn(page)
+    assert page.get_attribute("#qa-agreement", "data-agreement") == "0"
+    assert "0.0% of 1 reviewed answers" in page.inner_text("#qa-agreement")
+    page.screenshot(path=str(ARTIFACTS / "reports-dashboard-qa.png"), full_page=True)
 
     page.goto(f"{server}/reports/opportunities")
     page.wait_for_selector("body[data-charts=done]", timeout=30_000)
