@@ -190,7 +190,16 @@
                text: rows.map(function (r) { return r.contacts + " contacts"; }) };
     };
     const questions = data.by_question;
+    const lines = {};
+    data.by_question_period.forEach(function (r) {
+      if (r.yes_share == null) return;
+      lines[r.question] = lines[r.question] || { type: "scatter", mode: "lines+markers", name: r.question, x: [], y: [] };
+      lines[r.question].x.push(r.period);
+      lines[r.question].y.push(r.yes_share * 100);
+    });
     return Promise.all([
+      plot("chart-qa-question-trend", Object.keys(lines).sort().map(function (k) { return lines[k]; }),
+        { yaxis: { title: "% answered yes", range: [0, 105] } }),
       plot("chart-qa-trend", [{ type: "scatter", mode: "lines+markers", name: "mean score", x: pluck(data.by_day, "period"),
         y: pluck(data.by_day, "score") }], { yaxis: { title: "score", range: [0, 100] } }),
       plot("chart-qa-agents", [bar(data.by_agent.slice(0, 25), "agent")],
@@ -234,7 +243,8 @@
       ["sentiment", sentiment, ["chart-sentiment"]],
       ["queues-agents", queuesAgents, ["chart-queues", "chart-agents"]],
       ["conversation", conversation, ["chart-conversation"]],
-      ["qa", quality, ["chart-qa-trend", "chart-qa-agents", "chart-qa-groups", "chart-qa-questions"]],
+      ["qa", quality, ["chart-qa-trend", "chart-qa-agents", "chart-qa-groups", "chart-qa-questions",
+                       "chart-qa-question-trend"]],
     ];
     Promise.all(jobs.map(function (job) {
       return api(job[0]).then(job[1]).catch(function (error) { job[2].forEach(function (id) { fail(id, error); }); });

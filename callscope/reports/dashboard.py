@@ -602,6 +602,15 @@ def quality(session: Session, tenant: str, f: Filters) -> dict[str, Any]:
          "reviewed": int(r or 0), "agreement": _r((g or 0) / r, 3) if r else None}
         for q, n, a, y, r, g in sorted(questions, key=lambda row: row[0])
     ]  # fmt: skip
+    trend: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for day, question, n_answered, n_yes in session.execute(
+        sa.select(F.c.day, A.c.question, sa.func.sum(answered), sa.func.sum(yes))
+        .select_from(A.join(F, F.c.interaction_id == A.c.interaction_id))
+        .where(*where_clauses(session, tenant, f))
+        .group_by(F.c.day, A.c.question)
+    ):  # fmt: skip
+        cell = trend[(_period(day, bucket), question)]
+        cell[0], cell[1] = cell[0] + int(n_answered or 0), cell[1] + int(n_yes or 0)
     total_reviewed = sum(q["reviewed"] for q in by_question)
     total_agreed = sum(int(row[5] or 0) for row in questions)
     scored = sum(n for _, n, _ in found["day"])
@@ -618,6 +627,10 @@ def quality(session: Session, tenant: str, f: Filters) -> dict[str, Any]:
         "by_queue": rows("queue"),
         "by_intent": rows("intent"),
         "by_question": by_question,
+        "by_question_period": [
+            {"period": p, "question": q, "answered": a, "yes_share": _r(y / a, 3) if a else None}
+            for (p, q), (a, y) in sorted(trend.items())
+        ],
     }
 
 

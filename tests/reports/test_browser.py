@@ -37,6 +37,7 @@ CHARTS = [
     "chart-volume-channel", "chart-volume-intent", "chart-handle-intent", "chart-cost-intent", "chart-predicted",
     "chart-predicted-trend", "chart-sentiment", "chart-categories", "chart-queues", "chart-agents",
     "chart-conversation", "chart-qa-trend", "chart-qa-agents", "chart-qa-groups", "chart-qa-questions",
+    "chart-qa-question-trend",
 ]  # fmt: skip
 TEXTS = [
     ("sms", "my card was declined at Tesco this morning", "payments", "agent-1", 240),

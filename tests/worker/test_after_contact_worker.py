@@ -114,6 +114,8 @@ def test_calls_and_chats_get_summaries_and_qa_and_an_override_moves_the_score_an
     assert report["overall"]["reviewed_answers"] == 2 and report["overall"]["agreement"] == 0.5
     by_question = {q["question"]: q for q in report["by_question"]}
     assert by_question["greeting"]["agreement"] == 0.0 and by_question["closing"]["agreement"] == 1.0
+    greetings = [r for r in report["by_question_period"] if r["question"] == "greeting"]
+    assert sum(r["answered"] for r in greetings) == 3 and all(r["yes_share"] is not None for r in greetings)
     assert {r["agent"]: r["score"] for r in report["by_agent"]}["bob"] == changed.json()["score"]
 
     refused = client.put(f"/v1/interactions/{curt}/qa/greeting", json={"answer": "maybe"}, headers=auth(supervisor))
