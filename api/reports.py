@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from api.enqueue import send_task
 from callscope.errors import InvalidInput, NotFound
-from callscope.reports import contacts, dashboard, export, filters, themes
+from callscope.reports import contacts, dashboard, export, filters, journeys, themes
 from callscope.settings import get_settings
 from callscope.storage import scorecards, store
 from callscope.storage.db import ApiKey, AudioBlob, Interaction, get_sessionmaker
@@ -298,6 +298,28 @@ def contact_page(request: Request, interaction_id: str, viewer: PageViewer, sess
         return _page(request, "not_found.html", {"viewer": viewer, "what": "contact"}, 404)
     audit(session, viewer, "contact.view", interaction_id)
     return _page(request, "contact.html", {"viewer": viewer, "contact": contact})
+
+
+CustomerHash = Annotated[str, PathParam(pattern="^[0-9a-f]{64}$", description="the contact's `customer_hash`")]
+
+
+@router.get("/v1/customers/{customer_hash}/journey", tags=["reports"])
+def customer_journey(customer_hash: CustomerHash, viewer: Reporter, session: SessionDep) -> dict[str, Any]:
+    """Every contact of one customer over every channel, oldest first, with repeats linked to what they repeat."""
+    data = journeys.journey(session, viewer.tenant, customer_hash)
+    audit(session, viewer, "customer.journey", customer_hash)
+    return data
+
+
+@router.get("/reports/customers/{customer_hash}", response_class=HTMLResponse, tags=["reports"],
+            include_in_schema=False)  # fmt: skip
+def journey_page(request: Request, customer_hash: str, viewer: PageViewer, session: SessionDep) -> HTMLResponse:
+    try:
+        data = journeys.journey(session, viewer.tenant, customer_hash)
+    except NotFound:
+        return _page(request, "not_found.html", {"viewer": viewer, "what": "customer"}, 404)
+    audit(session, viewer, "customer.journey", customer_hash)
+    return _page(request, "journey.html", {"viewer": viewer, "journey": data})
 
 
 @router.get("/reports/static/plotly.min.js", tags=["reports"], include_in_schema=False)

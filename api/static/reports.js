@@ -213,6 +213,45 @@
     ]);
   }
 
+  function repeats(data) {
+    const overall = document.getElementById("fcr-overall");
+    if (overall) {
+      const o = data.overall;
+      overall.textContent = o.contacts ? "(first-contact resolution " + pct(o.fcr) + " of " + o.contacts + " contacts of known customers)" : "";
+      overall.dataset.fcr = o.fcr == null ? "" : String(o.fcr);
+    }
+    const drivers = data.drivers.slice(0, 15).reverse();
+    const fcr = function (rows, key, name) {
+      return { type: "bar", name: name, x: pluck(rows, key), y: rows.map(function (r) { return r.fcr == null ? null : r.fcr * 100; }),
+               text: rows.map(function (r) { return r.repeated + " of " + r.contacts + " came back"; }) };
+    };
+    return Promise.all([
+      plot("chart-repeat-drivers", [{
+        type: "bar", orientation: "h", name: "contacts followed by a repeat", y: pluck(drivers, "intent"), x: pluck(drivers, "repeated"),
+        text: drivers.map(function (r) {
+          return Object.keys(r.repeat_channels).map(function (c) { return c + " " + r.repeat_channels[c]; }).join(", ") +
+            (r.repeat_seconds ? "; " + Math.round(r.repeat_seconds / 60) + " min" : "");
+        }),
+      }], { margin: { t: 10, r: 20, b: 40, l: 240 }, xaxis: { title: "contacts followed by a repeat" } }),
+      plot("chart-fcr", [fcr(data.by_queue, "queue", "queues"), fcr(data.by_agent.slice(0, 20), "agent", "agents")],
+        { yaxis: { title: "first-contact resolution %", range: [0, 105] } }),
+    ]);
+  }
+
+  function customerJourney() {
+    const source = document.getElementById("journey-data");
+    const steps = source ? JSON.parse(source.textContent) : [];
+    const colour = { resolved: "#16a34a", transferred: "#f97316", follow_up: "#ca8a04", unresolved: "#dc2626" };
+    plot("chart-journey", [{
+      type: "scatter", mode: "lines+markers+text", name: "contacts",
+      x: pluck(steps, "created_at"), y: pluck(steps, "channel"),
+      text: steps.map(function (s) { return s.intent || ""; }), textposition: "top center",
+      marker: { size: 14, color: steps.map(function (s) { return colour[s.resolution] || colour[s.outcome] || "#64748b"; }) },
+      line: { color: "#94a3b8", dash: "dot" },
+    }], { yaxis: { type: "category", categoryorder: "array", categoryarray: ["voice", "chat", "sms"] }, height: 260 })
+      .then(function () { body.dataset.charts = "done"; });
+  }
+
   function reviews() {
     document.querySelectorAll("select.qa-answer").forEach(function (select) {
       select.addEventListener("change", function () {
@@ -245,6 +284,7 @@
       ["conversation", conversation, ["chart-conversation"]],
       ["qa", quality, ["chart-qa-trend", "chart-qa-agents", "chart-qa-groups", "chart-qa-questions",
                        "chart-qa-question-trend"]],
+      ["repeats", repeats, ["chart-repeat-drivers", "chart-fcr"]],
     ];
     Promise.all(jobs.map(function (job) {
       return api(job[0]).then(job[1]).catch(function (error) { job[2].forEach(function (id) { fail(id, error); }); });
@@ -331,4 +371,5 @@
   if (body.dataset.page === "opportunities") opportunities();
   if (body.dataset.page === "themes") { themes(); makeIntents(); }
   if (body.dataset.page === "contact") { contact(); reviews(); }
+  if (body.dataset.page === "journey") customerJourney();
 })();

@@ -155,6 +155,7 @@ def contact_detail(session: Session, tenant: str, interaction_id: str) -> dict[s
         "queue": row.queue,
         "agent": row.agent,
         "external_id": row.external_id,
+        "customer_hash": row.customer_hash,
         "duration_s": row.duration_s,
         "intent": {"label": row.intent_label, "confidence": row.intent_confidence} if row.intent_label else None,
         "routing": row.routing,

@@ -64,6 +64,7 @@ REPORTS = (
     "conversation",
     "opportunities",
     "qa",
+    "repeats",
 )
 
 
@@ -634,6 +635,50 @@ def quality(session: Session, tenant: str, f: Filters) -> dict[str, Any]:
     }
 
 
+def repeats(session: Session, tenant: str, f: Filters) -> dict[str, Any]:
+    """Which intents bring customers back within the repeat window, over which channels and at what cost, and
+    first-contact resolution (contacts of known customers that no repeat followed) by intent, queue and agent."""
+    R = F.alias("repeats")  # noqa: N806
+    followed = (
+        sa.select(R.c.repeat_of, sa.func.count().label("n"), sa.func.sum(R.c.actual_s).label("seconds"))
+        .where(R.c.tenant == tenant, R.c.repeat_of.is_not(None))
+        .group_by(R.c.repeat_of)
+        .subquery()
+    )
+    where = [*where_clauses(session, tenant, f), F.c.known_customer.is_(True)]
+    joined = F.outerjoin(followed, followed.c.repeat_of == F.c.interaction_id)
+    again = sa.case((followed.c.n.is_not(None), 1), else_=0)
+    figures = [sa.func.count(), sa.func.sum(again), sa.func.sum(followed.c.n), sa.func.sum(followed.c.seconds)]
+
+    def grouped(key: sa.ColumnElement[Any], name: str) -> list[dict[str, Any]]:
+        stmt = sa.select(key, *figures).select_from(joined).where(*where).group_by(key)
+        rows = []
+        for k, n, repeated, repeat_contacts, seconds in session.execute(stmt):
+            rows.append({name: _key(k), "contacts": n, "repeated": int(repeated or 0),
+                         "fcr": _r(1 - (repeated or 0) / n, 3) if n else None,
+                         "repeat_contacts": int(repeat_contacts or 0), "repeat_seconds": _r(seconds)})  # fmt: skip
+        return sorted(rows, key=lambda r: (-r["repeated"], r[name]))
+
+    channels = session.execute(
+        sa.select(F.c.intent, R.c.channel, sa.func.count())
+        .select_from(F.join(R, R.c.repeat_of == F.c.interaction_id))
+        .where(*where, R.c.tenant == tenant)
+        .group_by(F.c.intent, R.c.channel)
+    ).all()  # fmt: skip
+    over: dict[str, dict[str, int]] = defaultdict(dict)
+    for intent, channel, n in channels:
+        over[_key(intent)][channel] = n
+    drivers = [{**row, "repeat_channels": over.get(row["intent"], {})} for row in grouped(F.c.intent, "intent")]
+    overall = grouped(sa.literal("all"), "all")
+    return {
+        "overall": {k: v for k, v in overall[0].items() if k != "all"} if overall else {"contacts": 0},
+        "drivers": [r for r in drivers if r["repeated"]],
+        "by_intent": drivers,
+        "by_queue": grouped(queue_col, "queue"),
+        "by_agent": grouped(F.c.agent, "agent"),
+    }
+
+
 BUILDERS = {
     "volume": volume,
     "handle-time": handle_time,
@@ -643,6 +688,7 @@ BUILDERS = {
     "conversation": conversation,
     "opportunities": opportunities,
     "qa": quality,
+    "repeats": repeats,
 }
 
 

@@ -59,6 +59,8 @@ report_contacts = sa.Table(
     sa.Column("outcome_queue", sa.String(100)),
     sa.Column("categories", sa.Text),  # "|a|b|" (see tagged)
     sa.Column("qa_score", sa.Float),  # the QA score with supervisors' overrides (migration 0009)
+    sa.Column("repeat_of", sa.String(36)),  # the earlier contact this one repeats (migration 0010)
+    sa.Column("known_customer", sa.Boolean),  # posted with a customer_ref: repeats can be seen
 )
 # PostgreSQL's search vectors (SQLite's `report_search` is an FTS5 table whose rowid is the report row's rowid)
 search_documents = sa.Table(
@@ -206,6 +208,8 @@ def contact_figures(row: Interaction) -> dict[str, Any]:
         "overtalk_ratio": round(overtalk / duration, 4) if overtalk is not None and duration else None,
         "repeat": bool(repeat.get("is_repeat")) if isinstance(repeat, dict) else bool(repeat is True),
         "qa_score": _number(_mapping(analysis.get("qa")), "score"),
+        "repeat_of": repeat.get("previous_id") if isinstance(repeat, dict) and repeat.get("is_repeat") else None,
+        "known_customer": row.customer_hash is not None,
     }
 
 

@@ -37,7 +37,7 @@ CHARTS = [
     "chart-volume-channel", "chart-volume-intent", "chart-handle-intent", "chart-cost-intent", "chart-predicted",
     "chart-predicted-trend", "chart-sentiment", "chart-categories", "chart-queues", "chart-agents",
     "chart-conversation", "chart-qa-trend", "chart-qa-agents", "chart-qa-groups", "chart-qa-questions",
-    "chart-qa-question-trend",
+    "chart-qa-question-trend", "chart-repeat-drivers", "chart-fcr",
 ]  # fmt: skip
 TEXTS = [
     ("sms", "my card was declined at Tesco this morning", "payments", "agent-1", 240),
@@ -114,6 +114,8 @@ def contacts(database: str) -> dict[str, Any]:
         ids = []
         for i, (channel, text, queue, agent, _seconds) in enumerate(TEXTS * 2):
             body: dict[str, Any] = {"channel": channel, "queue": queue, "agent": agent}
+            if i == 2:  # the lost-card chat: the caller below is the same customer, back a day later
+                body["customer_ref"] = "customer-42"
             if channel == "sms":
                 body["messages"] = [{"direction": "inbound", "text": text}, {"direction": "outbound", "text": "ok"}]
             else:
@@ -124,7 +126,7 @@ def contacts(database: str) -> dict[str, Any]:
         call = client.post(
             "/v1/interactions",
             files={"file": ("call.wav", (SAMPLES / "call_dual_channel.wav").read_bytes(), "audio/wav")},
-            data={"metadata": json.dumps({"queue": "security", "agent": "agent-2"})},
+            data={"metadata": json.dumps({"queue": "security", "agent": "agent-2", "customer_ref": "customer-42"})},
             headers=auth(ingest),
         )
         assert call.status_code == 202, call.text
@@ -252,12 +254,21 @@ def test_supervisor_logs_in_sees_charts_filters_exports_and_plays_a_call(server,
     page.wait_for_function("() => document.getElementById('qa-status').textContent.startsWith('saved')")
     assert float(page.inner_text("#qa-score")) > before
     page.screenshot(path=str(ARTIFACTS / "reports-contact.png"), full_page=True)
+    page.click("#journey-link")
+    page.wait_for_url("**/reports/customers/*")
+    page.wait_for_selector("body[data-charts=done]", timeout=30_000)
+    assert page.get_attribute("#chart-journey", "data-rendered") == "true"
+    assert page.locator("#journey tbody tr").count() == 2 and page.locator("#journey tr.repeat").count() == 1
+    assert page.locator("#chart-journey .scatterlayer .point").count() == 2
+    page.screenshot(path=str(ARTIFACTS / "reports-journey.png"), full_page=True)
+    page.go_back()
     page.reload()
     assert page.locator("#qa-answers tr.overridden").count() == 1 and "(automatic: no)" in page.inner_text("#qa")
     page.goto(f"{server}/reports")
     _charts_drawn(page)
     assert page.get_attribute("#qa-agreement", "data-agreement") == "0"
     assert "0.0% of 1 reviewed answers" in page.inner_text("#qa-agreement")
+    assert page.get_attribute("#fcr-overall", "data-fcr") == "0.5"  # the chat came back as a call
     page.screenshot(path=str(ARTIFACTS / "reports-dashboard-qa.png"), full_page=True)
 
     page.goto(f"{server}/reports/opportunities")
