@@ -34,6 +34,8 @@ ENDPOINTS = [
     "/v1/reports/queues-agents",
     "/v1/reports/conversation",
     "/v1/reports/opportunities",
+    "/v1/reports/qa",
+    "/v1/reports/repeats",
     "/v1/reports/contacts",
     "/v1/reports/search",
     "/reports",
