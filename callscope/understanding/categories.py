@@ -93,6 +93,7 @@ def _facts(contact: Any, *, actual: float | None = None) -> ContactFacts:
             analysis=contact.get("analysis"),
             turns=contact.get("turns") or [],
             duration_s=contact.get("duration_s"),
+            customer_hash=contact.get("customer_hash"),
         )
         actual = contact.get("handle_time_s", actual)
     else:
