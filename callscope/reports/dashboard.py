@@ -31,6 +31,7 @@ from callscope.reports.filters import (
     queue_col,
     where_clauses,
 )
+from callscope.storage import scorecards
 from callscope.storage.db import QaAnswer
 
 transferred = sa.case((F.c.resolution == "transferred", 1), else_=0)
@@ -572,10 +573,14 @@ def opportunities(session: Session, tenant: str, f: Filters, *, limit: int = 10)
 
 def quality(session: Session, tenant: str, f: Filters) -> dict[str, Any]:
     """QA scores (0-100, supervisors' overrides applied) per day, agent, queue and intent; each question's share of
-    `yes`; and how often a supervisor who reviewed an answer agreed with the automatic one."""
+    `yes`, overall and per day; and how often a supervisor who reviewed an answer agreed with the automatic one.
+
+    One scan of the report rows: each keeps its answers as a pattern of letters in its form's order, and the few
+    distinct patterns are counted (per day too) and read back into questions here."""
     where = [*where_clauses(session, tenant, f), F.c.qa_score.is_not(None)]
     figures = [sa.func.count(), sa.func.avg(F.c.qa_score)]
-    sets = {"day": [F.c.day], "agent": [F.c.agent], "queue": [queue_col], "intent": [F.c.intent]}
+    sets = {"day": [F.c.day], "agent": [F.c.agent], "queue": [queue_col], "intent": [F.c.intent],
+            "pattern": [F.c.day, F.c.qa_form, F.c.qa_pattern]}  # fmt: skip
     found = _grouping_sets(session, sets, figures, where)
     bucket = _bucket(_as_date(r[0]) for r in found["day"])
     by_period: dict[str, list[float]] = defaultdict(lambda: [0, 0.0])
@@ -587,33 +592,36 @@ def quality(session: Session, tenant: str, f: Filters) -> dict[str, Any]:
         ranked = sorted(found[name], key=lambda r: (r[2] is None, r[2] or 0))
         return [{name: _key(k), "contacts": n, "score": _r(mean)} for k, n, mean in ranked]
 
+    forms: dict[str, list[str]] = {}
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])  # question -> contacts, answered, yes
+    trend: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])  # (period, question) -> answered, yes
+    for day, form, pattern, n, _mean in found["pattern"]:
+        if form not in forms:
+            forms[form] = scorecards.question_ids(session, tenant=tenant, form_key=form) if form else []
+        for question, letter in zip(forms[form], pattern or "", strict=False):
+            counts[question][0] += n
+            counts[question][1] += n if letter in "yn" else 0
+            counts[question][2] += n if letter == "y" else 0
+            cell = trend[(_period(day, bucket), question)]
+            cell[0] += n if letter in "yn" else 0
+            cell[1] += n if letter == "y" else 0
     A = QaAnswer.__table__
-    answered = sa.case((A.c.answer.in_(("yes", "no")), 1), else_=0)
-    yes = sa.case((A.c.answer == "yes", 1), else_=0)
-    reviewed = sa.case((A.c.override_by.is_not(None), 1), else_=0)
-    agreed = sa.case((sa.and_(A.c.override_by.is_not(None), A.c.answer == A.c.automatic), 1), else_=0)
-    questions = session.execute(
-        sa.select(A.c.question, sa.func.count(), *[sa.func.sum(c) for c in (answered, yes, reviewed, agreed)])
-        .select_from(A.join(F, F.c.interaction_id == A.c.interaction_id))
-        .where(*where_clauses(session, tenant, f))
-        .group_by(A.c.question)
-    ).all()  # fmt: skip
+    reviews = dict.fromkeys(counts, (0, 0)) | {
+        question: (int(reviewed), int(agreed or 0))
+        for question, reviewed, agreed in session.execute(
+            sa.select(A.c.question, sa.func.count(), sa.func.sum(sa.case((A.c.answer == A.c.automatic, 1), else_=0)))
+            .select_from(A.join(F, F.c.interaction_id == A.c.interaction_id))
+            .where(A.c.tenant == tenant, A.c.override_by.is_not(None), *where_clauses(session, tenant, f))
+            .group_by(A.c.question)
+        )
+    }  # fmt: skip
     by_question = [
-        {"question": q, "contacts": n, "answered": int(a or 0), "yes_share": _r((y or 0) / a, 3) if a else None,
-         "reviewed": int(r or 0), "agreement": _r((g or 0) / r, 3) if r else None}
-        for q, n, a, y, r, g in sorted(questions, key=lambda row: row[0])
+        {"question": q, "contacts": n, "answered": a, "yes_share": _r(y / a, 3) if a else None,
+         "reviewed": reviews[q][0], "agreement": _r(reviews[q][1] / reviews[q][0], 3) if reviews[q][0] else None}
+        for q, (n, a, y) in sorted(counts.items())
     ]  # fmt: skip
-    trend: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
-    for day, question, n_answered, n_yes in session.execute(
-        sa.select(F.c.day, A.c.question, sa.func.sum(answered), sa.func.sum(yes))
-        .select_from(A.join(F, F.c.interaction_id == A.c.interaction_id))
-        .where(*where_clauses(session, tenant, f))
-        .group_by(F.c.day, A.c.question)
-    ):  # fmt: skip
-        cell = trend[(_period(day, bucket), question)]
-        cell[0], cell[1] = cell[0] + int(n_answered or 0), cell[1] + int(n_yes or 0)
-    total_reviewed = sum(q["reviewed"] for q in by_question)
-    total_agreed = sum(int(row[5] or 0) for row in questions)
+    total_reviewed = sum(r for r, _ in reviews.values())
+    total_agreed = sum(g for _, g in reviews.values())
     scored = sum(n for _, n, _ in found["day"])
     return {
         "bucket": bucket,

@@ -21,6 +21,7 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    text,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, sessionmaker
@@ -220,7 +221,15 @@ class QaAnswer(Base):
     """A contact's answer to one QA question: the automatic one and, once a supervisor overrode it, theirs."""
 
     __tablename__ = "qa_answers"
-    __table_args__ = (Index("ix_qa_answers_tenant_question", "tenant", "question"),)
+    __table_args__ = (
+        Index("ix_qa_answers_tenant_question", "tenant", "question"),
+        Index(
+            "ix_qa_answers_reviewed",
+            "tenant",
+            postgresql_where=text("override_by IS NOT NULL"),
+            sqlite_where=text("override_by IS NOT NULL"),
+        ),
+    )
     interaction_id: Mapped[str] = mapped_column(ForeignKey("interactions.id", ondelete="CASCADE"), primary_key=True)
     question: Mapped[str] = mapped_column(String(60), primary_key=True)
     tenant: Mapped[str] = mapped_column(String(100))

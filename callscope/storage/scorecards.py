@@ -38,6 +38,19 @@ def tenant_forms(session: Session, *, tenant: str) -> tuple[qa.Form, ...]:
     return tuple(qa.Form.model_validate(row.definition) for row in active_forms(session, tenant=tenant))
 
 
+def question_ids(session: Session, *, tenant: str, form_key: str) -> list[str]:
+    """The question ids, in order, of the form version "form_id:version" (report rows keep answers in that order)."""
+    form_id, _, version = form_key.rpartition(":")
+    shipped = qa.default_form()
+    if form_id == shipped.id and version == str(shipped.version):
+        return [q.id for q in shipped.questions]
+    number = int(version) if version.isdigit() else 0
+    definition = session.scalar(
+        sa.select(QaForm.definition).where(QaForm.tenant == tenant, QaForm.form_id == form_id, QaForm.version == number)
+    )
+    return [q["id"] for q in (definition or {}).get("questions", [])]
+
+
 def delete_form(session: Session, *, tenant: str, form_id: str) -> None:
     """Retire a form (its versions stay, so scores already given still name them)."""
     retired = session.execute(

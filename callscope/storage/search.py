@@ -61,6 +61,8 @@ report_contacts = sa.Table(
     sa.Column("qa_score", sa.Float),  # the QA score with supervisors' overrides (migration 0009)
     sa.Column("repeat_of", sa.String(36)),  # the earlier contact this one repeats (migration 0010)
     sa.Column("known_customer", sa.Boolean),  # posted with a customer_ref: repeats can be seen
+    sa.Column("qa_form", sa.String(80)),  # "form_id:version" of the QA answers (migration 0011)
+    sa.Column("qa_pattern", sa.String(100)),  # one letter per question of that form: y, n or a (n/a)
 )
 # PostgreSQL's search vectors (SQLite's `report_search` is an FTS5 table whose rowid is the report row's rowid)
 search_documents = sa.Table(
@@ -207,9 +209,23 @@ def contact_figures(row: Interaction) -> dict[str, Any]:
         "overtalk_s": overtalk,
         "overtalk_ratio": round(overtalk / duration, 4) if overtalk is not None and duration else None,
         "repeat": bool(repeat.get("is_repeat")) if isinstance(repeat, dict) else bool(repeat is True),
-        "qa_score": _number(_mapping(analysis.get("qa")), "score"),
+        **qa_figures(_mapping(analysis.get("qa"))),
         "repeat_of": repeat.get("previous_id") if isinstance(repeat, dict) and repeat.get("is_repeat") else None,
         "known_customer": row.customer_hash is not None,
+    }
+
+
+QA_LETTERS = {"yes": "y", "no": "n", "n/a": "a"}
+
+
+def qa_figures(qa: dict[str, Any]) -> dict[str, Any]:
+    """The QA score and the answers as one pattern, a letter per question in the form's order (`QA_LETTERS`)."""
+    answers = qa.get("answers") if isinstance(qa.get("answers"), list) else []
+    pattern = "".join(QA_LETTERS.get(str(a.get("answer")), "a") for a in answers if isinstance(a, dict))
+    return {
+        "qa_score": _number(qa, "score"),
+        "qa_form": f"{qa.get('form')}:{qa.get('version')}" if qa.get("form") else None,
+        "qa_pattern": pattern[:100] or None,
     }
 
 

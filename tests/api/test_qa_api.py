@@ -85,3 +85,24 @@ def test_agent_keys_see_their_own_contacts_scores_only_where_the_tenant_allows(c
     assert {i["agent"]: "qa" in i for i in listed} == {"ana": False, "bob": True}
     assert client.put("/v1/settings/qa", json={"agents_see_own": True}, headers=auth(ana)).status_code == 403
     assert json.dumps(client.get("/v1/keys", headers=auth(admin)).json()).count('"agent": "ana"') == 1
+
+
+def test_the_qa_report_reads_a_tenants_own_form_by_its_questions(client, make_key, session):
+    from callscope.pipeline import jobs
+    from callscope.pipeline.analysis import Resources
+    from callscope.settings import get_settings
+
+    tenant = f"qa-{uuid.uuid4().hex[:8]}"
+    admin = make_key("admin", tenant)
+    assert client.put("/v1/qa/forms/cards-desk", json=FORM, headers=auth(admin)).status_code == 200
+    said = ["Agent: Hi, Harbour Savings here, how can I help?\nCustomer: I lost my card.\nAgent: Never share a code.",
+            "Agent: Yes?\nCustomer: I lost my card.\nAgent: Blocked."]  # fmt: skip
+    for transcript in said:
+        body = {"channel": "chat", "transcript": transcript}
+        posted = client.post("/v1/interactions", json=body, headers=auth(admin))
+        jobs.analyze_step(session, posted.json()["id"], resources=Resources.from_settings(get_settings()))
+    report = client.get("/v1/reports/qa", headers=auth(admin)).json()
+    by_question = {q["question"]: q for q in report["by_question"]}
+    assert set(by_question) == {"greeting", "fraud_warning"}
+    assert by_question["greeting"]["yes_share"] == 0.5 and by_question["fraud_warning"]["yes_share"] == 0.5
+    assert report["overall"]["contacts"] == 2 and report["overall"]["score"] == 50.0
