@@ -145,12 +145,21 @@ def _stats(
 
 
 def _grouping_sets(
-    session: Session, sets: dict[str, Sequence[sa.ColumnElement[Any]]], aggregates: Sequence[Any], where: list[Any]
+    session: Session,
+    sets: dict[str, Sequence[sa.ColumnElement[Any]]],
+    aggregates: Sequence[Any],
+    where: list[Any],
+    source: Any = F,
 ) -> dict[str, list[tuple[Any, ...]]]:
     """Rows (*keys, *aggregates) per named set of keys: one scan with GROUPING SETS on PostgreSQL, else one per set."""
     if session.get_bind().dialect.name != "postgresql" or len(sets) == 1:
         return {
-            name: [tuple(r) for r in session.execute(sa.select(*keys, *aggregates).where(*where).group_by(*keys))]
+            name: [
+                tuple(r)
+                for r in session.execute(
+                    sa.select(*keys, *aggregates).select_from(source).where(*where).group_by(*keys)
+                )
+            ]
             for name, keys in sets.items()
         }
     distinct: list[sa.ColumnElement[Any]] = []
@@ -164,6 +173,7 @@ def _grouping_sets(
         by_mask[mask] = (name, places)
     stmt = (
         sa.select(*distinct, sa.func.grouping(*distinct), *aggregates)
+        .select_from(source)
         .where(*where)
         .group_by(sa.func.grouping_sets(*[sa.tuple_(*keys) for keys in sets.values()]))
     )
@@ -658,10 +668,12 @@ def repeats(session: Session, tenant: str, f: Filters) -> dict[str, Any]:
     again = sa.case((followed.c.n.is_not(None), 1), else_=0)
     figures = [sa.func.count(), sa.func.sum(again), sa.func.sum(followed.c.n), sa.func.sum(followed.c.seconds)]
 
-    def grouped(key: sa.ColumnElement[Any], name: str) -> list[dict[str, Any]]:
-        stmt = sa.select(key, *figures).select_from(joined).where(*where).group_by(key)
+    sets = {"intent": [F.c.intent], "queue": [queue_col], "agent": [F.c.agent]}
+    found = _grouping_sets(session, sets, figures, where, source=joined)  # one scan on PostgreSQL
+
+    def grouped(name: str) -> list[dict[str, Any]]:
         rows = []
-        for k, n, repeated, repeat_contacts, seconds in session.execute(stmt):
+        for k, n, repeated, repeat_contacts, seconds in found[name]:
             rows.append({name: _key(k), "contacts": n, "repeated": int(repeated or 0),
                          "fcr": _r(1 - (repeated or 0) / n, 3) if n else None,
                          "repeat_contacts": int(repeat_contacts or 0), "repeat_seconds": _r(seconds)})  # fmt: skip
@@ -676,14 +688,17 @@ def repeats(session: Session, tenant: str, f: Filters) -> dict[str, Any]:
     over: dict[str, dict[str, int]] = defaultdict(dict)
     for intent, channel, n in channels:
         over[_key(intent)][channel] = n
-    drivers = [{**row, "repeat_channels": over.get(row["intent"], {})} for row in grouped(F.c.intent, "intent")]
-    overall = grouped(sa.literal("all"), "all")
+    drivers = [{**row, "repeat_channels": over.get(row["intent"], {})} for row in grouped("intent")]
+    contacts, repeated = sum(r["contacts"] for r in drivers), sum(r["repeated"] for r in drivers)
+    overall = {"contacts": contacts, "repeated": repeated, "fcr": _r(1 - repeated / contacts, 3) if contacts else None,
+               "repeat_contacts": sum(r["repeat_contacts"] for r in drivers),
+               "repeat_seconds": _r(sum(r["repeat_seconds"] or 0 for r in drivers))}  # fmt: skip
     return {
-        "overall": {k: v for k, v in overall[0].items() if k != "all"} if overall else {"contacts": 0},
+        "overall": overall,
         "drivers": [r for r in drivers if r["repeated"]],
         "by_intent": drivers,
-        "by_queue": grouped(queue_col, "queue"),
-        "by_agent": grouped(F.c.agent, "agent"),
+        "by_queue": grouped("queue"),
+        "by_agent": grouped("agent"),
     }
 
 
