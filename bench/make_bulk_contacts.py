@@ -7,8 +7,8 @@ document PostgreSQL's own `to_tsvector` of its redacted turns. What is synthetic
 of those archetypes (weighted by intent as in make_contacts) with its own id, time (over `--days`, more on weekdays
 and in office hours), agent (60), customer (a pool of count/3, so repeats within 7 days happen and are linked),
 outcome (handling time: the intent's typical time x channel x a lognormal spread, slower agents and queue; 11%
-transferred) and QA answers (the archetype's). Rows go in with PostgreSQL COPY; the outcome trigger is bypassed
-because the report rows are written with their outcome already in them.
+transferred) and QA answers (the archetype's, in its report row). Rows go in with PostgreSQL COPY; the outcome
+trigger is bypassed because the report rows are written with their outcome already in them.
 
     .venv/bin/python bench/make_bulk_contacts.py --count 1000000 \\
         --database-url postgresql://postgres@127.0.0.1:5432/callscope_bench1m
@@ -119,7 +119,7 @@ def build(url: str, *, tenant: str, count: int, days: int, n_archetypes: int, se
         conn.execute("SET session_replication_role = replica")  # no outcome trigger: report rows carry the outcome
         with conn.cursor() as cur:
             with cur.copy(f"COPY interactions ({', '.join(INTERACTION_COLUMNS)}) FROM STDIN") as interactions:
-                report_rows, outcome_rows, search_rows, qa_rows = [], [], [], []
+                report_rows, outcome_rows, search_rows = [], [], []
                 for n, when in enumerate(stamps):
                     a = rng.choice(types)
                     row, figures = a["row"], a["figures"]
@@ -155,9 +155,6 @@ def build(url: str, *, tenant: str, count: int, days: int, n_archetypes: int, se
                                         "repeat": repeat_of is not None, "repeat_of": repeat_of,
                                         "known_customer": True})  # fmt: skip
                     search_rows.append((contact_id, a["tsv"]))
-                    qa = (row.analysis or {}).get("qa") or {"answers": [], "form": ""}
-                    qa_rows += [(contact_id, x["question"], tenant, qa["form"], x["answer"], x["answer"])
-                                for x in qa["answers"]]  # fmt: skip
                     if (n + 1) % 10_000 == 0:
                         print(f"\rcontacts {n + 1}/{count}", end="", file=sys.stderr)
             print(file=sys.stderr)
@@ -171,10 +168,6 @@ def build(url: str, *, tenant: str, count: int, days: int, n_archetypes: int, se
                     copy.write_row(r)
             with cur.copy("COPY report_search (interaction_id, document) FROM STDIN") as copy:
                 for r in search_rows:
-                    copy.write_row(r)
-            qa_copy = "COPY qa_answers (interaction_id, question, tenant, form_id, automatic, answer) FROM STDIN"
-            with cur.copy(qa_copy) as copy:
-                for r in qa_rows:
                     copy.write_row(r)
         conn.commit()
     print(f"{count} contacts copied in {time.perf_counter() - copied:.0f} s", file=sys.stderr)

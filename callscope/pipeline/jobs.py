@@ -167,7 +167,6 @@ def analyze_step(session: Session, interaction_id: str, *, resources: Resources)
     learning.enrich(session, row, analysis, min_outcomes=resources.min_outcomes)
     apply_analysis(row, analysis)
     row.analysis = {**(row.analysis or {}), "repeat_contact": repeat_contact(session, row, settings=get_settings())}
-    scorecards.save_answers(session, row)
     # an outcome reported before the analysis finished learns the intent now
     session.execute(update(Outcome).where(Outcome.interaction_id == row.id).values(intent=row.intent_label))
     categories.tag(session, row)

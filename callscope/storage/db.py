@@ -218,7 +218,8 @@ class QaForm(Base):
 
 
 class QaAnswer(Base):
-    """A contact's answer to one QA question: the automatic one and, once a supervisor overrode it, theirs."""
+    """A supervisor's answer to one QA question of a contact, beside the automatic one (the agreement rate reads
+    these; every answer is in the contact's `analysis.qa` and its report row's pattern)."""
 
     __tablename__ = "qa_answers"
     __table_args__ = (

@@ -25,7 +25,7 @@ from callscope.errors import CallscopeError
 from callscope.pipeline.analysis import Resources, analyze_turns, no_outcomes
 from callscope.pipeline.jobs import apply_analysis
 from callscope.prediction import history
-from callscope.storage import scorecards, search
+from callscope.storage import search
 from callscope.storage.db import Interaction, Outcome
 from callscope.storage.store import redact_turns
 from callscope.understanding import categories
@@ -105,7 +105,6 @@ def _store(session: Session, *, tenant: str, record: Record, resources: Resource
         apply_analysis(row, analyze_turns(turns, channel=row.channel, resources=resources, outcomes=no_outcomes))
     session.add(row)
     session.flush()
-    scorecards.save_answers(session, row)
     categories.tag(session, row)
     search.index_contact(session, row)
     if record.outcome and record.outcome.get("handle_time_s"):

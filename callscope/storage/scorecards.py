@@ -62,28 +62,6 @@ def delete_form(session: Session, *, tenant: str, form_id: str) -> None:
     session.commit()
 
 
-def save_answers(session: Session, row: Interaction) -> None:
-    """Write the contact's automatic answers (kept for reports); answers a supervisor overrode stay theirs."""
-    scored = (row.analysis or {}).get("qa")
-    if not scored:
-        return
-    kept = {
-        a.question: a
-        for a in session.scalars(sa.select(QaAnswer).where(QaAnswer.interaction_id == row.id))
-    }  # fmt: skip
-    for answer in scored["answers"]:
-        found = kept.pop(answer["question"], None)
-        automatic = answer.get("automatic", answer["answer"])
-        if found is None:
-            session.add(QaAnswer(interaction_id=row.id, question=answer["question"], tenant=row.tenant,
-                                 form_id=scored["form"], automatic=automatic, answer=answer["answer"]))  # fmt: skip
-        else:
-            found.form_id, found.automatic = scored["form"], automatic
-            found.answer = found.answer if found.override_by else answer["answer"]
-    for stale in kept.values():  # questions of an earlier form
-        session.delete(stale)
-
-
 def override_answer(
     session: Session, *, tenant: str, interaction_id: str, question: str, answer: str, by: str
 ) -> dict[str, Any]:
@@ -97,12 +75,11 @@ def override_answer(
     at = utcnow()
     updated = qa.override(scored, question=question, answer=answer, by=by, at=at.isoformat())
     row.analysis = {**(row.analysis or {}), "qa": updated}
-    save_answers(session, row)
-    session.flush()
-    session.execute(
-        sa.update(QaAnswer).where(QaAnswer.interaction_id == row.id, QaAnswer.question == question)
-        .values(answer=answer, override_by=by, override_at=at)
-    )  # fmt: skip
+    automatic = next(a["automatic"] for a in updated["answers"] if a["question"] == question)
+    review = session.get(QaAnswer, (row.id, question)) or QaAnswer(interaction_id=row.id, question=question)
+    review.tenant, review.form_id, review.automatic = tenant, updated["form"], automatic
+    review.answer, review.override_by, review.override_at = answer, by, at
+    session.add(review)  # one row per reviewed answer: what the agreement rate reads
     search.index_contact(session, row)
     session.commit()
     return updated
