@@ -716,16 +716,25 @@ def custom_intents_list(who: Admin, session: SessionDep) -> dict[str, Any]:
     """The tenant's own intents and every model version fitted from them (`active` answers analyses)."""
     intents = tenant_intents.list_intents(session, tenant=who.tenant)
     fitted = tenant_intents.versions(session, tenant=who.tenant)
-    return {"intents": [tenant_intents.describe_intent(i) for i in intents],
-            "versions": [model_versions.describe(v) for v in fitted]}
+    return {
+        "intents": [tenant_intents.describe_intent(i) for i in intents],
+        "versions": [model_versions.describe(v) for v in fitted],
+    }
 
 
 @app.put("/v1/intents/{name}", tags=["intents"])
 def custom_intent_put(body: IntentIn, who: Admin, session: SessionDep, name: str = INTENT_NAME) -> dict[str, Any]:
     """Define or replace one intent; fit a new version with `POST /v1/intent-models` to use it."""
     try:
-        row = tenant_intents.put_intent(session, tenant=who.tenant, name=name, examples=body.examples,
-                                        queue=body.queue, priority=body.priority, escalate=body.escalate)
+        row = tenant_intents.put_intent(
+            session,
+            tenant=who.tenant,
+            name=name,
+            examples=body.examples,
+            queue=body.queue,
+            priority=body.priority,
+            escalate=body.escalate,
+        )
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from exc
     store.audit(session, who, action="put intent", target=name)

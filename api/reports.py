@@ -536,8 +536,15 @@ def theme_to_intent(
         raise HTTPException(403, f"role {viewer.principal.role!r} may not define intents")
     examples = themes.theme_requests(session, tenant=viewer.tenant, index=index)
     try:
-        row = tenant_intents.put_intent(session, tenant=viewer.tenant, name=body.name, examples=examples,
-                                        queue=body.queue, priority=body.priority, escalate=body.escalate)
+        row = tenant_intents.put_intent(
+            session,
+            tenant=viewer.tenant,
+            name=body.name,
+            examples=examples,
+            queue=body.queue,
+            priority=body.priority,
+            escalate=body.escalate,
+        )
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from exc
     audit(session, viewer, "theme.intent", body.name)

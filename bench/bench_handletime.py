@@ -154,8 +154,10 @@ def main() -> None:
     parser.add_argument("--target-only", action="store_true", help="only the test-week target check")
     args = parser.parse_args()
     if not args.data.is_file():
-        raise SystemExit(f"the Anonymous Bank call log is not at {args.data} (its licence keeps it out of the "
-                         "repository): pass --data FILE")
+        raise SystemExit(
+            f"the Anonymous Bank call log is not at {args.data} (its licence keeps it out of the "
+            "repository): pass --data FILE"
+        )
     params = hm.resolve_params(json.loads(args.params.read_text()))
     started = time.perf_counter()
     rows = sorted(read_anonymous_bank(args.data), key=lambda r: r.started_at)

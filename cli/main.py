@@ -100,6 +100,19 @@ def reports_reindex(tenant: Annotated[str | None, typer.Option(help="only this t
     err.print(f"indexed {count} contacts")
 
 
+@reports_app.command("rollup")
+def reports_rollup(
+    tenant: Annotated[str | None, typer.Option(help="only this tenant")] = None,
+    rebuild: Annotated[bool, typer.Option(help="every day, not only the stale ones (after a bulk load)")] = False,
+) -> None:
+    """Bring the report rollups up to date (the workers do it every minute; this is for a bulk load or a check)."""
+    from callscope.reports import rollups
+
+    with _migrated_sessionmaker()() as session:
+        done = (rollups.rebuild if rebuild else rollups.refresh)(session, tenant)
+    err.print(f"rolled up {done['days']} days and {done['months']} monthly histograms")
+
+
 @keys_app.command("create")
 def keys_create(
     tenant: Annotated[str, typer.Option(help="the tenant the key acts for")],

@@ -15,5 +15,3 @@ def long_call(repeats: int) -> bytes:
     """The sample call said `repeats` times in a row: a longer dual-channel recording."""
     left, right = decode(SAMPLES / "call_dual_channel.wav")
     return encode(np.tile(np.stack([left, right]), repeats), rate=16000, fmt="wav", codec="pcm_s16le")
-
-

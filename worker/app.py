@@ -33,6 +33,7 @@ def make_celery() -> Celery:
             "callscope.fit_intents": {"queue": "analyze"},
             "callscope.discover_themes": {"queue": "analyze"},
             "callscope.discover_themes_all": {"queue": "analyze"},
+            "callscope.refresh_rollups": {"queue": "analyze"},
         },
         # A task is acknowledged only after it ran: a worker killed mid-task leaves it for another worker.
         task_acks_late=True,
@@ -49,6 +50,7 @@ def make_celery() -> Celery:
         beat_schedule={
             "retrain-handle-time": {"task": "callscope.retrain_all", "schedule": settings.retrain_interval_s},
             "discover-themes": {"task": "callscope.discover_themes_all", "schedule": settings.themes_interval_s},
+            "refresh-rollups": {"task": "callscope.refresh_rollups", "schedule": settings.rollup_interval_s},
         },
         beat_schedule_filename=str((settings.data_dir / "celerybeat-schedule").resolve()),
         worker_send_task_events=False,

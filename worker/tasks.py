@@ -13,7 +13,7 @@ from callscope.pipeline import jobs
 from callscope.pipeline.analysis import Resources
 from callscope.pipeline.webhooks import deliver, encode
 from callscope.prediction import learning
-from callscope.reports import themes
+from callscope.reports import rollups, themes
 from callscope.settings import get_settings
 from callscope.storage.db import Webhook, get_sessionmaker
 from callscope.storage.store import get_interaction, interaction_view, webhooks_for
@@ -127,6 +127,13 @@ def retrain_handle_time(self: Task, tenant: str) -> dict[str, Any]:
         result = learning.retrain(session, tenant=tenant, min_rows=settings.retrain_min_outcomes)
     log.info("retrain for tenant %s: %s %s", tenant, result["status"], result.get("version", ""))
     return result
+
+
+@celery_app.task(name="callscope.refresh_rollups")
+def refresh_rollups() -> dict[str, int]:
+    """The scheduled rollup refresh (Celery beat): every tenant's stale days and monthly histograms."""
+    with _session() as session:
+        return rollups.refresh(session)
 
 
 @celery_app.task(name="callscope.retrain_all")

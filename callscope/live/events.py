@@ -68,5 +68,3 @@ def error_event(message: str, *, event: str | None = None, fatal: bool = False) 
     if fatal:
         answer["fatal"] = True
     return answer
-
-

@@ -55,18 +55,6 @@ log = logging.getLogger("callscope.live")
 # --- streaming transcription ----------------------------------------------------------------------------------------
 
 
-
-
-
-
-
-
-
-
-
-
-
-
 @dataclass
 class LiveResources:
     """What live sessions share in one process: analysis resources, the knowledge base, the Whisper decoder."""

@@ -232,5 +232,3 @@ class StreamingTranscriber:
             drop = min(drop, self.buffer.size)
             self.buffer = self.buffer[drop:]
             self.offset += drop / SAMPLE_RATE
-
-

@@ -173,5 +173,3 @@ def backtest_summary(
         "test_period": test,
         "backtest": {name: {**r["overall"], "per_day": r["per_day"]} for name, r in replays.items()},
     }
-
-

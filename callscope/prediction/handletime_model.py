@@ -436,20 +436,4 @@ def fit(rows: Sequence[HistoryRow], *, params: dict[str, Any] | None = None) -> 
     return fit_features(build_features(ordered, recent_days=int(resolved["recent_days"])), params=resolved)
 
 
-
-
-
-
-
-
-
-
-
-
-
-
 # --- daily back-test ------------------------------------------------------------------------------------------
-
-
-
-

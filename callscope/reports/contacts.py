@@ -173,5 +173,3 @@ def contact_detail(session: Session, tenant: str, interaction_id: str) -> dict[s
         "summary": analysis.get("summary") if isinstance(analysis.get("summary"), dict) else None,
         "qa": analysis.get("qa") if isinstance(analysis.get("qa"), dict) else None,
     }
-
-

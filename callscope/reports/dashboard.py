@@ -1,13 +1,15 @@
-"""Supervisor reports: tenant-scoped aggregates over the report index, each a plain dict.
+"""Supervisor reports: tenant-scoped aggregates, each a plain dict.
 
-Every figure is computed by the database (GROUP BY over `report_contacts`, left-joined to `outcomes`), so a
-report reads a few hundred grouped rows however many contacts there are. Definitions:
+Every figure is a sum the database adds up, from the rollups (`callscope.reports.rollups`: pre-summed per tenant,
+day and dimensions) or, for text searches and small periods, from the contact rows (`report_contacts`); both give
+the same sums. Definitions:
 
 - handling time (actual) is the outcome's `handle_time_s`; contacts without an outcome count as contacts only;
 - a transfer is an outcome whose `resolution` is "transferred";
 - a repeat contact is one whose analysis flagged `repeat_contact.is_repeat`;
 - the queue is the outcome's queue when one was reported, else the contact's queue;
-- percentiles are nearest-rank (`percentile_disc` on PostgreSQL, the same rank by window functions on SQLite).
+- percentiles are nearest-rank: exact from the contact rows (`percentile_disc` on PostgreSQL, the same rank by
+  window functions on SQLite), from log-bucket histograms on the rollups (within `rollups.PERCENTILE_ERROR`).
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from callscope.errors import NotFound
+from callscope.reports import rollups
 from callscope.reports.filters import (
     UNKNOWN,
     F,
@@ -31,14 +35,11 @@ from callscope.reports.filters import (
     queue_col,
     where_clauses,
 )
+from callscope.reports.rollups import HIGH_OVERTALK_RATIO, HIGH_SILENCE_RATIO
+from callscope.settings import get_settings
 from callscope.storage import scorecards
 from callscope.storage.db import QaAnswer
 
-transferred = sa.case((F.c.resolution == "transferred", 1), else_=0)
-repeated = sa.case((F.c.repeat.is_(True), 1), else_=0)
-NEGATIVE_SENTIMENT = -0.05  # VADER's usual cut-off for a negative text
-HIGH_SILENCE_RATIO = 0.20  # share of a call with no one speaking
-HIGH_OVERTALK_RATIO = 0.05  # share of a call with both speaking
 MIN_GROUP = 20  # handled contacts a queue needs before its handling time is compared
 QUEUE_GAP = 1.25  # a queue this much slower than the best one for the same intent is an opportunity
 SELF_SERVICE_SHARE = 0.30  # assumed share of a self-servable intent's contacts that self-service absorbs
@@ -67,18 +68,8 @@ REPORTS = (
     "qa",
     "repeats",
 )
-
-
-
-
-
-
-
-
-
-
-
-
+REPEAT_MEASURES = {"repeated", "repeat_contacts", "repeat_seconds", *[f"repeats_{c}" for c in rollups.REPEAT_CHANNELS]}
+Sets = dict[str, Sequence[str]]
 
 
 def _r(value: Any, digits: int = 1) -> float | None:
@@ -89,59 +80,8 @@ def _key(value: Any) -> str:
     return UNKNOWN if value is None else str(value)
 
 
-def _pg_aggregates(value: Any, sums: Sequence[Any]) -> list[Any]:
-    """contacts, n, sum, mean, p50, p90, *sums: the columns `_stats` returns after the group keys (PostgreSQL)."""
-    return [
-        sa.func.count(),
-        sa.func.count(value),
-        sa.func.sum(value),
-        sa.func.avg(value),
-        sa.func.percentile_disc(0.5).within_group(value),
-        sa.func.percentile_disc(0.9).within_group(value),
-        *[sa.func.sum(e) for e in sums],
-    ]
-
-
-def _stats(
-    session: Session,
-    keys: Sequence[sa.ColumnElement[Any]],
-    value: sa.ColumnElement[Any],
-    where: list[Any],
-    sums: Sequence[sa.ColumnElement[Any]] = (),
-) -> list[tuple[Any, ...]]:
-    """One GROUP BY of `keys`: (*keys, contacts, n, sum, mean, p50, p90, *sums) where n counts non-null `value`s."""
-    if session.get_bind().dialect.name == "postgresql":
-        stmt = sa.select(*keys, *_pg_aggregates(value, sums))
-        stmt = stmt.select_from(F).where(*where).group_by(*keys)
-        return [tuple(r) for r in session.execute(stmt)]
-    # SQLite: nearest rank by window functions (NULLs sort first, so the rank skips them)
-    partition = list(keys) or None
-    inner = (
-        sa.select(
-            *[k.label(f"k{i}") for i, k in enumerate(keys)],
-            value.label("v"),
-            *[e.label(f"s{i}") for i, e in enumerate(sums)],
-            sa.func.row_number().over(partition_by=partition, order_by=value).label("rn"),
-            sa.func.count().over(partition_by=partition).label("total"),
-            sa.func.count(value).over(partition_by=partition).label("n"),
-        )
-        .select_from(F)
-        .where(*where)
-        .subquery()
-    )
-    rank = inner.c.rn - (inner.c.total - inner.c.n)
-    group = [inner.c[f"k{i}"] for i in range(len(keys))]
-    stmt = sa.select(
-        *group,
-        sa.func.count(),
-        sa.func.count(inner.c.v),
-        sa.func.sum(inner.c.v),
-        sa.func.avg(inner.c.v),
-        sa.func.min(sa.case((sa.and_(inner.c.v.is_not(None), rank >= 0.5 * inner.c.n), inner.c.v))),
-        sa.func.min(sa.case((sa.and_(inner.c.v.is_not(None), rank >= 0.9 * inner.c.n), inner.c.v))),
-        *[sa.func.sum(inner.c[f"s{i}"]) for i in range(len(sums))],
-    ).group_by(*group)
-    return [tuple(r) for r in session.execute(stmt)]
+def _ratio(part: Any, whole: Any, digits: int = 1) -> float | None:
+    return _r(part / whole, digits) if whole else None
 
 
 def _grouping_sets(
@@ -184,33 +124,174 @@ def _grouping_sets(
     return found
 
 
-def _stats_sets(
-    session: Session,
-    sets: dict[str, Sequence[sa.ColumnElement[Any]]],
-    value: sa.ColumnElement[Any],
-    where: list[Any],
-    sums: Sequence[sa.ColumnElement[Any]] = (),
-) -> dict[str, list[tuple[Any, ...]]]:
-    """`_stats` for several groupings at once (one scan on PostgreSQL)."""
-    if session.get_bind().dialect.name != "postgresql":
-        return {name: _stats(session, keys, value, where, sums) for name, keys in sets.items()}
-    aggregates = _pg_aggregates(value, sums)
-    return _grouping_sets(session, sets, aggregates, where)
+def _exact_percentiles(session: Session, keys: Sequence[sa.ColumnElement[Any]], where: list[Any]) -> list[Any]:
+    """(*keys, p50, p90) of the handling time of the contact rows, nearest rank."""
+    value = actual_col
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = sa.select(
+            *keys,
+            sa.func.percentile_disc(0.5).within_group(value),
+            sa.func.percentile_disc(0.9).within_group(value),
+        )
+        return list(session.execute(stmt.select_from(F).where(*where, value.is_not(None)).group_by(*keys)))
+    partition = list(keys) or None
+    inner = (
+        sa.select(
+            *[k.label(f"k{i}") for i, k in enumerate(keys)],
+            value.label("v"),
+            sa.func.row_number().over(partition_by=partition, order_by=value).label("rn"),
+            sa.func.count().over(partition_by=partition).label("n"),
+        )
+        .select_from(F)
+        .where(*where, value.is_not(None))
+        .subquery()
+    )
+    group = [inner.c[f"k{i}"] for i in range(len(keys))]
+    stmt = sa.select(
+        *group,
+        sa.func.min(sa.case((inner.c.rn >= 0.5 * inner.c.n, inner.c.v))),
+        sa.func.min(sa.case((inner.c.rn >= 0.9 * inner.c.n, inner.c.v))),
+    ).group_by(*group)
+    return list(session.execute(stmt))
 
 
-def _counts(session: Session, keys: Sequence[sa.ColumnElement[Any]], where: list[Any]) -> dict[tuple[Any, ...], int]:
-    stmt = sa.select(*keys, sa.func.count()).select_from(F).where(*where).group_by(*keys)
-    return {tuple(r[:-1]): r[-1] for r in session.execute(stmt)}
+class Reader:
+    """Where one report's figures come from: the rollups, or the contact rows (`rows`). The rows are read for text
+    searches, for periods with fewer than `report_rows_below` contacts, and while the rollups are far behind."""
+
+    def __init__(self, session: Session, tenant: str, f: Filters, *, rows: bool | None = None) -> None:
+        self.session, self.tenant, self.f = session, tenant, f
+        self.where = where_clauses(session, tenant, f)
+        if rows is not True:  # the rollups may be read: bring their stale days up to date first
+            current = self._refresh()
+        if rows is None:
+            rows = bool(f.q and f.q.strip()) or not current
+            rows = rows or rollups.contacts_in_period(session, tenant, f) < get_settings().report_rows_below
+        self.rows = rows
+
+    def _refresh(self) -> bool:
+        """Rebuild the few stale days before reading; False when too many are stale (the worker catches up)."""
+        try:
+            stale = rollups.stale_days(self.session, self.tenant)
+            if stale > rollups.MAX_STALE_DAYS:
+                return False
+            if stale:
+                rollups.refresh_days(self.session, self.tenant)
+                self.where = where_clauses(self.session, self.tenant, self.f)
+        except OperationalError:  # SQLite: another writer holds the database; read the rows this time
+            self.session.rollback()
+            return False
+        return True
+
+    def _level(self, keys: Sequence[str], levels: Sequence[str]) -> str | None:
+        return None if self.rows else rollups.level_for([*keys, *rollups.filter_dimensions(self.f)], levels)
+
+    def sums(
+        self, sets: Sets, measures: Sequence[str], *, percentiles: bool = False
+    ) -> dict[str, list[tuple[Any, ...]]]:
+        """(*keys, *sums of `measures`[, p50, p90 of the handling time]) per named grouping, from the smallest rollup
+        level that has its keys, else from the contact rows (in one scan with the percentiles on PostgreSQL)."""
+        by_level: dict[str | None, Sets] = defaultdict(dict)
+        for name, keys in sets.items():
+            by_level[self._level(keys, list(rollups.LEVELS))][name] = keys
+        found: dict[str, list[tuple[Any, ...]]] = {}
+        ranked: set[str] = set()  # the groupings whose percentiles came with their sums
+        for level, group in by_level.items():
+            if level is None:
+                followed = rollups.followed_by_repeats(self.tenant)
+                values = rollups.row_measures(followed)
+                source = F.outerjoin(followed, followed.c.repeat_of == F.c.interaction_id)
+                source = source if REPEAT_MEASURES & set(measures) else F
+                columns = {n: [rollups.row_dimension(k) for k in keys] for n, keys in group.items()}
+                aggregates = [sa.func.sum(values[m]) for m in measures]
+                if percentiles and self.session.get_bind().dialect.name == "postgresql":
+                    aggregates += [sa.func.percentile_disc(q).within_group(actual_col) for q in (0.5, 0.9)]
+                    ranked |= set(group)
+                found |= _grouping_sets(self.session, columns, aggregates, self.where, source=source)
+            else:
+                table = rollups.rollup
+                columns = {n: [table.c[k] for k in keys] for n, keys in group.items()}
+                aggregates = [sa.func.sum(table.c[m]) for m in measures]
+                where = rollups.where(table, self.tenant, self.f, level=level)
+                found |= _grouping_sets(self.session, columns, aggregates, where, source=table)
+        if percentiles:
+            for name, keys in sets.items():
+                if name not in ranked:
+                    spread = self.percentiles({name: keys})[name]
+                    found[name] = [(*r, *spread.get(tuple(r[: len(keys)]), (None, None))) for r in found[name]]
+        return found
+
+    def percentiles(self, sets: Sets) -> dict[str, dict[tuple[Any, ...], tuple[float | None, float | None]]]:
+        """(p50, p90) of the handling time per key of each named grouping."""
+        found = {}
+        for name, keys in sets.items():
+            level = self._level(keys, rollups.HIST_LEVELS)
+            if level is None:
+                rows = _exact_percentiles(self.session, [rollups.row_dimension(k) for k in keys], self.where)
+                found[name] = {tuple(r[: len(keys)]): (r[-2], r[-1]) for r in rows}
+                continue
+            found[name] = self._histogram_percentiles(keys, level)
+        return found
+
+    def _histogram_percentiles(self, keys: Sequence[str], level: str) -> dict[tuple[Any, ...], tuple[Any, Any]]:
+        """Whole clean months from the histograms, the other days bucketed from their rows."""
+        months = rollups.clean_months(self.session, self.tenant, level, self.f)
+        h = rollups.histogram
+        rows: list[Any] = []
+        if months:
+            undated = Filters(**{**self.f.__dict__, "date_from": None, "date_to": None})
+            stmt = (
+                sa.select(*[h.c[k] for k in keys], h.c.bucket, sa.func.sum(h.c.n))
+                .where(*rollups.where(h, self.tenant, undated, level=level, day=h.c.month), h.c.month.in_(months))
+                .group_by(*[h.c[k] for k in keys], h.c.bucket)
+            )
+            rows += list(self.session.execute(stmt))
+        columns = [rollups.row_dimension(k) for k in keys]
+        bucket = rollups.bucket_of(actual_col)
+        stmt = (
+            sa.select(*columns, bucket, sa.func.count())
+            .where(*self.where, *rollups.other_days(self.f, months), actual_col.is_not(None))
+            .group_by(*columns, bucket)
+        )
+        rows += list(self.session.execute(stmt))
+        merged = rollups.merge_counts(rows, len(keys))
+        return {key: tuple(rollups.rank_percentiles(counts, (0.5, 0.9))) for key, counts in merged.items()}  # type: ignore[misc]
+
+    def span(self) -> tuple[date | None, date | None]:
+        """The first and last day with contacts that the filters select."""
+        level = self._level([], list(rollups.LEVELS))
+        if level is None:
+            stmt = sa.select(sa.func.min(F.c.day), sa.func.max(F.c.day)).where(*self.where)
+        else:
+            t = rollups.rollup
+            stmt = sa.select(sa.func.min(t.c.day), sa.func.max(t.c.day)).where(
+                *rollups.where(t, self.tenant, self.f, level=level)
+            )
+        first, last = self.session.execute(stmt).one()
+        return _as_date(first), _as_date(last)
 
 
-def _days(session: Session, tenant: str, f: Filters) -> int:
+def _stats(reader: Reader, sets: Sets, extra: Sequence[str] = ()) -> dict[str, list[tuple[Any, ...]]]:
+    """(*keys, contacts, handled, total_s, mean_s, p50, p90, *extra sums) per named grouping."""
+    found = reader.sums(sets, ["contacts", "handled", "actual_sum", *extra], percentiles=True)
+    stats = {}
+    for name, keys in sets.items():
+        w = len(keys)
+        stats[name] = [
+            (*r[:w], r[w], r[w + 1], r[w + 2] if r[w + 1] else None, r[w + 2] / r[w + 1] if r[w + 1] else None,
+             *r[-2:], *r[w + 3 : -2])
+            for r in found[name]
+        ]  # fmt: skip
+    return stats
+
+
+def _days(reader: Reader) -> int:
     """Days the report covers: the filter's range, else the span of the data it selects."""
+    f = reader.f
     if f.date_from and f.date_to:
         return (f.date_to - f.date_from).days + 1
-    first, last = session.execute(
-        sa.select(sa.func.min(F.c.day), sa.func.max(F.c.day)).select_from(F).where(*where_clauses(session, tenant, f))
-    ).one()
-    first, last = f.date_from or _as_date(first), f.date_to or _as_date(last)
+    first, last = reader.span()
+    first, last = f.date_from or first, f.date_to or last
     return (last - first).days + 1 if first and last else 1
 
 
@@ -232,11 +313,12 @@ def _period(day: Any, bucket: str) -> str:
     return (value - timedelta(days=value.weekday())).isoformat() if bucket == "week" else value.isoformat()
 
 
-def volume(session: Session, tenant: str, f: Filters, *, top_intents: int = 8) -> dict[str, Any]:
+def volume(
+    session: Session, tenant: str, f: Filters, *, top_intents: int = 8, rows: bool | None = None
+) -> dict[str, Any]:
     """Contacts per day (or week, past three months) by channel and by intent; contacts per category."""
-    where = where_clauses(session, tenant, f)
-    sets = {"channel": [F.c.day, F.c.channel], "intent": [F.c.day, F.c.intent], "categories": [F.c.categories]}
-    found = _grouping_sets(session, sets, [sa.func.count()], where)
+    sets = {"channel": ["day", "channel"], "intent": ["day", "intent"], "categories": ["categories"]}
+    found = Reader(session, tenant, f, rows=rows).sums(sets, ["contacts"])
     by_channel = {(day, channel): n for day, channel, n in found["channel"]}
     by_intent = {(day, intent): n for day, intent, n in found["intent"]}
     per_category: dict[str, int] = defaultdict(int)
@@ -255,7 +337,7 @@ def volume(session: Session, tenant: str, f: Filters, *, top_intents: int = 8) -
     for (day, intent), n in by_intent.items():
         label = _key(intent)
         intent_rows[(_period(day, bucket), label if label in top else "other")] += n
-    categories = sorted(((c, n) for c, n in per_category.items() if n), key=lambda item: -item[1])
+    categories = sorted(((c, n) for c, n in per_category.items() if n), key=lambda item: (-item[1], item[0]))
     return {
         "bucket": bucket,
         "total": sum(by_channel.values()),
@@ -281,17 +363,17 @@ def _time_rows(stats: list[tuple[Any, ...]], name: str) -> list[dict[str, Any]]:
     grand = sum(r["total_s"] or 0.0 for r in rows)
     for row in rows:
         row["share_of_time"] = round((row["total_s"] or 0.0) / grand, 4) if grand else None
-    return sorted(rows, key=lambda r: -(r["total_s"] or 0.0))
+    return sorted(rows, key=lambda r: (-(r["total_s"] or 0.0), r[name]))
 
 
-def handle_time(session: Session, tenant: str, f: Filters) -> dict[str, Any]:
+def handle_time(session: Session, tenant: str, f: Filters, *, rows: bool | None = None) -> dict[str, Any]:
     """Actual handling time by intent (median, p90) ranked by the total time each intent costs; by category too."""
-    where = where_clauses(session, tenant, f)
-    sets = {"overall": [], "intent": [F.c.intent], "categories": [F.c.categories]}
-    found = _stats_sets(session, sets, actual_col, where)
+    reader = Reader(session, tenant, f, rows=rows)
+    found = _stats(reader, {"overall": [], "intent": ["intent"]})
+    categories = reader.sums({"categories": ["categories"]}, ["contacts", "handled", "actual_sum"])["categories"]
     _contacts, n, total, mean, p50, p90 = found["overall"][0] if found["overall"] else (0, 0, None, None, None, None)
     per_category: dict[str, list[float]] = defaultdict(lambda: [0, 0, 0.0])
-    for marks, contacts, handled, seconds, *_rest in found["categories"]:
+    for marks, contacts, handled, seconds in categories:
         for name in category_marks(marks):
             figures = per_category[name]
             figures[0] += contacts
@@ -302,59 +384,52 @@ def handle_time(session: Session, tenant: str, f: Filters) -> dict[str, Any]:
             "category": name,
             "contacts": int(contacts),
             "handled": int(handled),
-            "total_s": _r(seconds),
+            "total_s": _r(seconds) if handled else None,
             "mean_s": _r(seconds / handled) if handled else None,
         }
         for name, (contacts, handled, seconds) in per_category.items()
     ]
     return {
-        "overall": {"handled": n, "total_s": _r(total), "mean_s": _r(mean), "median_s": _r(p50), "p90_s": _r(p90)},
+        "overall": {"handled": n or 0, "total_s": _r(total), "mean_s": _r(mean), "median_s": _r(p50), "p90_s": _r(p90)},
         "by_intent": _time_rows(found["intent"], "intent"),
-        "by_category": sorted(by_category, key=lambda r: -(r["total_s"] or 0.0)),
+        "by_category": sorted(by_category, key=lambda r: (-(r["total_s"] or 0.0), r["category"])),
     }
 
 
-def predicted_vs_actual(session: Session, tenant: str, f: Filters, *, points: int = 1000) -> dict[str, Any]:
+PVA_MEASURES = ["pva_n", "pva_predicted", "pva_actual", "pva_abs_error", "pva_error", "pva_within"]
+
+
+def predicted_vs_actual(
+    session: Session, tenant: str, f: Filters, *, points: int = 1000, rows: bool | None = None
+) -> dict[str, Any]:
     """How the predicted handling time (p50, p90) compares with the actual one: overall, by intent, by day."""
-    where = [*where_clauses(session, tenant, f), actual_col.is_not(None), F.c.predicted_p50_s.is_not(None)]
-    error = sa.func.abs(actual_col - F.c.predicted_p50_s)
-    within = sa.func.avg(sa.case((actual_col <= F.c.predicted_p90_s, 1.0), else_=0.0))
-    figures = [
-        sa.func.count(),
-        sa.func.avg(F.c.predicted_p50_s),
-        sa.func.avg(actual_col),
-        sa.func.avg(error),
-        sa.func.avg(actual_col - F.c.predicted_p50_s),
-        within,
-    ]
+    reader = Reader(session, tenant, f, rows=rows)
 
     def row(values: Sequence[Any]) -> dict[str, Any]:
-        n, predicted, actual, mae, bias, cover = values
+        n, predicted, actual, mae, bias, within = values
         return {
             "n": n,
-            "predicted_mean_s": _r(predicted),
-            "actual_mean_s": _r(actual),
-            "mae_s": _r(mae),
-            "bias_s": _r(bias),
-            "within_p90": _r(cover, 3),
+            "predicted_mean_s": _ratio(predicted, n),
+            "actual_mean_s": _ratio(actual, n),
+            "mae_s": _ratio(mae, n),
+            "bias_s": _ratio(bias, n),
+            "within_p90": _ratio(within, n, 3),
         }
 
-    found = _grouping_sets(session, {"intent": [F.c.intent], "day": [F.c.day]}, figures, where)
-    raw = found["intent"]
-    by_intent = [{"intent": _key(r[0]), **row(r[1:])} for r in raw]
-    by_day = [{"period": _period(r[0], "day"), **row(r[1:])} for r in sorted(found["day"], key=lambda r: r[0])]
+    found = reader.sums({"intent": ["intent"], "day": ["day"], "overall": []}, PVA_MEASURES)
+    by_intent = [{"intent": _key(r[0]), **row(r[1:])} for r in found["intent"] if r[1]]
+    by_day = [{"period": _period(r[0], "day"), **row(r[1:])} for r in sorted(found["day"], key=lambda r: r[0]) if r[1]]
     sample = session.execute(
         sa.select(F.c.interaction_id, F.c.intent, F.c.predicted_p50_s, F.c.predicted_p90_s, actual_col)
         .select_from(F)
-        .where(*where)
+        .where(*reader.where, actual_col.is_not(None), F.c.predicted_p50_s.is_not(None))
         .order_by(F.c.created_at.desc())
         .limit(points)
     )
-    n = sum(r[1] for r in raw)
-    overall = [n] + [sum(r[i] * r[1] for r in raw) / n if n else None for i in range(2, 7)]  # weighted means
+    overall = found["overall"][0] if found["overall"] else (0, 0, 0, 0, 0, 0)
     return {
-        "overall": row(overall),
-        "by_intent": sorted(by_intent, key=lambda r: -r["n"]),
+        "overall": row([overall[0] or 0, *overall[1:]]),
+        "by_intent": sorted(by_intent, key=lambda r: (-r["n"], r["intent"])),
         "by_day": by_day,
         "points": [
             {"id": i, "intent": _key(k), "predicted_s": _r(p50), "p90_s": _r(p90), "actual_s": _r(a)}
@@ -363,29 +438,22 @@ def predicted_vs_actual(session: Session, tenant: str, f: Filters, *, points: in
     }
 
 
-def sentiment(session: Session, tenant: str, f: Filters) -> dict[str, Any]:
+def sentiment(session: Session, tenant: str, f: Filters, *, rows: bool | None = None) -> dict[str, Any]:
     """Mean sentiment (-1..1) per day, at the start and end of contacts, and the share of negative contacts."""
-    where = [*where_clauses(session, tenant, f), F.c.sentiment.is_not(None)]
-    negative = sa.func.avg(sa.case((F.c.sentiment < NEGATIVE_SENTIMENT, 1.0), else_=0.0))
-    figures = [
-        sa.func.count(),
-        sa.func.avg(F.c.sentiment),
-        sa.func.avg(F.c.sentiment_start),
-        sa.func.avg(F.c.sentiment_end),
-        negative,
-    ]
+    measures = ["sentiment_n", "sentiment_sum", "start_n", "start_sum", "end_n", "end_sum", "negative"]
+    found = Reader(session, tenant, f, rows=rows).sums({"day": ["day"], "intent": ["intent"]}, measures)
 
     def row(values: Sequence[Any]) -> dict[str, Any]:
-        n, mean, start, end, neg = values
-        return {"contacts": n, "mean": _r(mean, 3), "start": _r(start, 3), "end": _r(end, 3), "negative": _r(neg, 3)}
+        n, total, start_n, start, end_n, end, negative = values
+        return {"contacts": n, "mean": _ratio(total, n, 3), "start": _ratio(start, start_n, 3),
+                "end": _ratio(end, end_n, 3), "negative": _ratio(negative, n, 3)}  # fmt: skip
 
-    found = _grouping_sets(session, {"day": [F.c.day], "intent": [F.c.intent]}, figures, where)
-    by_day = sorted(found["day"], key=lambda r: r[0])
-    by_intent = found["intent"]
+    by_day = sorted((r for r in found["day"] if r[1]), key=lambda r: r[0])
+    by_intent = [{"intent": _key(r[0]), **row(r[1:])} for r in found["intent"] if r[1]]
     return {
-        "negative_below": NEGATIVE_SENTIMENT,
+        "negative_below": rollups.NEGATIVE_SENTIMENT,
         "by_day": [{"period": _period(r[0], "day"), **row(r[1:])} for r in by_day],
-        "by_intent": sorted(({"intent": _key(r[0]), **row(r[1:])} for r in by_intent), key=lambda r: r["mean"] or 0),
+        "by_intent": sorted(by_intent, key=lambda r: (r["mean"] or 0, r["intent"])),
     }
 
 
@@ -407,48 +475,48 @@ def _people_rows(stats: list[tuple[Any, ...]], name: str) -> list[dict[str, Any]
                 "repeat_rate": round((again or 0) / contacts, 3) if contacts else None,
             }
         )
-    return sorted(rows, key=lambda r: -(r["total_s"] or 0.0))
+    return sorted(rows, key=lambda r: (-(r["total_s"] or 0.0), r[name]))
 
 
-def queues_agents(session: Session, tenant: str, f: Filters) -> dict[str, Any]:
+def queues_agents(session: Session, tenant: str, f: Filters, *, rows: bool | None = None) -> dict[str, Any]:
     """Per queue and per agent: contacts, handling time, transfers and repeat contacts."""
-    where = where_clauses(session, tenant, f)
-    sets = {"queue": [queue_col], "agent": [F.c.agent]}
-    found = _stats_sets(session, sets, actual_col, where, sums=[transferred, repeated])
+    reader = Reader(session, tenant, f, rows=rows)
+    found = _stats(reader, {"queue": ["queue"], "agent": ["agent"]}, ["transfers", "repeats"])
     return {"queues": _people_rows(found["queue"], "queue"), "agents": _people_rows(found["agent"], "agent")}
 
 
-TALK_FIGURES = [
-    sa.func.count(),
-    sa.func.avg(F.c.silence_ratio),
-    sa.func.avg(F.c.longest_silence_s),
-    sa.func.avg(F.c.overtalk_ratio),
-    sa.func.avg(sa.case((F.c.silence_ratio > HIGH_SILENCE_RATIO, 1.0), else_=0.0)),
-    sa.func.avg(sa.case((F.c.overtalk_ratio > HIGH_OVERTALK_RATIO, 1.0), else_=0.0)),
-]
+TALK_MEASURES = ["talk_n", "silence_sum", "longest_n", "longest_sum", "overtalk_n", "overtalk_sum", "high_silence",
+                 "high_overtalk"]  # fmt: skip
 
 
 def _talk_rows(stats: list[tuple[Any, ...]], name: str) -> list[dict[str, Any]]:
     rows = []
-    for k, n, silence, longest, overtalk, hs, ho in stats:
+    for k, n, silence, longest_n, longest, overtalk_n, overtalk, hs, ho in stats:
+        if not n:
+            continue
         rows.append(
             {
                 name: _key(k),
                 "contacts": n,
-                "silence_ratio": _r(silence, 3),
-                "longest_silence_s": _r(longest),
-                "overtalk_ratio": _r(overtalk, 3),
-                "high_silence_share": _r(hs, 3),
-                "high_overtalk_share": _r(ho, 3),
-                "high": bool((silence or 0) > HIGH_SILENCE_RATIO or (overtalk or 0) > HIGH_OVERTALK_RATIO),
+                "silence_ratio": _ratio(silence, n, 3),
+                "longest_silence_s": _ratio(longest, longest_n),
+                "overtalk_ratio": _ratio(overtalk, overtalk_n, 3),
+                "high_silence_share": _ratio(hs, n, 3),
+                "high_overtalk_share": _ratio(ho, n, 3),
+                "high": bool(
+                    silence / n > HIGH_SILENCE_RATIO
+                    or (overtalk / overtalk_n if overtalk_n else 0) > HIGH_OVERTALK_RATIO
+                ),
             }
         )
-    return sorted(rows, key=lambda r: -((r["silence_ratio"] or 0) + (r["overtalk_ratio"] or 0)))
+    return sorted(rows, key=lambda r: (-((r["silence_ratio"] or 0) + (r["overtalk_ratio"] or 0)), r[name]))
 
 
-def conversation(session: Session, tenant: str, f: Filters, *, worst: int = 20) -> dict[str, Any]:
+def conversation(
+    session: Session, tenant: str, f: Filters, *, worst: int = 20, rows: bool | None = None
+) -> dict[str, Any]:
     """Silence/hold and overtalk of voice contacts by agent, queue and intent; the contacts where they are highest."""
-    where = [*where_clauses(session, tenant, f), F.c.silence_ratio.is_not(None)]
+    reader = Reader(session, tenant, f, rows=rows)
     score = sa.func.coalesce(F.c.silence_ratio, 0) + sa.func.coalesce(F.c.overtalk_ratio, 0)
     high = sa.or_(F.c.silence_ratio > HIGH_SILENCE_RATIO, F.c.overtalk_ratio > HIGH_OVERTALK_RATIO)
     top = session.execute(
@@ -462,12 +530,11 @@ def conversation(session: Session, tenant: str, f: Filters, *, worst: int = 20) 
             F.c.overtalk_ratio,
         )
         .select_from(F)
-        .where(*where, high)
-        .order_by(score.desc())
+        .where(*reader.where, F.c.silence_ratio.is_not(None), high)
+        .order_by(score.desc(), F.c.interaction_id)
         .limit(worst)
     )
-    sets = {"agent": [F.c.agent], "queue": [queue_col], "intent": [F.c.intent]}
-    found = _grouping_sets(session, sets, TALK_FIGURES, where)
+    found = reader.sums({"agent": ["agent"], "queue": ["queue"], "intent": ["intent"]}, TALK_MEASURES)
     return {
         "thresholds": {"silence_ratio": HIGH_SILENCE_RATIO, "overtalk_ratio": HIGH_OVERTALK_RATIO},
         "by_agent": _talk_rows(found["agent"], "agent"),
@@ -488,13 +555,14 @@ def conversation(session: Session, tenant: str, f: Filters, *, worst: int = 20) 
     }
 
 
-def opportunities(session: Session, tenant: str, f: Filters, *, limit: int = 10) -> dict[str, Any]:
+def opportunities(
+    session: Session, tenant: str, f: Filters, *, limit: int = 10, rows: bool | None = None
+) -> dict[str, Any]:
     """The few changes that would save most handling time, each with its estimated seconds saved per day."""
-    where = where_clauses(session, tenant, f)
-    days = max(1, _days(session, tenant, f))
+    reader = Reader(session, tenant, f, rows=rows)
+    days = max(1, _days(reader))
     items: list[dict[str, Any]] = []
-    sets = {"intent": [F.c.intent], "intent_queue": [F.c.intent, queue_col]}
-    found = _stats_sets(session, sets, actual_col, where, sums=[repeated])
+    found = _stats(reader, {"intent": ["intent"], "intent_queue": ["intent", "queue"]}, ["repeats"])
     by_intent = {r[0]: r[1:] for r in found["intent"]}
     for intent, (n, _handled, _total, _mean, p50, _p90, _again) in by_intent.items():
         if intent in SELF_SERVICE_INTENTS and p50:
@@ -518,7 +586,7 @@ def opportunities(session: Session, tenant: str, f: Filters, *, limit: int = 10)
     for intent, queues in per_queue.items():
         if len(queues) < 2:
             continue
-        best_queue, _best_n, best = min(queues, key=lambda q: q[2])
+        best_queue, _best_n, best = min(queues, key=lambda q: (q[2], _key(q[0])))
         for queue, n, p50 in queues:
             if queue != best_queue and p50 > best * QUEUE_GAP:
                 items.append(
@@ -546,7 +614,7 @@ def opportunities(session: Session, tenant: str, f: Filters, *, limit: int = 10)
                     f"if {REPEAT_SAVING_SHARE:.0%} of them are avoided",
                 }
             )
-    items.sort(key=lambda i: -i["seconds_saved_per_day"])
+    items.sort(key=lambda i: (-i["seconds_saved_per_day"], i["title"]))
     return {
         "days": days,
         "assumptions": {
@@ -559,53 +627,32 @@ def opportunities(session: Session, tenant: str, f: Filters, *, limit: int = 10)
     }
 
 
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-def quality(session: Session, tenant: str, f: Filters) -> dict[str, Any]:
+def quality(session: Session, tenant: str, f: Filters, *, rows: bool | None = None) -> dict[str, Any]:
     """QA scores (0-100, supervisors' overrides applied) per day, agent, queue and intent; each question's share of
     `yes`, overall and per day; and how often a supervisor who reviewed an answer agreed with the automatic one.
 
-    One scan of the report rows: each keeps its answers as a pattern of letters in its form's order, and the few
-    distinct patterns are counted (per day too) and read back into questions here."""
-    where = [*where_clauses(session, tenant, f), F.c.qa_score.is_not(None)]
-    figures = [sa.func.count(), sa.func.avg(F.c.qa_score)]
-    sets = {"day": [F.c.day], "agent": [F.c.agent], "queue": [queue_col], "intent": [F.c.intent],
-            "pattern": [F.c.day, F.c.qa_form, F.c.qa_pattern]}  # fmt: skip
-    found = _grouping_sets(session, sets, figures, where)
+    Each contact keeps its answers as a pattern of letters in its form's order: the few distinct patterns are
+    counted (per day too) and read back into questions here."""
+    reader = Reader(session, tenant, f, rows=rows)
+    sets = {"day": ["day"], "agent": ["agent"], "queue": ["queue"], "intent": ["intent"],
+            "pattern": ["day", "qa_form", "qa_pattern"]}  # fmt: skip
+    found = {name: [r for r in rows if r[-2]] for name, rows in reader.sums(sets, ["qa_n", "qa_sum"]).items()}
     bucket = _bucket(_as_date(r[0]) for r in found["day"])
     by_period: dict[str, list[float]] = defaultdict(lambda: [0, 0.0])
-    for day, n, mean in found["day"]:
+    for day, n, total in found["day"]:
         by_period[_period(day, bucket)][0] += n
-        by_period[_period(day, bucket)][1] += n * float(mean)
+        by_period[_period(day, bucket)][1] += total
 
-    def rows(name: str) -> list[dict[str, Any]]:
-        ranked = sorted(found[name], key=lambda r: (r[2] is None, r[2] or 0))
-        return [{name: _key(k), "contacts": n, "score": _r(mean)} for k, n, mean in ranked]
+    def rows_of(name: str) -> list[dict[str, Any]]:
+        scored = [(_key(k), n, total / n) for k, n, total in found[name]]
+        return [
+            {name: k, "contacts": n, "score": _r(mean)} for k, n, mean in sorted(scored, key=lambda r: (r[2], r[0]))
+        ]
 
     forms: dict[str, list[str]] = {}
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])  # question -> contacts, answered, yes
     trend: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])  # (period, question) -> answered, yes
-    for day, form, pattern, n, _mean in found["pattern"]:
+    for day, form, pattern, n, _total in found["pattern"]:
         if form not in forms:
             forms[form] = scorecards.question_ids(session, tenant=tenant, form_key=form) if form else []
         for question, letter in zip(forms[form], pattern or "", strict=False):
@@ -621,7 +668,7 @@ def quality(session: Session, tenant: str, f: Filters) -> dict[str, Any]:
         for question, reviewed, agreed in session.execute(
             sa.select(A.c.question, sa.func.count(), sa.func.sum(sa.case((A.c.answer == A.c.automatic, 1), else_=0)))
             .select_from(A.join(F, F.c.interaction_id == A.c.interaction_id))
-            .where(A.c.tenant == tenant, A.c.override_by.is_not(None), *where_clauses(session, tenant, f))
+            .where(A.c.tenant == tenant, A.c.override_by.is_not(None), *reader.where)
             .group_by(A.c.question)
         )
     }  # fmt: skip
@@ -642,9 +689,9 @@ def quality(session: Session, tenant: str, f: Filters) -> dict[str, Any]:
             "agreement": _r(total_agreed / total_reviewed, 3) if total_reviewed else None,
         },
         "by_day": [{"period": p, "contacts": v[0], "score": _r(v[1] / v[0])} for p, v in sorted(by_period.items())],
-        "by_agent": rows("agent"),
-        "by_queue": rows("queue"),
-        "by_intent": rows("intent"),
+        "by_agent": rows_of("agent"),
+        "by_queue": rows_of("queue"),
+        "by_intent": rows_of("intent"),
         "by_question": by_question,
         "by_question_period": [
             {"period": p, "question": q, "answered": a, "yes_share": _r(y / a, 3) if a else None}
@@ -653,42 +700,30 @@ def quality(session: Session, tenant: str, f: Filters) -> dict[str, Any]:
     }
 
 
-def repeats(session: Session, tenant: str, f: Filters) -> dict[str, Any]:
+REPEAT_FIGURES = ["known", "repeated", "repeat_contacts", "repeat_seconds",
+                  *[f"repeats_{c}" for c in rollups.REPEAT_CHANNELS]]  # fmt: skip
+
+
+def repeats(session: Session, tenant: str, f: Filters, *, rows: bool | None = None) -> dict[str, Any]:
     """Which intents bring customers back within the repeat window, over which channels and at what cost, and
     first-contact resolution (contacts of known customers that no repeat followed) by intent, queue and agent."""
-    R = F.alias("repeats")  # noqa: N806
-    followed = (
-        sa.select(R.c.repeat_of, sa.func.count().label("n"), sa.func.sum(R.c.actual_s).label("seconds"))
-        .where(R.c.tenant == tenant, R.c.repeat_of.is_not(None))
-        .group_by(R.c.repeat_of)
-        .subquery()
-    )
-    where = [*where_clauses(session, tenant, f), F.c.known_customer.is_(True)]
-    joined = F.outerjoin(followed, followed.c.repeat_of == F.c.interaction_id)
-    again = sa.case((followed.c.n.is_not(None), 1), else_=0)
-    figures = [sa.func.count(), sa.func.sum(again), sa.func.sum(followed.c.n), sa.func.sum(followed.c.seconds)]
-
-    sets = {"intent": [F.c.intent], "queue": [queue_col], "agent": [F.c.agent]}
-    found = _grouping_sets(session, sets, figures, where, source=joined)  # one scan on PostgreSQL
+    reader = Reader(session, tenant, f, rows=rows)
+    found = reader.sums({"intent": ["intent"], "queue": ["queue"], "agent": ["agent"]}, REPEAT_FIGURES)
 
     def grouped(name: str) -> list[dict[str, Any]]:
         rows = []
-        for k, n, repeated, repeat_contacts, seconds in found[name]:
+        for k, n, repeated, repeat_contacts, seconds, *channels in found[name]:
+            if not n:
+                continue
+            over = {c: int(v) for c, v in zip(rollups.REPEAT_CHANNELS, channels, strict=True) if v}
             rows.append({name: _key(k), "contacts": n, "repeated": int(repeated or 0),
-                         "fcr": _r(1 - (repeated or 0) / n, 3) if n else None,
-                         "repeat_contacts": int(repeat_contacts or 0), "repeat_seconds": _r(seconds)})  # fmt: skip
+                         "fcr": _r(1 - (repeated or 0) / n, 3), "repeat_contacts": int(repeat_contacts or 0),
+                         "repeat_seconds": _r(seconds) if repeat_contacts else None, "over": over})  # fmt: skip
         return sorted(rows, key=lambda r: (-r["repeated"], r[name]))
 
-    channels = session.execute(
-        sa.select(F.c.intent, R.c.channel, sa.func.count())
-        .select_from(F.join(R, R.c.repeat_of == F.c.interaction_id))
-        .where(*where, R.c.tenant == tenant)
-        .group_by(F.c.intent, R.c.channel)
-    ).all()  # fmt: skip
-    over: dict[str, dict[str, int]] = defaultdict(dict)
-    for intent, channel, n in channels:
-        over[_key(intent)][channel] = n
-    drivers = [{**row, "repeat_channels": over.get(row["intent"], {})} for row in grouped("intent")]
+    drivers = [{**row, "repeat_channels": row.pop("over")} for row in grouped("intent")]
+    by_queue = [{k: v for k, v in row.items() if k != "over"} for row in grouped("queue")]
+    by_agent = [{k: v for k, v in row.items() if k != "over"} for row in grouped("agent")]
     contacts, repeated = sum(r["contacts"] for r in drivers), sum(r["repeated"] for r in drivers)
     overall = {"contacts": contacts, "repeated": repeated, "fcr": _r(1 - repeated / contacts, 3) if contacts else None,
                "repeat_contacts": sum(r["repeat_contacts"] for r in drivers),
@@ -697,8 +732,8 @@ def repeats(session: Session, tenant: str, f: Filters) -> dict[str, Any]:
         "overall": overall,
         "drivers": [r for r in drivers if r["repeated"]],
         "by_intent": drivers,
-        "by_queue": grouped("queue"),
-        "by_agent": grouped("agent"),
+        "by_queue": by_queue,
+        "by_agent": by_agent,
     }
 
 
@@ -715,11 +750,11 @@ BUILDERS = {
 }
 
 
-def build(session: Session, tenant: str, name: str, f: Filters) -> dict[str, Any]:
-    """One report by its URL name, with the filters it used."""
+def build(session: Session, tenant: str, name: str, f: Filters, *, rows: bool | None = None) -> dict[str, Any]:
+    """One report by its URL name, with the filters it used (`rows`: force the contact rows or the rollups)."""
     if name not in BUILDERS:
         raise NotFound(f"report {name} not found")
-    return {"report": name, "filters": f.as_query(), **BUILDERS[name](session, tenant, f)}
+    return {"report": name, "filters": f.as_query(), **BUILDERS[name](session, tenant, f, rows=rows)}
 
 
 def filter_options(session: Session, tenant: str) -> dict[str, list[str]]:

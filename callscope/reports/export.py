@@ -42,5 +42,3 @@ def flatten(report: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]]:
             rows.append({"section": section, **value})
             columns.update(dict.fromkeys(value))
     return list(columns), rows
-
-

@@ -84,5 +84,3 @@ def where_clauses(session: Session, tenant: str, f: Filters) -> list[sa.ColumnEl
     if f.q and f.q.strip():
         conditions.append(search_condition(session.get_bind().dialect.name, f.q.strip()))
     return conditions
-
-

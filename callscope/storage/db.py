@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -248,6 +249,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+    # the report histograms bucket by logarithm: SQLite builds without math functions get Python's
+    for name, function in (("ln", math.log), ("ceil", math.ceil)):
+        dbapi_connection.create_function(name, 1, function, deterministic=True)
 
 
 @lru_cache(maxsize=8)

@@ -26,8 +26,8 @@ from sqlalchemy.orm import Session
 from callscope.storage.db import Interaction, Outcome, as_utc
 
 SEARCH_CONFIG = "english"
-# Objects created by migration 0004 that are not SQLAlchemy models (see include_object).
-INDEX_TABLES = ("report_contacts", "report_search")
+# Objects created by migrations 0004 and 0012 that are not SQLAlchemy models (see include_object).
+INDEX_TABLES = ("report_contacts", "report_search", "report_rollup", "report_marks")
 
 metadata = sa.MetaData()
 report_contacts = sa.Table(

@@ -252,10 +252,33 @@ _CLUSTER_FILLERS = frozenset({"i'm", "i", "um", "uh", "er", "erm", "and", "then"
 _CLUSTER_GAP_WORDS = 2  # misheard words a read-out number may hold ("I'm", "and"): more end it
 _CLUSTER_GAP_LETTERS = 6
 _CLUSTER_PIECES = 4  # a number read in this many pieces is read out, not written ("3, 8, 6, 5, 7, 9, 7")
-_CLUSTER_CUES = frozenset({
-    "sort", "code", "account", "acc", "phone", "mobile", "card", "number", "ssn", "social", "security", "iban",
-    "expiry", "expires", "cvv", "cvc", "pin", "date", "ref", "reference", "ending", "postcode", "zip",
-})  # a word that names the next number ends the one before it ("card 4111 ..., sort code 12-34-56")
+_CLUSTER_CUES = frozenset(
+    {
+        "sort",
+        "code",
+        "account",
+        "acc",
+        "phone",
+        "mobile",
+        "card",
+        "number",
+        "ssn",
+        "social",
+        "security",
+        "iban",
+        "expiry",
+        "expires",
+        "cvv",
+        "cvc",
+        "pin",
+        "date",
+        "ref",
+        "reference",
+        "ending",
+        "postcode",
+        "zip",
+    }
+)  # a word that names the next number ends the one before it ("card 4111 ..., sort code 12-34-56")
 
 
 _NUMBER_CUE = re.compile(r"\bnumber\b|\bno\.", re.IGNORECASE)  # "my number is", "the long number": a number follows

@@ -386,9 +386,7 @@ def _note(intent: str | None, reason: str | None, actions: Sequence[Action], sta
     """Two to four plain sentences for a CRM note."""
     parts = [f"Customer contacted us about {readable_intent(intent)}" + (f': "{reason}"' if reason else "") + "."]
     if actions:
-        said = [
-            _ACTIONS[a.name][0].format(target=a.target or "another team") for a in actions
-        ]
+        said = [_ACTIONS[a.name][0].format(target=a.target or "another team") for a in actions]
         parts.append("The agent " + (", ".join(said[:-1]) + " and " + said[-1] if len(said) > 1 else said[0]) + ".")
     else:
         parts.append("The agent took no recorded action.")

@@ -285,7 +285,11 @@ def assign_speakers(
     made = roles.decide(texts[0], texts[1], left_first=True)  # "left" stands for the voice heard first
     agent = 0 if made.agent_channel == "left" else 1
     voices = {"left:": "first voice:", "right:": "second voice:"}
-    info["roles"] = {"agent_voice": "first" if agent == 0 else "second", "confidence": made.confidence,
-                     "method": made.method, "reasons": [voices[r.split()[0]] + r[r.index(" "):] for r in made.reasons]}
+    info["roles"] = {
+        "agent_voice": "first" if agent == 0 else "second",
+        "confidence": made.confidence,
+        "method": made.method,
+        "reasons": [voices[r.split()[0]] + r[r.index(" ") :] for r in made.reasons],
+    }
     labelled = [t.model_copy(update={"speaker": "agent" if s == agent else "customer"}) for s, t in pieces]
     return labelled, info

@@ -675,8 +675,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="also train on these transcripts of spoken training texts (JSONL from bench/speech_intent_eval.py "
         "--train-transcripts; off by default: +0.3/+2 points spoken cost -0.6/-0.3 points typed on seeds 13/7)",
     )
-    parser.add_argument("--natural", type=int, default=0, metavar="N",
-                        help="also train on N natural-turn rewrites of each training text (models/intent/natural.py)")
+    parser.add_argument(
+        "--natural",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also train on N natural-turn rewrites of each training text (models/intent/natural.py)",
+    )
     parser.add_argument(
         "--holdout-only", action="store_true", help="ship the held-out run's model (no refit on all texts)"
     )

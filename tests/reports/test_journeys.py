@@ -47,8 +47,12 @@ def test_the_journey_over_three_channels_is_in_order_with_repeats_linked(client,
     ingest, supervisor = make_key("ingest", tenant), make_key("supervisor", tenant)
     sms = {"channel": "sms", "queue": "cards", "messages": [
         {"direction": "inbound", "text": "my new card still hasn't arrived and I need to pay rent"}]}  # fmt: skip
-    chat = {"channel": "chat", "queue": "cards", "agent": "a2",
-            "transcript": "Customer: Still no card, it's been a week!\nAgent: Sorry, I've ordered another."}
+    chat = {
+        "channel": "chat",
+        "queue": "cards",
+        "agent": "a2",
+        "transcript": "Customer: Still no card, it's been a week!\nAgent: Sorry, I've ordered another.",
+    }
     call = post(client, ingest, customer="cust-77", hours=0, session=session)
     text = post(client, ingest, sms, customer="cust-77", hours=20, session=session)
     later = post(client, ingest, chat, customer="cust-77", hours=30, session=session)

@@ -45,4 +45,3 @@ def test_a_fitted_model_is_stored_without_pickle_and_answers_the_same_when_loade
     assert [p.label for p in loaded.predict(turns)] == ["order_cheques", "check_balance"]
     with pytest.raises(FileNotFoundError, match="callscope intents fit"):
         custom_intents.CustomIntentModel.load(tmp_path)
-

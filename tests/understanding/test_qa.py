@@ -122,8 +122,11 @@ questions:
         ("id: x\nname: X\nquestions: []", "questions"),
         ("id: x\nname: X\nquestions: [{id: a, text: A, check: {type: telepathy}}]", "unknown check type"),
         ("id: x\nname: X\nquestions: [{id: a, text: A, check: {type: phrase, pattern: '('}}]", "does not compile"),
-        ("id: x\nname: X\nquestions: [{id: a, text: A, check: {type: closing}}, {id: a, text: B, check: "
-         "{type: closing}}]", "unique"),
+        (
+            "id: x\nname: X\nquestions: [{id: a, text: A, check: {type: closing}}, {id: a, text: B, check: "
+            "{type: closing}}]",
+            "unique",
+        ),
         ("{not yaml", "neither JSON nor YAML"),
         ("id: x\nname: X\nquestions: [{id: a, text: A, weight: 0, check: {type: closing}}]", "weight"),
     ],

@@ -71,8 +71,14 @@ def test_outcomes_transferred_follow_up_and_unresolved():
     )
     summary = summarize(transferred, intents=[], entities=[])
     assert summary["outcome"]["status"] == "transferred"
-    assert summary["actions"] == [{"action": "transfer", "turn": 1, "target": "International Payments team",
-                                   "text": "I'll pass you straight to our International Payments team now."}]
+    assert summary["actions"] == [
+        {
+            "action": "transfer",
+            "turn": 1,
+            "target": "International Payments team",
+            "text": "I'll pass you straight to our International Payments team now.",
+        }
+    ]
     callback = turns(
         ("customer", "My refund from the shop still hasn't shown up."),
         ("agent", "I'll give you a call back tomorrow at 3pm to check it has landed."),

@@ -61,9 +61,12 @@ def test_calls_and_chats_get_summaries_and_qa_and_an_override_moves_the_score_an
     good = client.post("/v1/interactions", headers=auth(admin), data={"metadata": json.dumps({"agent": "ana"})},
                        files={"file": ("good.wav", spoken_call(GOOD_CALL, agent_channel="right", pauses={4: 25.0}),
                                        "audio/wav")}).json()["id"]  # fmt: skip
-    curt = client.post("/v1/interactions", headers=auth(admin),
-                       data={"metadata": json.dumps({"agent": "bob", "agent_channel": "left"})},
-                       files={"file": ("curt.wav", spoken_call(CURT_CALL, pauses={4: 40.0}), "audio/wav")}).json()["id"]
+    curt = client.post(
+        "/v1/interactions",
+        headers=auth(admin),
+        data={"metadata": json.dumps({"agent": "bob", "agent_channel": "left"})},
+        files={"file": ("curt.wav", spoken_call(CURT_CALL, pauses={4: 40.0}), "audio/wav")},
+    ).json()["id"]
     chat = client.post("/v1/interactions", json=CHAT, headers=auth(admin)).json()["id"]
 
     call = wait_final(client, admin, good, timeout_s=240)
