@@ -116,7 +116,8 @@ def build(url: str, *, tenant: str, count: int, days: int, n_archetypes: int, se
     last_by_customer: dict[int, tuple[datetime, str]] = {}
     copied = time.perf_counter()
     with psycopg.connect(dsn) as conn:
-        conn.execute("SET session_replication_role = replica")  # no outcome trigger: report rows carry the outcome
+        # no triggers (the report rows carry their outcome; the rollups are built once at the end)
+        conn.execute("SET session_replication_role = replica")
         with conn.cursor() as cur:
             with cur.copy(f"COPY interactions ({', '.join(INTERACTION_COLUMNS)}) FROM STDIN") as interactions:
                 report_rows, outcome_rows, search_rows = [], [], []
@@ -171,6 +172,14 @@ def build(url: str, *, tenant: str, count: int, days: int, n_archetypes: int, se
                     copy.write_row(r)
         conn.commit()
     print(f"{count} contacts copied in {time.perf_counter() - copied:.0f} s", file=sys.stderr)
+    rolled = time.perf_counter()
+    from callscope.reports import rollups
+    from callscope.storage.db import get_sessionmaker
+
+    with get_sessionmaker(url)() as session:
+        done = rollups.rebuild(session, tenant)
+    print(f"rollups of {done['days']} days, {done['months']} months built in {time.perf_counter() - rolled:.0f} s",
+          file=sys.stderr)  # fmt: skip
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")  # fresh planner statistics, as autovacuum gives a long-lived database
     print(f"done in {time.perf_counter() - started:.0f} s", file=sys.stderr)

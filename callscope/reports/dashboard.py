@@ -15,7 +15,7 @@ the same sums. Definitions:
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import date, timedelta
 from typing import Any
 
@@ -187,10 +187,11 @@ class Reader:
         return None if self.rows else rollups.level_for([*keys, *rollups.filter_dimensions(self.f)], levels)
 
     def sums(
-        self, sets: Sets, measures: Sequence[str], *, percentiles: bool = False
+        self, sets: Sets, measures: Sequence[str], *, percentiles: Collection[str] = ()
     ) -> dict[str, list[tuple[Any, ...]]]:
-        """(*keys, *sums of `measures`[, p50, p90 of the handling time]) per named grouping, from the smallest rollup
-        level that has its keys, else from the contact rows (in one scan with the percentiles on PostgreSQL)."""
+        """(*keys, *sums of `measures`[, p50, p90 of the handling time for the groupings named in `percentiles`]) per
+        named grouping, from the smallest rollup level that has its keys, else from the contact rows (in one scan,
+        percentiles included, on PostgreSQL)."""
         by_level: dict[str | None, Sets] = defaultdict(dict)
         for name, keys in sets.items():
             by_level[self._level(keys, list(rollups.LEVELS))][name] = keys
@@ -204,21 +205,22 @@ class Reader:
                 source = source if REPEAT_MEASURES & set(measures) else F
                 columns = {n: [rollups.row_dimension(k) for k in keys] for n, keys in group.items()}
                 aggregates = [sa.func.sum(values[m]) for m in measures]
-                if percentiles and self.session.get_bind().dialect.name == "postgresql":
+                rank = set(percentiles) & set(group) and self.session.get_bind().dialect.name == "postgresql"
+                if rank:
                     aggregates += [sa.func.percentile_disc(q).within_group(actual_col) for q in (0.5, 0.9)]
                     ranked |= set(group)
-                found |= _grouping_sets(self.session, columns, aggregates, self.where, source=source)
+                grouped = _grouping_sets(self.session, columns, aggregates, self.where, source=source)
+                found |= {n: r if not rank or n in percentiles else [x[:-2] for x in r] for n, r in grouped.items()}
             else:
                 table = rollups.rollup
                 columns = {n: [table.c[k] for k in keys] for n, keys in group.items()}
                 aggregates = [sa.func.sum(table.c[m]) for m in measures]
                 where = rollups.where(table, self.tenant, self.f, level=level)
                 found |= _grouping_sets(self.session, columns, aggregates, where, source=table)
-        if percentiles:
-            for name, keys in sets.items():
-                if name not in ranked:
-                    spread = self.percentiles({name: keys})[name]
-                    found[name] = [(*r, *spread.get(tuple(r[: len(keys)]), (None, None))) for r in found[name]]
+        for name, keys in sets.items():
+            if name in percentiles and name not in ranked:
+                spread = self.percentiles({name: keys})[name]
+                found[name] = [(*r, *spread.get(tuple(r[: len(keys)]), (None, None))) for r in found[name]]
         return found
 
     def percentiles(self, sets: Sets) -> dict[str, dict[tuple[Any, ...], tuple[float | None, float | None]]]:
@@ -257,26 +259,15 @@ class Reader:
         merged = rollups.merge_counts(rows, len(keys))
         return {key: tuple(rollups.rank_percentiles(counts, (0.5, 0.9))) for key, counts in merged.items()}  # type: ignore[misc]
 
-    def span(self) -> tuple[date | None, date | None]:
-        """The first and last day with contacts that the filters select."""
-        level = self._level([], list(rollups.LEVELS))
-        if level is None:
-            stmt = sa.select(sa.func.min(F.c.day), sa.func.max(F.c.day)).where(*self.where)
-        else:
-            t = rollups.rollup
-            stmt = sa.select(sa.func.min(t.c.day), sa.func.max(t.c.day)).where(
-                *rollups.where(t, self.tenant, self.f, level=level)
-            )
-        first, last = self.session.execute(stmt).one()
-        return _as_date(first), _as_date(last)
 
-
-def _stats(reader: Reader, sets: Sets, extra: Sequence[str] = ()) -> dict[str, list[tuple[Any, ...]]]:
-    """(*keys, contacts, handled, total_s, mean_s, p50, p90, *extra sums) per named grouping."""
-    found = reader.sums(sets, ["contacts", "handled", "actual_sum", *extra], percentiles=True)
-    stats = {}
-    for name, keys in sets.items():
-        w = len(keys)
+def _stats(reader: Reader, sets: Sets, extra: Sequence[str] = (), *, plain: Collection[str] = ()) -> dict[str, Any]:
+    """(*keys, contacts, handled, total_s, mean_s, p50, p90, *extra sums) per named grouping, in one scan where
+    the rows are read; the groupings named in `plain` come as (*keys, contacts, handled, total_s, *extra sums)."""
+    ranked = [name for name in sets if name not in plain]
+    found = reader.sums(sets, ["contacts", "handled", "actual_sum", *extra], percentiles=ranked)
+    stats = {name: found[name] for name in plain}
+    for name in ranked:
+        w = len(sets[name])
         stats[name] = [
             (*r[:w], r[w], r[w + 1], r[w + 2] if r[w + 1] else None, r[w + 2] / r[w + 1] if r[w + 1] else None,
              *r[-2:], *r[w + 3 : -2])
@@ -285,13 +276,12 @@ def _stats(reader: Reader, sets: Sets, extra: Sequence[str] = ()) -> dict[str, l
     return stats
 
 
-def _days(reader: Reader) -> int:
-    """Days the report covers: the filter's range, else the span of the data it selects."""
-    f = reader.f
+def _days(f: Filters, days: Iterable[Any]) -> int:
+    """Days the report covers: the filter's range, else the span of the days with contacts it selects."""
     if f.date_from and f.date_to:
         return (f.date_to - f.date_from).days + 1
-    first, last = reader.span()
-    first, last = f.date_from or first, f.date_to or last
+    present = [d for d in map(_as_date, days) if d]
+    first, last = f.date_from or min(present, default=None), f.date_to or max(present, default=None)
     return (last - first).days + 1 if first and last else 1
 
 
@@ -369,8 +359,8 @@ def _time_rows(stats: list[tuple[Any, ...]], name: str) -> list[dict[str, Any]]:
 def handle_time(session: Session, tenant: str, f: Filters, *, rows: bool | None = None) -> dict[str, Any]:
     """Actual handling time by intent (median, p90) ranked by the total time each intent costs; by category too."""
     reader = Reader(session, tenant, f, rows=rows)
-    found = _stats(reader, {"overall": [], "intent": ["intent"]})
-    categories = reader.sums({"categories": ["categories"]}, ["contacts", "handled", "actual_sum"])["categories"]
+    found = _stats(reader, {"overall": [], "intent": ["intent"], "categories": ["categories"]}, plain={"categories"})
+    categories = found["categories"]
     _contacts, n, total, mean, p50, p90 = found["overall"][0] if found["overall"] else (0, 0, None, None, None, None)
     per_category: dict[str, list[float]] = defaultdict(lambda: [0, 0, 0.0])
     for marks, contacts, handled, seconds in categories:
@@ -560,9 +550,10 @@ def opportunities(
 ) -> dict[str, Any]:
     """The few changes that would save most handling time, each with its estimated seconds saved per day."""
     reader = Reader(session, tenant, f, rows=rows)
-    days = max(1, _days(reader))
+    sets = {"intent": ["intent"], "intent_queue": ["intent", "queue"], "day": ["day"]}
+    found = _stats(reader, sets, ["repeats"], plain={"day"})
+    days = max(1, _days(f, (r[0] for r in found["day"])))
     items: list[dict[str, Any]] = []
-    found = _stats(reader, {"intent": ["intent"], "intent_queue": ["intent", "queue"]}, ["repeats"])
     by_intent = {r[0]: r[1:] for r in found["intent"]}
     for intent, (n, _handled, _total, _mean, p50, _p90, _again) in by_intent.items():
         if intent in SELF_SERVICE_INTENTS and p50:

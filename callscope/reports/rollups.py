@@ -41,10 +41,11 @@ DIMENSIONS = ("channel", "intent", "queue", "agent", "categories", "qa_form", "q
 LEVELS: dict[str, tuple[str, ...]] = {
     "total": (),
     "mix": ("channel", "intent", "queue", "categories"),
+    "staff": ("channel", "agent"),
     "agent": ("channel", "agent", "categories"),
     "qa": ("channel", "intent", "queue", "categories", "qa_form", "qa_pattern"),
 }
-HIST_LEVELS = ("mix", "agent")
+HIST_LEVELS = ("mix", "staff", "agent")
 MEASURES = (
     "contacts", "handled", "actual_sum", "transfers", "repeats",
     "pva_n", "pva_predicted", "pva_actual", "pva_abs_error", "pva_error", "pva_within",
