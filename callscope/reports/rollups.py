@@ -91,9 +91,11 @@ def row_dimension(name: str) -> sa.ColumnElement[Any]:
     return queue_col if name == "queue" else F.c[name]
 
 
-def followed_by_repeats(tenant: str) -> sa.Subquery:
-    """Per contact of `tenant` that a later contact repeats: how many repeats, their handling time, their channels."""
+def followed_by_repeats(tenant: str, days: Sequence[date] = ()) -> sa.Subquery:
+    """Per contact of `tenant` (of `days`, when given) that a later contact repeats: how many repeats, their
+    handling time, their channels."""
     r = F.alias("repeats")
+    among = [r.c.repeat_of.in_(sa.select(F.c.interaction_id).where(F.c.tenant == tenant, F.c.day.in_(days)))]
     return (
         sa.select(
             r.c.repeat_of,
@@ -101,7 +103,7 @@ def followed_by_repeats(tenant: str) -> sa.Subquery:
             sa.func.sum(r.c.actual_s).label("seconds"),
             *[sa.func.sum(sa.case((r.c.channel == c, 1), else_=0)).label(c) for c in REPEAT_CHANNELS],
         )
-        .where(r.c.tenant == tenant, r.c.repeat_of.is_not(None))
+        .where(r.c.tenant == tenant, r.c.repeat_of.is_not(None), *(among if days else []))
         .group_by(r.c.repeat_of)
         .subquery("followed")
     )
@@ -218,10 +220,10 @@ def refresh_days(session: Session, tenant: str) -> int:
     """Rebuild the rollup rows of the tenant's stale days from their contact rows; commits. Returns the days."""
     _lock(session, tenant)
     days = sorted(_take_marks(session, tenant, "d"))
-    followed = followed_by_repeats(tenant)
-    measures = row_measures(followed)
-    source = F.outerjoin(followed, followed.c.repeat_of == F.c.interaction_id)
     for chunk in _chunks(days):
+        followed = followed_by_repeats(tenant, chunk)
+        measures = row_measures(followed)
+        source = F.outerjoin(followed, followed.c.repeat_of == F.c.interaction_id)
         session.execute(sa.delete(rollup).where(rollup.c.tenant == tenant, rollup.c.day.in_(chunk)))
         for level, dims in LEVELS.items():
             keys = [row_dimension(d).label(d) for d in dims]
