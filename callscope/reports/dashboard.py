@@ -749,11 +749,18 @@ def build(session: Session, tenant: str, name: str, f: Filters, *, rows: bool | 
 
 
 def filter_options(session: Session, tenant: str) -> dict[str, list[str]]:
-    """The values the dashboard's filter lists offer (distinct, from the report index), in one query."""
-    columns = {"channel": F.c.channel, "intent": F.c.intent, "agent": F.c.agent, "queue": queue_col}
+    """The values the dashboard's filter lists offer (distinct, from the rollups or the report rows), in one query."""
+    if Reader(session, tenant, Filters()).rows:
+        columns = {"channel": F.c.channel, "intent": F.c.intent, "agent": F.c.agent, "queue": queue_col}
+        where = {name: [F.c.tenant == tenant] for name in columns}
+    else:
+        t = rollups.rollup
+        columns = {name: t.c[name] for name in ("channel", "intent", "agent", "queue")}
+        level = {name: "staff" if name == "agent" else "mix" for name in columns}
+        where = {name: [t.c.tenant == tenant, t.c.level == level[name]] for name in columns}
     parts = [
         sa.select(sa.literal(name).label("name"), column.label("value"))
-        .where(F.c.tenant == tenant, column.is_not(None))
+        .where(*where[name], column.is_not(None))
         .group_by(column)
         for name, column in columns.items()
     ]

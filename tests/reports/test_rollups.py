@@ -197,9 +197,13 @@ def test_reports_read_the_rollups_above_the_threshold(session, monkeypatch):
     """With the threshold at 0 the rollups answer; below it the rows do; a search always reads the rows."""
     tenant = f"t-{uuid.uuid4().hex[:10]}"
     base = dict.fromkeys(FIELDS, None) | {"channel": "voice", "repeat": False, "known_customer": False}
-    store_contacts(session, tenant, [base | {"day": d, "actual_s": 100.0 + d} for d in range(0, 60, 3)])
+    varied = {"intent": "refund", "agent": "a-7", "queue": "cards", "outcome_queue": "security", "channel": "sms"}
+    store_contacts(session, tenant, [base | {"day": d, "actual_s": 100.0 + d} | (varied if d % 2 else {})
+                                     for d in range(0, 60, 3)])  # fmt: skip
     rollups.refresh(session, tenant)
     assert dashboard.Reader(session, tenant, Filters()).rows  # 20 contacts: below the default threshold
+    options = dashboard.filter_options(session, tenant)
+    assert options["queue"] == ["security"] and options["agent"] == ["a-7"] and options["channel"] == ["sms", "voice"]
     monkeypatch.setenv("CALLSCOPE_REPORT_ROWS_BELOW", "0")
     from callscope.settings import get_settings
 
@@ -207,6 +211,7 @@ def test_reports_read_the_rollups_above_the_threshold(session, monkeypatch):
     try:
         assert not dashboard.Reader(session, tenant, Filters()).rows
         assert dashboard.Reader(session, tenant, Filters(q="card")).rows
+        assert dashboard.filter_options(session, tenant) == options  # now from the rollups
         report = dashboard.handle_time(session, tenant, Filters())
         assert report["overall"]["handled"] == 20
         assert math.isclose(report["overall"]["total_s"], sum(100.0 + d for d in range(0, 60, 3)))
@@ -233,3 +238,32 @@ def test_the_rollup_command_rebuilds(session):
         )
     )
     assert total == 2
+
+
+def test_retention_and_erasure_keep_the_rollups_right(session, client, make_key):
+    """A contact erased through the API and contacts past the tenant's retention leave the rollups' figures equal
+    to the rows' (the cascade deletes their report rows; the triggers mark their days)."""
+    from callscope.storage import store
+    from callscope.storage.db import TenantSettings
+    from tests.conftest import auth
+
+    tenant = f"t-{uuid.uuid4().hex[:10]}"
+    base = dict.fromkeys(FIELDS, None) | {"channel": "chat", "repeat": False, "known_customer": True}
+    drawn = [base | {"day": d, "actual_s": 30.0 * (d + 1), "agent": "a-1", "repeats": 0} for d in range(0, 60, 3)]
+    ids = store_contacts(session, tenant, drawn)
+    rollups.refresh(session, tenant)
+    assert dashboard.build(session, tenant, "volume", Filters(), rows=False)["total"] == 20
+    response = client.delete(f"/v1/interactions/{ids[-1]}", headers=auth(make_key("admin", tenant)))
+    assert response.status_code == 204, response.text
+    session.merge(TenantSettings(tenant=tenant, contact_retention_days=(TODAY - START).days - 30))
+    session.commit()
+    store.apply_retention(session)
+    session.expire_all()
+    remaining = session.scalar(
+        sa.select(sa.func.count()).select_from(report_contacts).where(report_contacts.c.tenant == tenant)
+    )
+    assert 0 < remaining < 19
+    assert dashboard.build(session, tenant, "volume", Filters(), rows=False)["total"] == remaining
+    for name in ("handle-time", "queues-agents", "repeats", "sentiment"):
+        close(dashboard.build(session, tenant, name, Filters(), rows=True),
+              dashboard.build(session, tenant, name, Filters(), rows=False), name)  # fmt: skip

@@ -26,7 +26,7 @@ GOOD_CALL = [
 ]  # fmt: skip
 CURT_CALL = [
     ("agent", "Card services."),
-    ("customer", "Someone has taken money from my card. This is ridiculous, I am so angry."),
+    ("customer", "Someone has taken money from my card. I am really upset and worried about this."),
     ("agent", "Date of birth?"),
     ("customer", "The fourth of May, nineteen eighty."),
     ("agent", "Okay. I will stop the card."),
