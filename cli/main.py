@@ -186,7 +186,7 @@ def worker(
 
 @app.command()
 def beat() -> None:
-    """Run the scheduler alone (scheduled retraining); exactly one per deployment."""
+    """Run the scheduler alone (retraining, themes, report rollups); exactly one per deployment."""
     if not get_settings().broker_url:
         _fail("CALLSCOPE_BROKER_URL is empty: the scheduler needs the shared broker")
     from worker.app import celery_app

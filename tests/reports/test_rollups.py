@@ -149,13 +149,13 @@ late_outcomes = st.lists(st.integers(0, 500), max_size=6)
 deletions = st.lists(st.integers(0, 500), max_size=6)
 
 
-@settings(max_examples=25, deadline=None, phases=FIND, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=15, deadline=None, phases=FIND, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(drawn=draws, late=late_outcomes, gone=deletions)
 def test_rollups_give_the_rows_figures_on_sqlite(sqlite_session, drawn, late, gone):
     check_rollups_against_rows(sqlite_session, drawn, late, gone)
 
 
-@settings(max_examples=8, deadline=None, phases=FIND, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=5, deadline=None, phases=FIND, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(drawn=draws, late=late_outcomes, gone=deletions)
 def test_rollups_give_the_rows_figures_on_postgresql(session, drawn, late, gone):
     check_rollups_against_rows(session, drawn, late, gone)
