@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
+from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -125,15 +126,9 @@ def _grouping_sets(
 
 
 def _exact_percentiles(session: Session, keys: Sequence[sa.ColumnElement[Any]], where: list[Any]) -> list[Any]:
-    """(*keys, p50, p90) of the handling time of the contact rows, nearest rank."""
+    """(*keys, p50, p90) of the handling time of the contact rows, nearest rank by window functions (SQLite; on
+    PostgreSQL `Reader.sums` ranks with `percentile_disc` in the same scan as the sums)."""
     value = actual_col
-    if session.get_bind().dialect.name == "postgresql":
-        stmt = sa.select(
-            *keys,
-            sa.func.percentile_disc(0.5).within_group(value),
-            sa.func.percentile_disc(0.9).within_group(value),
-        )
-        return list(session.execute(stmt.select_from(F).where(*where, value.is_not(None)).group_by(*keys)))
     partition = list(keys) or None
     inner = (
         sa.select(
@@ -241,7 +236,7 @@ class Reader:
         h = rollups.histogram
         rows: list[Any] = []
         if months:
-            undated = Filters(**{**self.f.__dict__, "date_from": None, "date_to": None})
+            undated = replace(self.f, date_from=None, date_to=None)
             stmt = (
                 sa.select(*[h.c[k] for k in keys], h.c.bucket, sa.func.sum(h.c.n))
                 .where(*rollups.where(h, self.tenant, undated, level=level, day=h.c.month), h.c.month.in_(months))
@@ -280,15 +275,9 @@ def _days(f: Filters, days: Iterable[Any]) -> int:
     """Days the report covers: the filter's range, else the span of the days with contacts it selects."""
     if f.date_from and f.date_to:
         return (f.date_to - f.date_from).days + 1
-    present = [d for d in map(_as_date, days) if d]
+    present = [d for d in map(rollups.as_date, days) if d]
     first, last = f.date_from or min(present, default=None), f.date_to or max(present, default=None)
     return (last - first).days + 1 if first and last else 1
-
-
-def _as_date(value: Any) -> date | None:
-    if value is None or isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value)[:10])
 
 
 def _bucket(days: Iterable[date | None]) -> str:
@@ -297,7 +286,7 @@ def _bucket(days: Iterable[date | None]) -> str:
 
 
 def _period(day: Any, bucket: str) -> str:
-    value = _as_date(day)
+    value = rollups.as_date(day)
     if value is None:
         return UNKNOWN
     return (value - timedelta(days=value.weekday())).isoformat() if bucket == "week" else value.isoformat()
@@ -315,7 +304,7 @@ def volume(
     for marks, n in found["categories"]:
         for name in category_marks(marks):
             per_category[name] += n
-    bucket = _bucket(_as_date(k[0]) for k in by_channel)
+    bucket = _bucket(rollups.as_date(k[0]) for k in by_channel)
     totals: dict[str, int] = defaultdict(int)
     for (_day, intent), n in by_intent.items():
         totals[_key(intent)] += n
@@ -628,7 +617,7 @@ def quality(session: Session, tenant: str, f: Filters, *, rows: bool | None = No
     sets = {"day": ["day"], "agent": ["agent"], "queue": ["queue"], "intent": ["intent"],
             "pattern": ["day", "qa_form", "qa_pattern"]}  # fmt: skip
     found = {name: [r for r in rows if r[-2]] for name, rows in reader.sums(sets, ["qa_n", "qa_sum"]).items()}
-    bucket = _bucket(_as_date(r[0]) for r in found["day"])
+    bucket = _bucket(rollups.as_date(r[0]) for r in found["day"])
     by_period: dict[str, list[float]] = defaultdict(lambda: [0, 0.0])
     for day, n, total in found["day"]:
         by_period[_period(day, bucket)][0] += n

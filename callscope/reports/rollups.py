@@ -177,14 +177,11 @@ def next_month(day: date) -> date:
     return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
-def _month_of(session: Session, column: Any) -> sa.ColumnElement[Any]:
-    if session.get_bind().dialect.name == "postgresql":
-        return sa.cast(sa.func.date_trunc("month", column), sa.Date)
-    return sa.func.date(column, "start of month")
-
-
-def _as_date(value: Any) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+def as_date(value: Any) -> date | None:
+    """A day as the database returns it (a date on PostgreSQL, text on SQLite)."""
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
 
 
 def _lock(session: Session, tenant: str) -> None:
@@ -199,7 +196,7 @@ def _take_marks(session: Session, tenant: str, scope: str) -> set[date]:
     taken = session.execute(
         sa.delete(marks).where(marks.c.tenant == tenant, marks.c.scope == scope).returning(marks.c.day)
     )
-    return {_as_date(d) for (d,) in taken}
+    return {as_date(d) for (d,) in taken}
 
 
 def stale_days(session: Session, tenant: str) -> int:
@@ -335,12 +332,12 @@ def contacts_in_period(session: Session, tenant: str, f: Filters) -> int:
 def clean_months(session: Session, tenant: str, level: str, f: Filters) -> list[date]:
     """Months whose histogram is current and that lie wholly inside the filter's dates."""
     built = set(
-        map(_as_date, session.scalars(
+        map(as_date, session.scalars(
             sa.select(histogram.c.month).where(histogram.c.tenant == tenant, histogram.c.level == level).distinct()
         ))
     )  # fmt: skip
     stale = set(
-        map(_as_date, session.scalars(
+        map(as_date, session.scalars(
             sa.select(marks.c.day).where(marks.c.tenant == tenant, marks.c.scope == "m").distinct()
         ))
     )  # fmt: skip
