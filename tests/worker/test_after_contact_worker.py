@@ -64,7 +64,7 @@ def test_calls_and_chats_get_summaries_and_qa_and_an_override_moves_the_score_an
     curt = client.post(
         "/v1/interactions",
         headers=auth(admin),
-        data={"metadata": json.dumps({"agent": "bob", "agent_channel": "left"})},
+        data={"metadata": json.dumps({"agent": "bob"})},  # no channel map: the curt agent must still be found
         files={"file": ("curt.wav", spoken_call(CURT_CALL, pauses={4: 40.0}), "audio/wav")},
     ).json()["id"]
     chat = client.post("/v1/interactions", json=CHAT, headers=auth(admin)).json()["id"]
@@ -84,6 +84,7 @@ def test_calls_and_chats_get_summaries_and_qa_and_an_override_moves_the_score_an
 
     poor = wait_final(client, admin, curt, timeout_s=240)
     assert poor["status"] == "done", poor
+    assert poor["roles"]["agent_channel"] == "left" and poor["roles"]["method"].startswith("role model"), poor["roles"]
     got = answers(poor)
     assert {got[q] for q in ("greeting", "identity_check", "empathy", "hold_etiquette", "closing")} == {"no"}
     assert got["no_long_silence"] == "no" and poor["qa"]["score"] < 30 < call["qa"]["score"]
