@@ -47,7 +47,9 @@ models: install
 
 ANONYMOUS_BANK ?= ../shared/data/anonymous_bank_callcenter_1999/january_1999.tsv
 
+# sox makes the telephone-band clips of the speech benches (speech_intent_eval, bench_spoken_numbers).
 bench: install
+	@command -v sox >/dev/null || (test "$$(id -u)" = 0 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q sox)
 	$(PY) bench/bench_transcribe.py
 	@if [ -f "$(ANONYMOUS_BANK)" ]; then $(PY) bench/bench_handletime.py --data "$(ANONYMOUS_BANK)"; \
 	 else echo "bench_handletime skipped: the Anonymous Bank log is not at $(ANONYMOUS_BANK) (ANONYMOUS_BANK=FILE)"; fi

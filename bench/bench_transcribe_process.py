@@ -74,8 +74,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--model", default="", help="CALLSCOPE_WHISPER_MODEL for both (default: the default)")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, help="CALLSCOPE_WHISPER_BATCH_SIZE for callscope (0: sequential)")
     args = parser.parse_args()
     env = {**os.environ, "CALLSCOPE_WHISPER_CPU_THREADS": str(args.threads), "OMP_WAIT_POLICY": "PASSIVE"}
+    if args.batch_size is not None:
+        env["CALLSCOPE_WHISPER_BATCH_SIZE"] = str(args.batch_size)
     if args.model:
         env["CALLSCOPE_WHISPER_MODEL"] = args.model
     sys.path.insert(0, str(ROOT))
@@ -107,8 +110,8 @@ def main() -> None:
             "runs": {name: [round(w, 2) for w in v] for name, v in walls.items()},
         })  # fmt: skip
         print(json.dumps(results[-1]), file=sys.stderr)
-    print(json.dumps({"model": model_path, "threads": args.threads, "repeats": args.repeats, "calls": results},
-                     indent=1))  # fmt: skip
+    print(json.dumps({"model": model_path, "threads": args.threads, "batch_size": args.batch_size,
+                      "repeats": args.repeats, "calls": results}, indent=1))  # fmt: skip
 
 
 if __name__ == "__main__":

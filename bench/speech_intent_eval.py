@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT / "models" / "intent"))
 from train import DEFAULT_DATA, read_csv, split_data  # noqa: E402
 
 import callscope.understanding.intent as intent_module  # noqa: E402
-from callscope.understanding.intent import load_intent_model, normalize_text  # noqa: E402
+from callscope.understanding.intent import heard, load_intent_model, normalize_text  # noqa: E402
 from callscope.voice.transcribe import WhisperOptions, transcribe  # noqa: E402
 
 VOICES = ("en-us", "en-gb", "en-gb-scotland", "en-us+f3")
@@ -48,6 +48,7 @@ SPEEDS_WPM = (140, 165, 190)
 CONDITIONS = ("wideband", "telephone")
 DEFAULT_CACHE = Path("/tmp/callscope-speech-intent")
 SAMPLE_SEED = 13
+EVAL_TEXTS = 300  # the validation texts scored here (``--n``'s default); ``tune`` clips are drawn from the rest
 OTHER_LABEL = getattr(intent_module, "OTHER_LABEL", "other")  # older models had no fallback
 
 
@@ -67,14 +68,20 @@ class Clip:
 
 
 def pick_clips(n: int, data: Path = DEFAULT_DATA, *, part: str = "validation") -> list[Clip]:
-    """A fixed random sample of the validation (or training) split, voices and speeds assigned round-robin."""
+    """A fixed random sample of the validation split (``validation``: what is scored here; ``tune``: validation
+    texts outside that sample, to choose the spoken fallback on) or of the training split (``train``: material to
+    train on, never evaluated here), voices and speeds assigned round-robin."""
     texts, labels = read_csv(data)
     split = split_data(texts, labels)
-    if part == "validation":
-        pairs = list(zip(split.dev_texts, split.dev_labels, strict=True))
-    else:  # training texts only: material to train on, never evaluated here
+    if part == "train":
         pairs = list(zip(split.train_texts, split.train_labels, strict=True))
-    chosen = random.Random(SAMPLE_SEED if part == "validation" else SAMPLE_SEED + 1).sample(pairs, min(n, len(pairs)))
+    else:
+        pairs = list(zip(split.dev_texts, split.dev_labels, strict=True))
+    if part == "tune":
+        scored = set(random.Random(SAMPLE_SEED).sample(range(len(pairs)), EVAL_TEXTS))
+        pairs = [pair for i, pair in enumerate(pairs) if i not in scored]
+    seed = {"validation": SAMPLE_SEED, "train": SAMPLE_SEED + 1, "tune": SAMPLE_SEED + 2}[part]
+    chosen = random.Random(seed).sample(pairs, min(n, len(pairs)))
     return [
         Clip(text=" ".join(text.split()), label=label, voice=VOICES[i % len(VOICES)], speed=SPEEDS_WPM[i % 3])
         for i, (text, label) in enumerate(chosen)
@@ -104,11 +111,12 @@ def telephone(wav: Path) -> Path:
     return path
 
 
-def transcripts(clips: Sequence[Clip], condition: str, cache: Path) -> list[str]:
-    """Transcribe every clip heard under ``condition`` with Callscope's pipeline (cached per clip)."""
-    store_path = cache / f"transcripts-{condition}.json"
+def transcripts(clips: Sequence[Clip], condition: str, cache: Path, hotwords: str = "") -> list[str]:
+    """Transcribe every clip heard under ``condition`` with Callscope's pipeline (cached per clip and hotwords)."""
+    hint = f"-{hashlib.sha1(hotwords.encode()).hexdigest()[:8]}" if hotwords else ""
+    store_path = cache / f"transcripts-{condition}{hint}.json"
     store: dict[str, str] = json.loads(store_path.read_text()) if store_path.exists() else {}
-    options = WhisperOptions()
+    options = WhisperOptions(hotwords=hotwords)
     for i, clip in enumerate(clips):
         if clip.key in store:
             continue
@@ -131,10 +139,11 @@ def _words(text: str) -> str:
     return " ".join(re.findall(r"[a-z0-9']+", normalize_text(text)))
 
 
-def score(model_dir: Path, clips: Sequence[Clip], texts: Sequence[str]) -> dict:
-    """Accuracy of the top label, the share sent to ``other`` and accuracy counting ``other`` as wrong."""
+def score(model_dir: Path, clips: Sequence[Clip], texts: Sequence[str], *, spoken: bool = False) -> dict:
+    """Accuracy of the top label, the share sent to ``other`` and accuracy counting ``other`` as wrong
+    (transcripts with the fallback chosen for speech, as the service answers calls: ``IntentModel.heard``)."""
     model = load_intent_model(model_dir)
-    predictions = model.predict(list(texts))
+    predictions = (heard(model) if spoken else model).predict(list(texts))
     gold = [clip.label for clip in clips]
     top = [(p.candidates[0][0] if getattr(p, "candidates", None) else p.label) for p in predictions]
     n = len(clips)
@@ -145,24 +154,25 @@ def score(model_dir: Path, clips: Sequence[Clip], texts: Sequence[str]) -> dict:
     }
 
 
-def write_train_transcripts(n: int, data: Path, cache: Path, out: Path) -> None:
-    """Spoken-and-transcribed TRAINING texts (both conditions) for ``train.py`` to learn ASR noise from."""
-    clips = pick_clips(n, data, part="train")
+def write_train_transcripts(n: int, data: Path, cache: Path, out: Path, part: str = "train") -> None:
+    """Spoken-and-transcribed TRAINING texts (both conditions) for ``train.py`` to learn ASR noise from, or
+    (``part="tune"``) validation texts outside the scored sample for ``train.py`` to choose the spoken fallback on."""
+    clips = pick_clips(n, data, part=part)
     rows = []
     for condition in CONDITIONS:
-        heard = transcripts(clips, condition, cache)
+        said = transcripts(clips, condition, cache)
         rows += [
             {"text": c.text, "label": c.label, "condition": condition, "transcript": h}
-            for c, h in zip(clips, heard, strict=True)
+            for c, h in zip(clips, said, strict=True)
         ]
     out.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
-    print(f"wrote {len(rows)} transcripts of {len(clips)} training texts to {out}", file=sys.stderr)
+    print(f"wrote {len(rows)} transcripts of {len(clips)} {part} texts to {out}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Speak, transcribe (cached), classify and print typed vs spoken figures as JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=300, help="validation texts to speak")
+    parser.add_argument("--n", type=int, default=EVAL_TEXTS, help="validation texts to speak")
     parser.add_argument("--model-dir", type=Path, default=ROOT / "models" / "intent" / "model")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="audio + transcript cache (outside git)")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="Banking77 train.csv")
@@ -170,6 +180,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--train-transcripts", type=Path, help="instead: transcribe --n TRAINING texts and write them here (JSONL)"
     )
+    parser.add_argument(
+        "--tune-transcripts",
+        type=Path,
+        help="instead: transcribe --n validation texts outside the scored sample and write them here (JSONL)",
+    )
+    parser.add_argument("--hotwords", default="", help="the decoder's hint (CALLSCOPE_WHISPER_HOTWORDS) to measure")
+    parser.add_argument("--conditions", nargs="+", default=CONDITIONS, choices=CONDITIONS)
     args = parser.parse_args(argv)
     for tool in ("espeak-ng", "sox"):
         if shutil.which(tool) is None:
@@ -177,16 +194,20 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.train_transcripts:
         write_train_transcripts(args.n, args.data, args.cache, args.train_transcripts)
         return
+    if args.tune_transcripts:
+        write_train_transcripts(args.n, args.data, args.cache, args.tune_transcripts, part="tune")
+        return
     clips = pick_clips(args.n, args.data)
     typed = [clip.text for clip in clips]
-    results: dict = {"n": len(clips), "model_dir": str(args.model_dir), "voices": VOICES, "speeds_wpm": SPEEDS_WPM}
+    results: dict = {"n": len(clips), "model_dir": str(args.model_dir), "voices": VOICES, "speeds_wpm": SPEEDS_WPM,
+                     "hotwords": args.hotwords}  # fmt: skip
     results["typed"] = score(args.model_dir, clips, typed)
-    for condition in CONDITIONS:
+    for condition in args.conditions:
         started = time.perf_counter()
-        heard = transcripts(clips, condition, args.cache)
+        said = transcripts(clips, condition, args.cache, args.hotwords)
         results[condition] = {
-            **score(args.model_dir, clips, heard),
-            "wer": round(word_error_rate(typed, heard), 4),
+            **score(args.model_dir, clips, said, spoken=True),
+            "wer": round(word_error_rate(typed, said), 4),
             "seconds": round(time.perf_counter() - started, 1),
         }
     print(json.dumps(results, indent=2))

@@ -44,7 +44,7 @@ from callscope.prediction.handletime import predict_handle_time
 from callscope.prediction.routing import route
 from callscope.settings import Settings
 from callscope.understanding import compliance
-from callscope.understanding.intent import intent_units, intents_from_predictions
+from callscope.understanding.intent import heard, intent_units, intents_from_predictions
 from callscope.understanding.intent_components import torch_threads
 from callscope.understanding.summary import summarize
 from callscope.voice.transcribe import SAMPLE_RATE, WhisperOptions, load_whisper, merge_turns
@@ -153,6 +153,11 @@ class LiveSession:
     @property
     def channel(self) -> str:
         return "voice" if self.transcribers else self.declared_channel
+
+    @property
+    def intent_model(self) -> Any:
+        """The tenant's intent model; on a call, with the fallback chosen for transcripts (`intent.heard`)."""
+        return heard(self.analysis.intent_model) if self.channel == "voice" else self.analysis.intent_model
 
     def turns(self, *, partial: bool = True) -> list[Turn]:
         """Text turns and committed audio turns by time; with `partial`, each speaker's pending words too."""
@@ -265,7 +270,7 @@ class LiveSession:
         missing = [text for text in dict.fromkeys(texts) if text not in self._predictions]
         if missing:
             with _INTENT_LOCK:
-                predictions = self.analysis.intent_model.predict(missing)
+                predictions = self.intent_model.predict(missing)
             self._predictions.update(zip(missing, predictions, strict=True))
 
     def handle_time(self, intent: str | None, queue: str) -> dict[str, Any]:
@@ -307,7 +312,7 @@ class LiveSession:
         """The after-contact summary the stored analysis gives, on the redacted turns (sent once, at the end)."""
         said = [t.model_copy(update={"text": redacted(t.text)}) for t in turns]
         with _INTENT_LOCK:
-            intents = contact_intents(self.analysis.intent_model, said)
+            intents = contact_intents(self.intent_model, said)
         return summarize(said, intents=intents, entities=[])
 
     def answer(self, event: str) -> dict[str, Any]:

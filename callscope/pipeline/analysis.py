@@ -21,6 +21,7 @@ from callscope.understanding.intent import (
     IntentModel,
     IntentPrediction,
     detect_intents,
+    heard,
     load_intent_model,
 )
 from callscope.understanding.redact import RedactedSpan
@@ -111,12 +112,13 @@ def analyze_turns(
     duration_s: float | None = None,
 ) -> Analysis:
     """Intent(s), entities, sentiment, conversation features, routing hint and handling time for one contact."""
-    prediction = contact_intent(resources.intent_model, turns)
+    model = heard(resources.intent_model) if channel == "voice" else resources.intent_model
+    prediction = contact_intent(model, turns)
     label = prediction.label if prediction else None
     confidence = round(prediction.confidence, 4) if prediction else 0.0
     hint = route(resources.routing_table, intent=label, confidence=confidence)
     by_channel = outcomes(label)
-    intents = contact_intents(resources.intent_model, turns)
+    intents = contact_intents(model, turns)
     entities = contact_entities(turns)
     sentiment = sentiment_summary(turns)
     features = conversation_features(turns, channel=channel, duration_s=duration_s) if turns else {}

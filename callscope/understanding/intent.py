@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import spacy
@@ -30,6 +31,7 @@ __all__ = [
     "IntentModel",
     "IntentPrediction",
     "detect_intents",
+    "heard",
     "intent_units",
     "intents_from_predictions",
     "load_intent_model",
@@ -47,6 +49,7 @@ FULL_EVIDENCE_WORDS = 5  # detect_intents: shorter turns weigh pro rata when cho
 MIN_INTENT_CONFIDENCE = 0.5  # detect_intents: a unit below this expresses no intent of its own
 _TEXTCAT = "textcat"
 _META_KEY = "callscope_fallback"
+_SPOKEN_META_KEY = "callscope_fallback_spoken"  # chosen on transcripts of speech; absent: the typed one
 
 _APOSTROPHES = re.compile(r"[\u2018\u2019\u02bc`]")
 _TOP_UP = re.compile(r"\btop[\s-]?(ups?)\b")
@@ -129,6 +132,15 @@ class IntentModel:
         self.nlp = nlp
         self._labels: list[str] = list(nlp.get_pipe(_TEXTCAT).labels)
         self.fallback = fallback if fallback is not None else Fallback(**nlp.meta.get(_META_KEY, {}))
+        self._heard: IntentModel | None = None
+
+    def heard(self) -> IntentModel:
+        """The same model answering for transcripts of speech: its fallback was chosen on what the recognizer
+        writes (garbled words leave the model less sure, so the typed threshold sends too many calls to `other`)."""
+        if self._heard is None:
+            spoken = self.nlp.meta.get(_SPOKEN_META_KEY)
+            self._heard = IntentModel(self.nlp, Fallback(**spoken)) if spoken else self
+        return self._heard
 
     @property
     def labels(self) -> list[str]:
@@ -151,6 +163,11 @@ class IntentModel:
         """
         probs = self.probabilities(texts, batch_size)
         return predictions_from(probs, self._labels, self.fallback if fallback else None)
+
+
+def heard(model: Any) -> Any:
+    """`model` answering for transcripts of speech (`IntentModel.heard`); a tenant's own model has one fallback."""
+    return model.heard() if isinstance(model, IntentModel) else model
 
 
 def predictions_from(probs: np.ndarray, labels: Sequence[str], fallback: Fallback | None) -> list[IntentPrediction]:

@@ -64,16 +64,23 @@ from callscope.understanding.intent_components import (  # noqa: E402
 
 DEFAULT_DATA = REPO_ROOT / "data" / "banking77" / "train.csv"  # vendored (CC-BY-4.0), see data/README.md
 DEFAULT_CLINC = REPO_ROOT / "data" / "clinc150"  # vendored (CC-BY-3.0)
+SPOKEN_DATA = REPO_ROOT / "data" / "banking77" / "spoken"  # transcripts made here (data/banking77/spoken/README.md)
+DEFAULT_ASR = SPOKEN_DATA / "train_transcripts.jsonl"
+DEFAULT_ASR_TUNE = SPOKEN_DATA / "tune_transcripts.jsonl"
+DEFAULT_NATURAL = 1  # natural-turn rewrites of each training text
 DEFAULT_OUT = INTENT_DIR / "model"
 CONFIG_PATH = INTENT_DIR / "config.cfg"
 METRICS_PATH = INTENT_DIR / "metrics.json"
 SEED = 13
 NATURAL_SEED = 1013  # the rewrites of training texts; the natural-turn bench uses another seed on validation texts
+NATURAL_TUNE_SEED = 2013  # rewrites of the validation and out-of-scope tuning texts that the fallback is chosen on
+NATURAL_EVAL_SEED = 17  # rewrites that are measured (bench/bench_natural_turns.py uses the same)
 VALIDATION_FRACTION = 0.1
 N_WORST = 10
 CV_RANDOM_STATE = 0  # fold assignment of ``--cv``
 BLEND_NAME = "intent_blend"
 FALLBACK_META_KEY = "callscope_fallback"  # read by callscope.intent.IntentModel
+SPOKEN_FALLBACK_META_KEY = "callscope_fallback_spoken"  # read by IntentModel.heard, for transcripts of calls
 
 
 @dataclass(frozen=True)
@@ -141,6 +148,12 @@ def natural_rewrites(texts: Sequence[str], labels: Sequence[str], copies: int) -
     rng = random.Random(NATURAL_SEED)
     out = [(natural(text, rng), label) for _ in range(copies) for text, label in zip(texts, labels, strict=True)]
     return [t for t, _ in out], [y for _, y in out]
+
+
+def spoken_forms(texts: Sequence[str], seed: int) -> list[str]:
+    """Each text rewritten once as a customer would say it (the natural-turn figures and the fallback's tuning)."""
+    rng = random.Random(seed)
+    return [natural(text, rng) for text in texts]
 
 
 def split_data(texts: list[str], labels: list[str], seed: int = SEED) -> Split:
@@ -503,6 +516,9 @@ def evaluate(model: IntentModel, texts: list[str], labels: list[str], oos: OutOf
     def rejected(batch: list[str]) -> float:
         return round(float(np.mean([p.label == OTHER_LABEL for p in model.predict(batch)])), 4)
 
+    natural_texts = spoken_forms(texts, NATURAL_EVAL_SEED)
+    natural_closed = [p.label for p in model.predict(natural_texts, fallback=False)]
+
     return {
         "accuracy": round(float(accuracy_score(labels, predicted)), 4),
         "macro_f1": round(float(f1_score(labels, predicted, average="macro", zero_division=0)), 4),
@@ -520,6 +536,12 @@ def evaluate(model: IntentModel, texts: list[str], labels: list[str], oos: OutOf
             "clinc_other_domains_val_rejected": rejected(oos.eval_domains),
             "clinc_banking_domains_val_rejected": rejected(oos.eval_bank_domains),
         },
+        "natural_turns": {  # the same texts and CLINC out-of-scope queries said as customer turns (natural.py)
+            "accuracy": round(float(accuracy_score(labels, natural_closed)), 4),
+            "other_rate": rejected(natural_texts),
+            "clinc_oos_val_rejected": rejected(spoken_forms(oos.eval_oos, NATURAL_EVAL_SEED)),
+            "clinc_other_domains_val_rejected": rejected(spoken_forms(oos.eval_domains, NATURAL_EVAL_SEED)),
+        },
     }
 
 
@@ -534,6 +556,7 @@ def build(
     settings: LinearSettings = LinearSettings(),
     textcat: Path | None = None,
     asr_path: Path | None = None,
+    asr_tune_path: Path | None = None,
     natural_copies: int = 0,
     refit_all: bool = True,
     holdout_out: Path | None = None,
@@ -548,8 +571,9 @@ def build(
     all_labels = sorted(set(labels))
     split = split_data(texts, labels, seed)
     asr_texts, asr_labels = read_asr_transcripts(asr_path, split.dev_texts) if asr_path else ([], [])
-    spoken_texts, spoken_labels = natural_rewrites(split.train_texts, split.train_labels, natural_copies)
-    asr_texts, asr_labels = asr_texts + spoken_texts, asr_labels + spoken_labels
+    rewrites, rewrite_labels = natural_rewrites(split.train_texts, split.train_labels, natural_copies)
+    n_asr, n_rewrites = len(asr_texts), len(rewrites)
+    asr_texts, asr_labels = asr_texts + rewrites, asr_labels + rewrite_labels
     oos = read_out_of_scope(clinc)
 
     nlp, scales = fit_pipeline(
@@ -567,11 +591,26 @@ def build(
     dev_scores = raw_scores(nlp, split.dev_texts)
     blend = calibrated_blend(dev_scores, gold, settings)
     nlp.get_pipe(BLEND_NAME).blend = blend
+    # the fallback is chosen on the validation texts and the out-of-scope tuning texts, typed and as customer turns
+    spoken_dev = raw_scores(nlp, spoken_forms(split.dev_texts, NATURAL_TUNE_SEED)).probabilities(blend)
+    oos_probs = raw_scores(nlp, oos.tune + spoken_forms(oos.tune, NATURAL_TUNE_SEED)).probabilities(blend)
     fallback, chosen = choose_fallback(
-        dev_scores.probabilities(blend), gold, raw_scores(nlp, oos.tune).probabilities(blend)
+        np.vstack([dev_scores.probabilities(blend), spoken_dev]), np.concatenate([gold, gold]), oos_probs
     )
     routed_share = float(np.mean(dev_scores.routed(blend)))
-    nlp.meta[FALLBACK_META_KEY] = {"threshold": fallback.threshold, "ambiguity": fallback.ambiguity}
+    fallbacks = {FALLBACK_META_KEY: {"threshold": fallback.threshold, "ambiguity": fallback.ambiguity}}
+    spoken_chosen: dict = {}
+    if asr_tune_path is not None:  # transcripts of validation texts: chosen by the same rule on what was heard
+        tune_texts, tune_labels = read_asr_transcripts(asr_tune_path, [])
+        spoken_fallback, spoken_chosen = choose_fallback(
+            raw_scores(nlp, tune_texts).probabilities(blend),
+            np.searchsorted(all_labels, tune_labels),
+            oos_probs,
+        )
+        spoken_chosen["n_transcripts"] = len(tune_texts)
+        spoken = {"threshold": spoken_fallback.threshold, "ambiguity": spoken_fallback.ambiguity}
+        fallbacks[SPOKEN_FALLBACK_META_KEY] = spoken
+    nlp.meta.update(fallbacks)
     held_out = evaluate(IntentModel(nlp), split.dev_texts, split.dev_labels, oos)
     if holdout_out is not None:  # e.g. for the spoken evaluation, whose clips must stay unseen
         install_model(nlp, holdout_out)
@@ -592,7 +631,7 @@ def build(
             scales=scales,
         )
         nlp.get_pipe(BLEND_NAME).blend = blend
-        nlp.meta[FALLBACK_META_KEY] = {"threshold": fallback.threshold, "ambiguity": fallback.ambiguity}
+        nlp.meta.update(fallbacks)
     install_model(nlp, out_dir)
     training_seconds = time.perf_counter() - started
 
@@ -602,7 +641,8 @@ def build(
         "n_labels": len(all_labels),
         "split": f"stratified {VALIDATION_FRACTION:.0%} holdout of train.csv, seed {seed}",
         "n_train": len(split.train_texts),
-        "n_train_asr_transcripts": len(asr_texts),
+        "n_train_asr_transcripts": n_asr,
+        "n_train_natural_rewrites": n_rewrites,
         "n_validation": len(split.dev_texts),
         "shipped_model": "refit on all of train.csv (+ any ASR transcripts) with the held-out run's blend, temperature"
         " and fallback"
@@ -612,8 +652,15 @@ def build(
         "encoder_share_of_validation_texts": round(routed_share, 4),
         "fallback_choice": {
             "rule": f"in-scope accuracy loss <= {MAX_IN_SCOPE_LOSS}, most CLINC tune OOS rejected",
-            "n_tune_oos": len(oos.tune),
+            "n_tune_oos": len(oos.tune) * 2,
+            "tuned_on": "validation texts and CLINC tune texts, each typed and as a customer turn (natural.py)",
             **chosen,
+        },
+        "spoken_fallback_choice": {  # for transcripts of calls (IntentModel.heard)
+            "tuned_on": "transcripts of spoken validation texts outside the spoken evaluation's sample, and the"
+            " same out-of-scope texts",
+            **fallbacks.get(SPOKEN_FALLBACK_META_KEY, {}),
+            **spoken_chosen,
         },
         **held_out,
         "texts_per_second": round(measure_speed(model, (split.dev_texts * 20)[:20_000])),
@@ -659,6 +706,11 @@ def cross_validate(data_path: Path, config_path: Path, folds: int, settings: Lin
     }
 
 
+def optional_path(value: str) -> Path | None:
+    """A path option that 'none' switches off."""
+    return None if value.lower() == "none" else Path(value)
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """Command-line options; defaults match the repository layout."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -671,14 +723,22 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--textcat", type=Path, help="reuse this trained textcat (same seed) instead of training one")
     parser.add_argument(
         "--asr",
-        type=Path,
+        type=optional_path,
+        default=DEFAULT_ASR,
         help="also train on these transcripts of spoken training texts (JSONL from bench/speech_intent_eval.py "
-        "--train-transcripts; off by default: +0.3/+2 points spoken cost -0.6/-0.3 points typed on seeds 13/7)",
+        "--train-transcripts); 'none': typed texts only",
+    )
+    parser.add_argument(
+        "--asr-tune",
+        type=optional_path,
+        default=DEFAULT_ASR_TUNE,
+        help="choose the fallback for transcripts of calls on these transcripts of spoken VALIDATION texts (JSONL from"
+        " bench/speech_intent_eval.py --tune-transcripts); 'none': calls get the typed fallback",
     )
     parser.add_argument(
         "--natural",
         type=int,
-        default=0,
+        default=DEFAULT_NATURAL,
         metavar="N",
         help="also train on N natural-turn rewrites of each training text (models/intent/natural.py)",
     )
@@ -711,6 +771,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         metrics_path=args.metrics.resolve(),
         textcat=args.textcat.resolve() if args.textcat else None,
         asr_path=args.asr.resolve() if args.asr else None,
+        asr_tune_path=args.asr_tune.resolve() if args.asr_tune else None,
         natural_copies=args.natural,
         refit_all=not args.holdout_only,
         holdout_out=args.holdout_out.resolve() if args.holdout_out else None,

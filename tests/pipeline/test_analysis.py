@@ -1,5 +1,7 @@
 """Routing, handling time and contact-level intent (the real intent model and routing table)."""
 
+import dataclasses
+
 import pytest
 
 from callscope.contacts import Turn
@@ -7,6 +9,7 @@ from callscope.pipeline.analysis import Resources, analyze_turns, contact_intent
 from callscope.prediction.handletime import load_priors, predict_handle_time
 from callscope.prediction.routing import load_routing_table, route
 from callscope.settings import get_settings
+from callscope.understanding.intent import Fallback, IntentModel
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +68,17 @@ def test_analysis_of_a_stolen_card_chat(resources):
     assert result.intent["label"] == "lost_or_stolen_card"
     assert result.routing.queue == "security"
     assert result.handle_time.p50_s == pytest.approx(300 * 1.6)
+
+
+def test_calls_are_answered_with_the_fallback_chosen_for_transcripts(resources, monkeypatch):
+    nlp = resources.intent_model.nlp
+    monkeypatch.setitem(nlp.meta, "callscope_fallback_spoken", {"threshold": 0.0, "ambiguity": 0.0})
+    strict = dataclasses.replace(resources, intent_model=IntentModel(nlp, Fallback(threshold=1.0)))
+    turns = [Turn(speaker="customer", text="Someone stole my wallet with my card in it")]
+    typed = analyze_turns(turns, channel="chat", resources=strict, outcomes=no_outcomes)
+    call = analyze_turns(turns, channel="voice", resources=strict, outcomes=no_outcomes)
+    assert typed.intent["label"] == "other" and typed.intents == []
+    assert call.intent["label"] == "lost_or_stolen_card" and call.intents[0]["label"] == "lost_or_stolen_card"
 
 
 def test_no_customer_words_means_no_intent(resources):

@@ -18,6 +18,7 @@ from callscope.understanding.intent import (
     IntentPrediction,
     carries_request,
     detect_intents,
+    heard,
     intent_units,
     load_intent_model,
     normalize_text,
@@ -107,6 +108,17 @@ def test_fallback_can_be_switched_off_for_closed_set_answers(model: IntentModel)
     [prediction] = model.predict(["play some jazz"], fallback=False)
     assert prediction.label in model.labels
     assert prediction.label == prediction.candidates[0][0]
+
+
+def test_transcripts_get_the_fallback_chosen_on_speech(model: IntentModel, monkeypatch: pytest.MonkeyPatch) -> None:
+    spoken = model.nlp.meta["callscope_fallback_spoken"]  # the shipped model was tuned on transcripts too
+    said = heard(model)
+    assert said.nlp is model.nlp and said.fallback == Fallback(**spoken) and said.fallback != model.fallback
+    assert heard(model) is said  # one per model
+    monkeypatch.delitem(model.nlp.meta, "callscope_fallback_spoken")
+    typed_only = IntentModel(model.nlp)
+    assert heard(typed_only) is typed_only  # a model tuned on typed text alone answers speech the same way
+    assert heard("a tenant's own model") == "a tenant's own model"
 
 
 def test_predictions_are_one_per_input_in_order(model: IntentModel) -> None:
