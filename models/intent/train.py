@@ -6,12 +6,15 @@ Usage (from the repository root; ``make models`` runs exactly this)::
         [--clinc data/clinc150] [--out models/intent/model] [--seed 13] [--holdout-out DIR]
 
 Steps: read the CSV, normalize text with ``callscope.understanding.intent.normalize_text`` (the same function used
-at inference), make a deterministic stratified 90/10 train/validation split, train spaCy's bag-of-
+at inference), make a deterministic stratified 90/10 train/validation split, add one natural-turn rewrite of each
+training text (``natural.py``) and the vendored Whisper transcripts of spoken training texts
+(``data/banking77/spoken``), train spaCy's bag-of-
 n-grams ``textcat`` with ``models/intent/config.cfg`` (fixed epochs, last checkpoint: validation
 picks nothing), fit two linear models on word, char and word-pair TF-IDF features (scikit-learn),
 add the ``callscope_intent_blend`` component that blends them with the textcat, fit the softmax
 temperature and choose the ``other`` fallback on held-out data (validation split in scope, CLINC150
-train-side out-of-scope texts), measure everything on held-out data, then refit the same recipe on
+train-side out-of-scope texts, each typed and as a customer turn) and a second one for calls on transcripts of
+spoken validation texts, measure everything on held-out data, then refit the same recipe on
 all of train.csv, install it to ``--out`` and write the held-out figures to ``--metrics``.
 Scratch files live in a temporary folder that is removed afterwards.
 """
