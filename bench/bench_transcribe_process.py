@@ -84,7 +84,8 @@ def main() -> None:
     sys.path.insert(0, str(ROOT))
     from callscope.settings import Settings
 
-    model_path = resolve_model_path(Settings(whisper_model=args.model).whisper_model if args.model else "")
+    # the model `callscope transcribe` will load: --model, else the configured default profile
+    model_path = resolve_model_path(args.model or Settings().whisper_model)
     folder = Path(tempfile.mkdtemp(prefix="callscope-bench-process-"))
     results = []
     for minutes in args.minutes:
