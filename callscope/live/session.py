@@ -142,6 +142,7 @@ class LiveSession:
         self.last_answer: dict[str, Any] | None = None
         self.bucket = TokenBucket(self.settings.live_max_events_per_s, clock)
         self._predictions: dict[str, Any] = {}  # text -> IntentPrediction
+        self._predicted_on = ""  # the channel the cached predictions were made for
         self._by_intent: dict[str | None, dict[str, list[float]]] = {}
         self._entities: dict[str, list[dict[str, str]]] = {}
 
@@ -250,6 +251,9 @@ class LiveSession:
             units = intent_units(texts)
         if len(self._predictions) > CACHE_ITEMS:  # partial hypotheses and the growing joined text come and go
             self._predictions.clear()
+        if self._predicted_on != self.channel:  # a chat that became a call: its texts answer with the calls' fallback
+            self._predictions.clear()
+            self._predicted_on = self.channel
         self._predict([text for _, text in units])
         unit_predictions = [self._predictions[text] for _, text in units]
         found = intents_from_predictions(units, unit_predictions)

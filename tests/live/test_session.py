@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -20,6 +21,7 @@ from callscope.live.session import LiveResources, LiveSession, handle_event
 from callscope.live.streaming import StreamingTranscriber, Upsampler, Word
 from callscope.settings import Settings, get_settings
 from callscope.understanding import compliance
+from callscope.understanding.intent import Fallback, IntentModel
 from tests.conftest import SAMPLES, auth
 
 
@@ -372,6 +374,21 @@ def test_live_intent_is_the_one_the_stored_analysis_gives(resources: LiveResourc
     stored = contact_intent(resources.analysis.intent_model, session.turns(partial=False))
     assert stored is not None and stored.label != "other"
     assert answer["intent"] == {"label": stored.label, "confidence": round(stored.confidence, 4)}
+
+
+def test_a_session_that_becomes_a_call_answers_with_the_calls_fallback(
+    resources: LiveResources, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    nlp = resources.analysis.intent_model.nlp
+    monkeypatch.setitem(nlp.meta, "callscope_fallback_spoken", {"threshold": 0.0, "ambiguity": 0.0})
+    strict = IntentModel(nlp, Fallback(threshold=1.0))  # typed text: everything is `other`
+    shared = dataclasses.replace(resources, analysis=dataclasses.replace(resources.analysis, intent_model=strict))
+    session = LiveSession("s-becomes-a-call", shared, clock=clock)
+    typed = handle_event(session, turn("customer", "I lost my card yesterday and I think someone has stolen it"))
+    assert typed["intent"]["label"] == "other"
+    monkeypatch.setattr(LiveSession, "channel", property(lambda self: "voice"))  # the call's audio has started
+    heard = handle_event(session, turn("agent", "Okay."))  # no new customer words: only the cache could answer
+    assert heard["intent"]["label"] == "lost_or_stolen_card"  # the customer's turn is asked again, as a call's
 
 
 def test_live_asks_about_all_customer_text_together_only_when_no_single_unit_is_clear(
