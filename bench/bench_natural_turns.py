@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import sys
 from pathlib import Path
 
@@ -26,8 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "models" / "intent"))
 
-from natural import natural  # noqa: E402
-from train import DEFAULT_DATA, read_csv, split_data  # noqa: E402
+from train import DEFAULT_DATA, NATURAL_EVAL_SEED, read_csv, split_data, spoken_forms  # noqa: E402
 
 from callscope.settings import get_settings  # noqa: E402
 from callscope.understanding.custom_intents import strip_small_talk  # noqa: E402
@@ -46,8 +44,7 @@ def main() -> None:
     args = parser.parse_args()
     split = split_data(*read_csv(DEFAULT_DATA))
     model = load_intent_model(args.model_dir or get_settings().intent_model_dir)
-    rng = random.Random(17)
-    turns = [natural(t, rng) for t in split.dev_texts]
+    turns = spoken_forms(split.dev_texts, NATURAL_EVAL_SEED)
     result = {
         "texts": len(turns),
         "model": str(args.model_dir or "shipped (has seen these texts typed)"),

@@ -154,7 +154,7 @@ def score(model_dir: Path, clips: Sequence[Clip], texts: Sequence[str], *, spoke
     }
 
 
-def write_train_transcripts(n: int, data: Path, cache: Path, out: Path, part: str = "train") -> None:
+def write_transcripts(n: int, data: Path, cache: Path, out: Path, part: str = "train") -> None:
     """Spoken-and-transcribed TRAINING texts (both conditions) for ``train.py`` to learn ASR noise from, or
     (``part="tune"``) validation texts outside the scored sample for ``train.py`` to choose the spoken fallback on."""
     clips = pick_clips(n, data, part=part)
@@ -192,10 +192,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         if shutil.which(tool) is None:
             raise SystemExit(f"{tool} not found: apt-get install -y espeak-ng sox")
     if args.train_transcripts:
-        write_train_transcripts(args.n, args.data, args.cache, args.train_transcripts)
+        write_transcripts(args.n, args.data, args.cache, args.train_transcripts)
         return
     if args.tune_transcripts:
-        write_train_transcripts(args.n, args.data, args.cache, args.tune_transcripts, part="tune")
+        write_transcripts(args.n, args.data, args.cache, args.tune_transcripts, part="tune")
         return
     clips = pick_clips(args.n, args.data)
     typed = [clip.text for clip in clips]

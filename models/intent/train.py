@@ -77,7 +77,7 @@ METRICS_PATH = INTENT_DIR / "metrics.json"
 SEED = 13
 NATURAL_SEED = 1013  # the rewrites of training texts; the natural-turn bench uses another seed on validation texts
 NATURAL_TUNE_SEED = 2013  # rewrites of the validation and out-of-scope tuning texts that the fallback is chosen on
-NATURAL_EVAL_SEED = 17  # rewrites that are measured (bench/bench_natural_turns.py uses the same)
+NATURAL_EVAL_SEED = 17  # rewrites that are measured (metrics.json and bench/bench_natural_turns.py)
 VALIDATION_FRACTION = 0.1
 N_WORST = 10
 CV_RANDOM_STATE = 0  # fold assignment of ``--cv``
@@ -146,17 +146,15 @@ def read_csv(path: Path) -> tuple[list[str], list[str]]:
     return [row["text"] for row in rows], [row["category"] for row in rows]
 
 
-def natural_rewrites(texts: Sequence[str], labels: Sequence[str], copies: int) -> tuple[list[str], list[str]]:
-    """`copies` natural-turn rewrites of each training text (models/intent/natural.py), with its label."""
-    rng = random.Random(NATURAL_SEED)
-    out = [(natural(text, rng), label) for _ in range(copies) for text, label in zip(texts, labels, strict=True)]
-    return [t for t, _ in out], [y for _, y in out]
-
-
 def spoken_forms(texts: Sequence[str], seed: int) -> list[str]:
-    """Each text rewritten once as a customer would say it (the natural-turn figures and the fallback's tuning)."""
+    """Each text rewritten once as a customer would say it (models/intent/natural.py), in order."""
     rng = random.Random(seed)
     return [natural(text, rng) for text in texts]
+
+
+def natural_rewrites(texts: Sequence[str], labels: Sequence[str], copies: int) -> tuple[list[str], list[str]]:
+    """`copies` natural-turn rewrites of each training text, with its label."""
+    return spoken_forms(list(texts) * copies, NATURAL_SEED), list(labels) * copies
 
 
 def split_data(texts: list[str], labels: list[str], seed: int = SEED) -> Split:
