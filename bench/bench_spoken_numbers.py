@@ -2,17 +2,18 @@
 
 Generated card (Luhn-valid 16-digit Visa / Mastercard, 15-digit Amex), UK mobile and account numbers are read out
 the way customers read them (digit by digit in groups, "double" and "oh", digit pairs), spoken by espeak-ng in
-four voices, heard wideband (16 kHz) and as a phone line carries it (300-3400 Hz, 8 kHz mu-law), and transcribed
-by the shipped recognizer (`callscope.voice.transcribe`, the default profile unless --model). Each transcript is
-redacted by this checkout's `callscope.understanding.redact` and, in the same run, by the version committed at
---before (the baseline). A transcript counts as redacted when no digit of the number is left in it beyond a card's
-last four (digits written or spoken as words). Cards read one group per turn (the agent's "mm-hm" between)
-are one clip per turn, redacted as one contact. "Asked for" puts each transcript in a contact where the agent first
-asked for the number ("Can I take the long number on the card, please?"), as most read-outs happen.
+four voices (each kind in every voice, in turn), heard wideband (16 kHz) and as a phone line carries it
+(300-3400 Hz, 8 kHz mu-law), and transcribed by the shipped recognizer (`callscope.voice.transcribe`, the default
+profile unless --model, with its number pass unless --no-number-pass). The customer's turns are redacted as the
+service stores them (`redact_many` with the speakers and the number pass's regions) and, in the same run, by the
+redaction committed at --before on the first hearing alone (the baseline). A number counts as redacted when no
+digit of it is left in the stored turns beyond a card's last four (digits written or spoken as words). Cards read
+one group per turn are one clip per turn, redacted as one contact. "Asked for" puts the turns in a contact where
+the agent first asked for the number ("Can I take the long number on the card, please?"), as most read-outs happen.
 
     .venv/bin/python bench/bench_spoken_numbers.py [--numbers 24] [--skip 12] [--before REV] [--model M] [--json F]
 
-Transcripts are cached in .cache/spoken-numbers/ (git-ignored), keyed by text, voice, band and model.
+Transcripts are cached in .cache/spoken-numbers/ (git-ignored), keyed by text, voice, band, model and number pass.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import re
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import av
@@ -37,8 +38,10 @@ from scipy.signal import butter, resample_poly, sosfilt
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from callscope.contacts import Turn  # noqa: E402
 from callscope.settings import get_settings  # noqa: E402
 from callscope.understanding import redact as current  # noqa: E402
+from callscope.voice.number_pass import number_regions  # noqa: E402
 from callscope.voice.transcribe import WhisperOptions, transcribe  # noqa: E402
 
 CACHE = ROOT / ".cache" / "spoken-numbers"
@@ -150,15 +153,18 @@ def heard(audio: np.ndarray, band: str) -> bytes:
     return wav_bytes(resample_poly(phone, 1, 2).astype(np.float32), 8000, "pcm_mulaw")
 
 
-def transcript(text: str, voice: tuple[str, int], band: str, options: WhisperOptions) -> str:
-    key = hashlib.sha256(json.dumps([text, voice, band, options.model]).encode()).hexdigest()[:20]
-    path = CACHE / f"{key}.txt"
+def transcript(text: str, voice: tuple[str, int], band: str, options: WhisperOptions) -> list[Turn]:
+    """The clip's turns as the shipped recognizer hears them, with their words and, when the number pass is on, its
+    digit hearing (cached as JSON)."""
+    key = hashlib.sha256(json.dumps([text, voice, band, options.model, options.number_pass]).encode()).hexdigest()[:20]
+    path = CACHE / f"{key}.json"
     if not path.exists():
         audio = np.concatenate([np.zeros(4000, np.float32), speak(text, *voice), np.zeros(8000, np.float32)])
         result = transcribe(heard(audio, band), options=options)
         CACHE.mkdir(parents=True, exist_ok=True)
-        path.write_text(" ".join(t.text for t in result.turns))
-    return path.read_text()
+        path.write_text(json.dumps([{**t.model_dump(), "words": t.words, "digit_words": t.digit_words}
+                                    for t in result.turns]))  # fmt: skip
+    return [Turn(**{**t, "speaker": "customer"}) for t in json.loads(path.read_text())]
 
 
 _DIGIT_WORDS = re.compile(r"\b(?:zero|oh|o|nought|nil|one|two|three|four|five|six|seven|eight|nine)\b", re.I)
@@ -187,25 +193,26 @@ def load_before(rev: str):
     return module
 
 
-def redacted(module, texts: list[str], *, joined: bool) -> list[str]:
-    if joined and "speakers" in module.redact_many.__code__.co_varnames:
-        return [r.text for r in module.redact_many(texts, speakers=["customer"] * len(texts))]
-    return [r.text for r in module.redact_many(texts)]
+def redacted(module, turns: list[Turn], *, number_pass: bool) -> list[str]:
+    """The customer's turns as stored: redacted as a contact, with the digit hearing's numbers (`number_pass`)."""
+    speakers = [(0, t.speaker) for t in turns]
+    also = number_regions(turns, speakers) if number_pass else None
+    kwargs = {"also": also} if also is not None else {}
+    return [r.text for r, t in zip(module.redact_many([t.text for t in turns], speakers=speakers, **kwargs), turns,
+                                   strict=True) if t.speaker == "customer"]  # fmt: skip
 
 
 AGENT_ASKS = {"card": "Can I take the long number on the card, please?", "phone": "Can I get a contact number in case "
               "we get cut off?", "account": "And what is the account number?"}  # fmt: skip
 
 
-def answered(module, kind: str, texts: list[str]) -> list[str]:
-    """The customer's turns, redacted in a contact where the agent asked for the number first ("mm-hm" between
-    the pieces); the agent's turns are not scored."""
-    said = [AGENT_ASKS[kind.split("-")[0]]]
-    for k, text in enumerate(texts):
-        said += ([] if k == 0 else ["Mm-hm."]) + [text]
-    speakers = [(0, "agent" if j % 2 == 0 else "customer") for j in range(len(said))]
-    return [r.text for r, who in zip(module.redact_many(said, speakers=speakers), speakers, strict=True)
-            if who[1] == "customer"]  # fmt: skip
+def contact(kind: str, clips: list[list[Turn]], *, asked: bool) -> list[Turn]:
+    """The customer's clips as one contact; `asked`: the agent asked for the number first, and says "mm-hm" between
+    the pieces (the agent's turns are not scored)."""
+    turns = [Turn(speaker="agent", text=AGENT_ASKS[kind.split("-")[0]])] if asked else []
+    for k, clip in enumerate(clips):
+        turns += ([Turn(speaker="agent", text="Mm-hm.")] if asked and k else []) + clip
+    return turns
 
 
 def main() -> None:
@@ -214,34 +221,37 @@ def main() -> None:
     parser.add_argument("--skip", type=int, default=0, help="leave out the first N numbers of each kind (tuned on)")
     parser.add_argument("--before", default="HEAD", help="git revision of the baseline redaction")
     parser.add_argument("--model", default="", help="Whisper profile (default: the service's default)")
+    parser.add_argument("--no-number-pass", action="store_true", help="first hearing only (the previous pipeline)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     options = WhisperOptions.from_settings(get_settings())
     if args.model:
-        options = WhisperOptions(**{**options.__dict__, "model": args.model})
+        options = replace(options, model=args.model)
+    options = replace(options, number_pass=not args.no_number_pass)
     before = load_before(args.before)
     rows: dict[tuple[str, str], dict[str, int]] = {}
     misses: list[dict] = []
     all_cases = cases(args.numbers)[4 * args.skip :]  # four kinds per number
     for i, case in enumerate(all_cases):
-        voice = VOICES[(i + 4 * args.skip) % len(VOICES)]
+        number, kind_index = divmod(i + 4 * args.skip, 4)
+        voice = VOICES[(number + kind_index) % len(VOICES)]  # every kind in every voice
         for band in ("wideband", "8 kHz"):
-            texts = [transcript(t, voice, band, options) for t in case.said]
+            clips = [transcript(t, voice, band, options) for t in case.said]
             allowed = 4 if case.kind.startswith("card") else 0
             row = rows.setdefault((case.kind, band), {"n": 0, "now": 0, "before": 0, "digits_heard": 0,
                                                       "asked_now": 0, "asked_before": 0})  # fmt: skip
             row["n"] += 1
-            row["digits_heard"] += digits_left(texts)
-            joined = len(texts) > 1
-            now_text = redacted(current, texts, joined=joined)
-            ok_now = digits_left(now_text) <= allowed
-            row["now"] += ok_now
-            row["before"] += digits_left(redacted(before, texts, joined=joined)) <= allowed
-            row["asked_now"] += digits_left(answered(current, case.kind, texts)) <= allowed
-            row["asked_before"] += digits_left(answered(before, case.kind, texts)) <= allowed
-            if not ok_now:
-                misses.append({"kind": case.kind, "band": band, "voice": voice[0], "style": case.style,
-                               "heard": texts, "stored": now_text})  # fmt: skip
+            row["digits_heard"] += digits_left([t.text for clip in clips for t in clip])
+            for asked, name in ((False, ""), (True, "asked_")):
+                turns = contact(case.kind, clips, asked=asked)
+                now_text = redacted(current, turns, number_pass=options.number_pass)
+                row[f"{name}now"] += digits_left(now_text) <= allowed
+                row[f"{name}before"] += digits_left(redacted(before, turns, number_pass=False)) <= allowed
+                if not asked and digits_left(now_text) > allowed:
+                    misses.append({"kind": case.kind, "band": band, "voice": voice[0], "style": case.style,
+                                   "heard": [t.text for clip in clips for t in clip],
+                                   "digit_hearing": ["".join(w for *_, w in t.digit_words) for c in clips for t in c],
+                                   "stored": now_text})  # fmt: skip
         print(f"\r{i + 1}/{len(all_cases)} numbers", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
     print(f"model {options.model or 'tiny.en'}; baseline: redact.py at {args.before}")

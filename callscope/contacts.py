@@ -30,6 +30,8 @@ class Turn(BaseModel):
     # (start, end, word) as the recognizer timed the words of `text`, before redaction: they locate the PII in the
     # audio (callscope.voice.audio_redaction) and are never stored, serialized or returned (exclude)
     words: list[tuple[float, float, str]] = Field(default_factory=list, exclude=True, repr=False)
+    # the same speech heard again with the decoder primed for digits (callscope.voice.number_pass): for redaction only
+    digit_words: list[tuple[float, float, str]] = Field(default_factory=list, exclude=True, repr=False)
 
 
 class ContactMeta(BaseModel):

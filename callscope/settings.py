@@ -78,6 +78,11 @@ class Settings(BaseSettings):
     agent_channel: Literal["left", "right", "auto"] = Field(
         default="auto", description="the agent's stereo channel; auto: decided from what each side says"
     )
+    whisper_number_pass: bool = Field(
+        default=True,
+        description="hear the turns that may hold a spoken number again with the decoder primed for digits, so that "
+        "numbers heard as words are redacted too (bench/RESULTS.md: spoken numbers)",
+    )
     whisper_hotwords: str = Field(
         default="", description="bank vocabulary hint, e.g. 'Northwind Bank, Visa, Apple Pay'"
     )

@@ -43,10 +43,13 @@ def spoken_call(
     agent_channel: str = "left",
     gap_s: float = 0.6,
     pauses: dict[int, float] | None = None,
+    voices: dict[str, tuple[str, int]] | None = None,
+    phone_line: bool = False,
 ) -> bytes:
     """A dual-channel WAV of (speaker, text) turns in order, agent and customer in two voices on their channels;
-    `pauses` adds silence after a turn (a hold) by its index."""
-    voices = {"agent": ("en-us", 165), "customer": ("en-gb", 145)}
+    `pauses` adds silence after a turn (a hold) by its index; `voices`: espeak-ng voice and words per minute by
+    speaker; `phone_line`: as a phone line carries it (300-3400 Hz, 8 kHz mu-law) instead of 16 kHz PCM."""
+    voices = voices or {"agent": ("en-us", 165), "customer": ("en-gb", 145)}
     sides: dict[str, list[np.ndarray]] = {"agent": [], "customer": []}
     for index, (speaker, text) in enumerate(turns):
         silence = gap_s + (pauses or {}).get(index, 0.0)
@@ -57,4 +60,10 @@ def spoken_call(
         sides[other].append(np.zeros_like(audio))
     agent, customer = (np.concatenate(sides[s]) for s in ("agent", "customer"))
     left, right = (agent, customer) if agent_channel == "left" else (customer, agent)
-    return encode(np.stack([left, right]), rate=16000, fmt="wav", codec="pcm_s16le")
+    if not phone_line:
+        return encode(np.stack([left, right]), rate=16000, fmt="wav", codec="pcm_s16le")
+    from scipy.signal import butter, resample_poly, sosfilt
+
+    band = butter(6, [300, 3400], btype="band", fs=16000, output="sos")
+    line = np.stack([resample_poly(sosfilt(band, side), 1, 2) for side in (left, right)]).astype(np.float32)
+    return encode(line, rate=8000, fmt="wav", codec="pcm_mulaw")

@@ -25,6 +25,7 @@ from callscope.settings import get_settings
 from callscope.storage import recordings
 from callscope.storage.db import ApiKey, AudioBlob, AuditEvent, Interaction, Outcome, TenantSettings, Webhook, utcnow
 from callscope.understanding.redact import Redaction, redact_many
+from callscope.voice.number_pass import number_regions
 
 ROLES = ("ingest", "agent", "supervisor", "admin")
 # What each role may do; admin may do everything the others may.
@@ -187,7 +188,8 @@ def redactions_of(turns: list[Turn], contacts: list[int] | None = None) -> list[
     """Each turn's redaction. `contacts` (one index per turn) keeps several contacts' turns apart: a number read out
     over a speaker's turns is redacted as one within a contact, never across two."""
     owners = contacts if contacts is not None else [0] * len(turns)
-    return redact_many([t.text for t in turns], speakers=[(c, t.speaker) for c, t in zip(owners, turns, strict=True)])
+    speakers = [(c, t.speaker) for c, t in zip(owners, turns, strict=True)]
+    return redact_many([t.text for t in turns], speakers=speakers, also=number_regions(turns, speakers))
 
 
 def stored_turns(turns: list[Turn], redactions: list[Redaction]) -> list[dict[str, Any]]:

@@ -59,6 +59,7 @@ class _Hit:
     end: int
     type: SpanType
     last4: str | None = None
+    joins: bool = False  # found by another hearing of the speech: joins a number found in the text beside it
 
 
 _MASK = "\ue000"  # a private-use character: not a word character, digit or space, so masked PII matches nothing
@@ -583,16 +584,59 @@ def _asked_numbers(texts: list[str], speakers: list[object]) -> list[list[_Hit]]
     return forced
 
 
-def _find(text: str, doc: Doc | None, forced: list[_Hit] | None = None) -> list[_Hit]:
+_NUMBER_KINDS = frozenset({"CARD", "ACCOUNT", "IBAN", "SORT_CODE", "SSN", "PHONE", "NUMBER"})
+_JOINER = re.compile(r"[\s,.;:-]*")
+
+
+def _unfound_pieces(work: str, regions: list[_Hit]) -> Iterator[_Hit]:
+    """The words of each region that no detector has found yet (the found ones are masked), as joining hits."""
+    for region in regions:
+        for piece in re.finditer(rf"[^{_MASK}]+", work[region.start : region.end]):
+            words = re.search(r"\w(?:.*\w)?", piece.group(), re.DOTALL)
+            if words:
+                start = region.start + piece.start() + words.start()
+                yield _Hit(start, start + len(words.group()), region.type, region.last4, joins=True)
+
+
+def _joined(text: str, hits: list[_Hit]) -> list[_Hit]:
+    """Joining hits merged with the numbers beside them (only spaces and punctuation between): one placeholder, of
+    the kind the text itself showed (the other hearing's where the text showed a number of no kind)."""
+    out: list[_Hit] = []
+    for hit in hits:
+        last = out[-1] if out else None
+        if (last and (hit.joins or last.joins) and {hit.type, last.type} <= _NUMBER_KINDS
+                and _JOINER.fullmatch(text[last.end : hit.start])):  # fmt: skip
+            own, heard = (hit, last) if last.joins else (last, hit)
+            kind = heard.type if own.type == "NUMBER" else own.type  # the text's kind, unless it could not tell
+            out[-1] = _Hit(last.start, hit.end, kind, last.last4 or hit.last4, joins=last.joins and hit.joins)
+        else:
+            out.append(hit)
+    return out
+
+
+def _heard_last4(hits: list[_Hit], regions: list[_Hit]) -> list[_Hit]:
+    """A card's last four as the digit hearing heard them, where it heard the card: it hears digits better."""
+    out = []
+    for hit in hits:
+        heard = [r.last4 for r in regions if r.type == "CARD" and r.last4 and r.start < hit.end and r.end > hit.start]
+        out.append(_Hit(hit.start, hit.end, hit.type, heard[-1], hit.joins) if hit.type == "CARD" and heard else hit)
+    return out
+
+
+def _find(text: str, doc: Doc | None, forced: list[_Hit] | None = None, late: list[_Hit] | None = None) -> list[_Hit]:
     """All non-overlapping hits in `text`; earlier detectors win, and their regions are masked for later ones.
 
     `doc` is the NER's reading of the original text (masks would confuse it); without it names are not looked for.
+    `late`: regions another hearing found PII in; what no detector found in them is redacted last, and joins the
+    number beside it.
     """
     work = text
     hits: list[_Hit] = []
     detectors = [*_DETECTORS, lambda _: _ner_names(doc)] if doc is not None else _DETECTORS[:-1]
     if forced:
         detectors = [lambda _: iter(forced), *detectors]
+    if late:
+        detectors = [*detectors, lambda masked: _unfound_pieces(masked, late)]
     for detector in detectors:
         found = [h for h in detector(work) if _MASK not in work[h.start : h.end]]  # drop hits on found text
         accepted: list[_Hit] = []
@@ -606,7 +650,8 @@ def _find(text: str, doc: Doc | None, forced: list[_Hit] | None = None) -> list[
                 pos = h.end
             work = "".join([*parts, work[pos:]])
             hits += accepted
-    return sorted(hits, key=lambda h: h.start)
+    hits = sorted(hits, key=lambda h: h.start)
+    return _heard_last4(_joined(text, hits), late) if late else hits
 
 
 def _apply(text: str, hits: list[_Hit]) -> Redaction:
@@ -646,26 +691,33 @@ def redact_with_spans(text: str, *, names: bool = True) -> Redaction:
 
 
 def redact_many(
-    texts: Iterable[str], *, names: bool = True, speakers: Sequence[object] | None = None
+    texts: Iterable[str],
+    *,
+    names: bool = True,
+    speakers: Sequence[object] | None = None,
+    also: Sequence[Sequence[tuple[int, int, str, str | None]]] | None = None,
 ) -> list[Redaction]:
     """`redact_with_spans` for many texts (a contact's turns): the NER runs batched, which is cheaper per text.
 
     With `speakers` (one key per text, e.g. (contact, speaker)), a number one speaker reads out over several of
     their turns is redacted as one (`_cards_across_turns`), and every digit said in answer to an agent's request
-    for a number is redacted (`_asked_numbers`; the agent's key ends in "agent")."""
+    for a number is redacted (`_asked_numbers`; the agent's key ends in "agent"). `also`: per text, stretches
+    (start, end, kind, last4) another hearing found PII in (`callscope.voice.number_pass`): what the rules did not
+    find in them is redacted too, as part of the number beside it."""
     texts = list(texts)
     forced: list[list[_Hit]] = [[] for _ in texts]
     if speakers is not None:
         chains, answers = _cards_across_turns(texts, list(speakers)), _asked_numbers(texts, list(speakers))
         forced = [chain + answer for chain, answer in zip(chains, answers, strict=True)]
+    late = [[_Hit(a, b, kind, last4) for a, b, kind, last4 in known] for known in also or [[] for _ in texts]]  # type: ignore[arg-type]
     if not names:
-        return [_apply(t, _find(t, None, f)) for t, f in zip(texts, forced, strict=True)]
+        return [_apply(t, _find(t, None, f, x)) for t, f, x in zip(texts, forced, late, strict=True)]
     with NLP_LOCK:
         read = [i for i, t in enumerate(texts) if t.strip()]
         docs: list[Doc | None] = [None] * len(texts)
         for i, doc in zip(read, name_docs([texts[i] for i in read]), strict=True):
             docs[i] = doc
-        return [_apply(t, _find(t, doc, f)) for t, doc, f in zip(texts, docs, forced, strict=True)]
+        return [_apply(t, _find(t, doc, f, x)) for t, doc, f, x in zip(texts, docs, forced, late, strict=True)]
 
 
 def redact(text: str) -> str:

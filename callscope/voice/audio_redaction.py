@@ -44,7 +44,7 @@ class AudioSpan:
         return {**asdict(self), "start": round(self.start, 3), "end": round(self.end, 3), "kinds": list(self.kinds)}
 
 
-def _word_offsets(text: str, words: Sequence[tuple[float, float, str]]) -> list[tuple[int, int, float, float]]:
+def word_offsets(text: str, words: Sequence[tuple[float, float, str]]) -> list[tuple[int, int, float, float]]:
     """(char start, char end, time start, time end) of each word in `text`; empty when the words do not spell it."""
     joined = "".join(w for _, _, w in words)
     if joined.strip() != text:
@@ -68,7 +68,7 @@ def pii_spans(
     """Where each redacted placeholder of `kinds` was spoken, widened by `margin_s`, merged per channel."""
     found: list[AudioSpan] = []
     for turn, redaction in zip(turns, redactions, strict=True):
-        offsets = _word_offsets(turn.text, turn.words)
+        offsets = word_offsets(turn.text, turn.words)
         for span, (a, b) in zip(redaction.spans, redaction.sources, strict=True):
             if span.type not in kinds:
                 continue

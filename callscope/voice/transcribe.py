@@ -22,7 +22,7 @@ import numpy as np
 from callscope.contacts import Turn
 from callscope.errors import AudioError
 from callscope.settings import Settings, get_settings
-from callscope.voice import crosstalk, profiles, roles
+from callscope.voice import crosstalk, number_pass, profiles, roles
 from callscope.voice.audio_windows import StreamInfo, stream_info, windows
 
 SAMPLE_RATE = 16_000
@@ -45,6 +45,7 @@ class WhisperOptions:
     chunk_s: int = 30  # batched: the longest chunk of speech decoded in one piece
     vad_threshold: float = 0.5  # Silero's speech probability threshold on a mono recording
     channel_vad_threshold: float = 0.35  # on a stereo call's own channel: short answers between long silences
+    number_pass: bool = True  # turns that may hold a spoken number are heard again, primed for digits (redaction)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WhisperOptions:
@@ -61,6 +62,7 @@ class WhisperOptions:
             batch_size=settings.whisper_batch_size,
             vad_threshold=settings.whisper_vad_threshold,
             channel_vad_threshold=settings.whisper_channel_vad_threshold,
+            number_pass=settings.whisper_number_pass,
         )
 
 
@@ -299,6 +301,8 @@ def _transcribe_track(
             turns.append(turn)
             if words is not None:  # for callscope.voice.diarize: on a mono track the speaker can change inside a turn
                 words.append(timed)
+    if options.number_pass:
+        turns = number_pass.hear_digits(model, audio, turns, offset, _decode_kwargs(options))
     return turns
 
 

@@ -1,0 +1,93 @@
+"""A second hearing of the turns that may hold a spoken number, with the decoder primed for digits.
+
+Whisper hears a read-out number on a phone line as words as often as digits ("the account is made time for 8,
+level 1, 3, 1"), and no text rule can tell those words from speech. Decoded again with a prompt of written
+numbers, the same audio comes back as digits far more often ("Account number 8-481131"). That second hearing is
+used for redaction only: what it finds to be a card, account, phone or other number is located by its word times
+and the words the first hearing wrote there are redacted too (`number_regions`). The stored text stays the first
+hearing's, whose words are better away from the numbers (the prompt also makes the decoder echo it: "Call me on").
+
+Only turns that hold digits, digit words or a number cue are heard again, so the cost is a small share of the
+call's decoding (bench/RESULTS.md).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from callscope.contacts import Turn
+from callscope.voice.audio_redaction import SPEECH_KINDS, word_offsets
+
+SAMPLE_RATE = 16_000
+DIGIT_PROMPT = (  # chosen on the first 12 numbers of each kind (bench/RESULTS.md); the echoes it causes are not stored
+    "My card number is 4539 1488 0343 6467. Call me on 07700 900123. Account number 12345678, sort code 20-00-00."
+)
+PAD_S = 0.3  # audio kept around the turn: its first and last digit
+LONGEST_S = 30.0  # one Whisper window: a longer turn is heard again in its first 30 s only
+TIME_SLACK_S = 0.05  # a first-hearing word counts as inside a number when its middle is this close to it
+
+_DIGIT_WORD = r"zero|nought|one|two|three|four|five|six|seven|eight|nine|double|triple"
+_TOKENS = re.compile(rf"\d+|\b(?:{_DIGIT_WORD})\b", re.IGNORECASE)
+_CUES = re.compile(
+    r"\bnumber\b|\bmobile\b|\bphone\b|\bcall\s+me\b|\breach\s+me\b|\bsort\s*code\b|\bdigits\b|\biban\b|\ba\s+count\b",
+    re.IGNORECASE,
+)
+
+
+def may_hold_number(text: str) -> bool:
+    """Two digit tokens ("8, level 1"), three digits ("824") or a number cue ("my mobile ...")."""
+    tokens = _TOKENS.findall(text)
+    return len(tokens) >= 2 or sum(c.isdigit() for c in text) >= 3 or bool(_CUES.search(text))
+
+
+def hear_digits(model: Any, audio: np.ndarray, turns: list[Turn], offset: float, decode_kwargs: dict) -> list[Turn]:
+    """`turns` (decoded from `audio`, which starts at `offset` s) with `digit_words` set on those that may hold a
+    number: their audio decoded again with the digit prompt."""
+    out = []
+    for turn in turns:
+        if not turn.words or not may_hold_number(turn.text):
+            out.append(turn)
+            continue
+        first = max(0.0, turn.start - offset - PAD_S)
+        last = min(audio.size / SAMPLE_RATE, turn.end - offset + PAD_S, first + LONGEST_S)
+        clip = audio[int(first * SAMPLE_RATE) : int(last * SAMPLE_RATE)]
+        kwargs = {**decode_kwargs, "vad_filter": False, "initial_prompt": DIGIT_PROMPT}
+        kwargs.pop("vad_parameters", None)
+        segments, _ = model.transcribe(clip, **kwargs)
+        shift = offset + first
+        heard = [(w.start + shift, w.end + shift, w.word) for seg in segments for w in seg.words or []]
+        out.append(turn.model_copy(update={"digit_words": heard}) if heard else turn)
+    return out
+
+
+def number_regions(turns: Sequence[Turn], speakers: Sequence[object]) -> list[list[tuple[int, int, str, str | None]]]:
+    """Per turn, (start, end, kind, last4) of the stretches of its text that its digit hearing found a number in.
+
+    The digit hearings are redacted as a contact (a card read over several turns stays one card; a number asked for
+    is the kind asked for), then each number is located by its words' times among the first hearing's words."""
+    from callscope.understanding.redact import redact_many
+
+    texts = ["".join(w for _, _, w in t.digit_words).strip() or t.text for t in turns]
+    regions: list[list[tuple[int, int, str, str | None]]] = [[] for _ in turns]
+    if not any(t.digit_words for t in turns):
+        return regions
+    for i, (turn, redaction) in enumerate(zip(turns, redact_many(texts, names=False, speakers=speakers), strict=True)):
+        if not turn.digit_words:
+            continue
+        heard = word_offsets(texts[i], turn.digit_words)
+        said = word_offsets(turn.text, turn.words)
+        for span, (a, b) in zip(redaction.spans, redaction.sources, strict=True):
+            times = [(s, e) for ca, cb, s, e in heard if ca < b and cb > a]
+            if span.type not in SPEECH_KINDS or not times:
+                continue
+            lo, hi = times[0][0] - TIME_SLACK_S, times[-1][1] + TIME_SLACK_S
+            inside = [(ca, cb) for ca, cb, s, e in said if lo <= (s + e) / 2 <= hi]
+            if inside:
+                start = max(0, inside[0][0])
+                start += len(turn.text[start : inside[0][1]]) - len(turn.text[start : inside[0][1]].lstrip())
+                regions[i].append((start, inside[-1][1], span.type, span.last4))
+    return regions
