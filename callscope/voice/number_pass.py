@@ -38,6 +38,37 @@ _CUES = re.compile(
 )
 
 
+_KINDS = re.compile(
+    r"(?P<SORT_CODE>sort\s*code)|(?P<PHONE>phone|mobile|\bcall\s+me|\breach\s+me)|(?P<ACCOUNT>account|\ba\s+count\b)"
+    r"|(?P<CARD>\bcard\b|long\s+number)|(?P<NUMBER>\bnumber\b)",
+    re.IGNORECASE,
+)
+_DIGIT_RUN = re.compile(  # digits as the digit hearing groups them ("8-481131", "8x48"), not amounts or times
+    r"(?<![£$€\w])\d(?:[\d.,:x/-]*\d)?(?![\d.,:x/-]*\d)(?!\s*(?:%|am\b|pm\b|pounds|dollars|euros))", re.IGNORECASE
+)
+_AMOUNT_OR_DATE = re.compile(
+    r"\d{1,3}(?:,\d{3})+(?:\.\d\d)?|\d+\.\d\d|\d{1,2}[./-]\d{1,2}(?:[./-]\d{2,4})?|\d{4}-\d\d-\d\d|\d{1,2}:\d\d"
+)
+CUED_DIGITS = 5  # digits the digit hearing wrote after a number cue that make that number, however grouped
+
+
+def _cued_digits(text: str, found: list[tuple[int, int]]) -> tuple[int, int, str] | None:
+    """Where the digit hearing wrote five digits or more after a number cue that the rules left (too few in one
+    group: "the account is 12381"): in a turn heard again because it may hold a number, that is the number."""
+    cue = _KINDS.search(text)
+    if cue is None:
+        return None
+    runs = [
+        m
+        for m in _DIGIT_RUN.finditer(text, cue.end())
+        if not _AMOUNT_OR_DATE.fullmatch(m.group()) and not any(a < m.end() and m.start() < b for a, b in found)
+    ]
+    digits = sum(c.isdigit() for m in runs for c in m.group())
+    if digits < CUED_DIGITS:
+        return None
+    return runs[0].start(), runs[-1].end(), "CARD" if 13 <= digits <= 19 else str(cue.lastgroup)
+
+
 def may_hold_number(text: str) -> bool:
     """Two digit tokens ("8, level 1"), three digits ("824") or a number cue ("my mobile ...")."""
     tokens = _TOKENS.findall(text)
@@ -80,14 +111,19 @@ def number_regions(turns: Sequence[Turn], speakers: Sequence[object]) -> list[li
             continue
         heard = word_offsets(texts[i], turn.digit_words)
         said = word_offsets(turn.text, turn.words)
-        for span, (a, b) in zip(redaction.spans, redaction.sources, strict=True):
+        numbers = [(span.type, span.last4, a, b)
+                   for span, (a, b) in zip(redaction.spans, redaction.sources, strict=True)]  # fmt: skip
+        cued = _cued_digits(texts[i], [(a, b) for *_, a, b in numbers])
+        if cued is not None:
+            numbers.append((cued[2], None, cued[0], cued[1]))
+        for kind, last4, a, b in numbers:
             times = [(s, e) for ca, cb, s, e in heard if ca < b and cb > a]
-            if span.type not in SPEECH_KINDS or not times:
+            if kind not in SPEECH_KINDS or not times:
                 continue
             lo, hi = times[0][0] - TIME_SLACK_S, times[-1][1] + TIME_SLACK_S
             inside = [(ca, cb) for ca, cb, s, e in said if lo <= (s + e) / 2 <= hi]
             if inside:
                 start = max(0, inside[0][0])
                 start += len(turn.text[start : inside[0][1]]) - len(turn.text[start : inside[0][1]].lstrip())
-                regions[i].append((start, inside[-1][1], span.type, span.last4))
+                regions[i].append((start, inside[-1][1], kind, last4))
     return regions

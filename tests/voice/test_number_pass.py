@@ -85,7 +85,7 @@ def test_the_pass_hears_a_read_out_number_again_with_the_real_model():
     audio = np.concatenate([np.zeros(8000, np.float32), line, np.zeros(8000, np.float32)])
     options = WhisperOptions()
     model = load_whisper(options)
-    said = Turn(speaker="unknown", start=0.5, end=0.5 + line.size / 16000, text="The account is for big free",
+    said = Turn(speaker="unknown", start=0.5, end=0.5 + line.size / 16000, text="The accounted for big free free one nine one two",
                 words=[(0.5, 1.0, " The"), (1.0, 1.5, " account")])  # fmt: skip
     chat = Turn(speaker="unknown", start=0.5, end=1.0, text="Thanks so much.", words=[(0.5, 1.0, " Thanks")])
     again, untouched = hear_digits(model, audio, [said, chat], 0.0, _decode_kwargs(options))
@@ -131,3 +131,20 @@ def test_words_the_rules_left_beside_a_number_join_it():
     assert first.text == "My mobile is [NUMBER] for code perfect, 14-00."  # five digits: a number of no kind
     [stored] = redactions_of([turn])
     assert stored.text == "My mobile is [PHONE]."  # one placeholder, of the kind the digit hearing heard
+
+
+@pytest.mark.parametrize(
+    ("heard", "found"),
+    [
+        ("It's account payment for all payment, 12381.", "12381"),  # five digits after the cue: the account
+        ("The account in 8x48, number 131.", "8x48, number 131"),
+        ("My card was charged 25.99 on 12/03/2024, 10:30 am.", None),  # amounts, dates and times stay
+        ("I paid 10000 pounds with my card.", None),
+        ("Account number 1234.", None),  # four digits: a reference, not yet a number
+    ],
+)
+def test_five_digits_the_digit_hearing_wrote_after_a_number_cue_are_that_number(heard, found):
+    words = [(float(k), k + 0.9, f" {w}") for k, w in enumerate(heard.split())]
+    turn = Turn(speaker="customer", start=0.0, end=len(words), text=heard, words=words, digit_words=words)
+    [regions] = number_regions([turn], [(0, "customer")])
+    assert [heard[a:b].rstrip(".,") for a, b, *_ in regions] == ([found] if found else [])

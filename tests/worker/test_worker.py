@@ -2,6 +2,7 @@
 
 import io
 import json
+import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -203,6 +204,28 @@ def test_roles_of_a_customer_first_call_are_decided_and_stored_unless_the_tenant
     forced = post()  # the tenant's map comes first, even where the words say otherwise
     assert forced["roles"] == {"agent_channel": "left", "confidence": 1.0, "method": "channel map given", "reasons": []}
     assert forced["turns"][0]["speaker"] == "agent"
+
+
+def test_a_number_volunteered_on_a_phone_line_and_heard_as_words_is_redacted(client, make_key):
+    """Unasked, the customer reads an account number on a phone line in a voice the recognizer hears badly ("the
+    account in eight time for eight, number one free one"): the number pass hears the turn again primed for digits,
+    and neither the stored turns nor the stored recording keep the digits; the agent's words are kept."""
+    key = make_key("ingest")
+    call = spoken_call(
+        [("agent", "Thanks for calling, how can I help?"),
+         ("customer", "I want to move some money. The account is eight nine four eight, double one three one."),
+         ("agent", "Thank you, one moment please.")],
+        voices={"agent": ("en-us", 165), "customer": ("en-us+f3", 145)}, phone_line=True,
+    )  # fmt: skip
+    posted = client.post("/v1/interactions", files={"file": ("call.wav", call, "audio/wav")}, headers=auth(key))
+    body = wait_final(client, key, posted.json()["id"])
+    assert body["status"] == "done", body
+    [customer] = [t for t in body["turns"] if t["speaker"] == "customer"]
+    words = customer["text"].lower()
+    assert "[account]" in words and not re.findall(r"\b(?:eight|nine|four|one|three)\b|\d", words), words
+    assert [k for span in body["audio_redactions"] for k in span["kinds"]] == ["ACCOUNT"]
+    agent = " ".join(t["text"] for t in body["turns"] if t["speaker"] == "agent")
+    assert "one moment" in agent.lower(), agent  # another speaker's digit words are not numbers
 
 
 def test_a_card_number_read_out_group_by_group_is_not_stored(client, make_key, session):
