@@ -8,9 +8,10 @@
 2. Audio redaction's time against transcription's, in one process, on a spoken call (espeak-ng, customer reads a
    card, a phone and an account number) of about 2 minutes: the worker's steps (`transcribe`, then the redaction:
    placeholders located by word timings, the speaker's channel silenced, the copy written), median of 3 each,
-   per minute of audio; and the rewrite alone on the 60-minute file, with its peak memory against the 5-minute one.
+   per minute of audio; transcription with the number pass against without it (the first hearing alone), runs
+   alternated; and the rewrite alone on the 60-minute file, with its peak memory against the 5-minute one.
 
-    .venv/bin/python bench/bench_recordings.py [--json FILE] [--skip-s3]
+    .venv/bin/python bench/bench_recordings.py [--json FILE] [--skip-s3] [--redaction-time-only]
 """
 
 from __future__ import annotations
@@ -159,6 +160,10 @@ SCRIPT = [
 
 
 def redaction_time(repeats: int = 3) -> dict[str, float]:
+    """Seconds per minute of audio: transcription with and without the number pass (alternated, same process), and
+    the redaction of the turns and the recording."""
+    from dataclasses import replace
+
     from callscope.settings import get_settings
     from callscope.storage.store import redactions_of
     from callscope.voice.audio_redaction import pii_spans, redact_audio
@@ -168,9 +173,13 @@ def redaction_time(repeats: int = 3) -> dict[str, float]:
     call = WORK / "spoken.wav"
     call.write_bytes(spoken_call(SCRIPT * 2))
     options = WhisperOptions.from_settings(get_settings())
+    first_only = replace(options, number_pass=False)
     transcribe(call, options=options, agent_channel="left")  # loads the model: not timed
-    heard, redact = [], []
+    heard, plain, redact = [], [], []
     for _ in range(repeats):
+        started = time.perf_counter()
+        transcribe(call, options=first_only, agent_channel="left")
+        plain.append(time.perf_counter() - started)
         started = time.perf_counter()
         transcript = transcribe(call, options=options, agent_channel="left")
         heard.append(time.perf_counter() - started)
@@ -183,7 +192,10 @@ def redaction_time(repeats: int = 3) -> dict[str, float]:
         redact.append(time.perf_counter() - started)
     minutes = transcript.duration / 60
     return {"audio_min": round(minutes, 2), "spans": len(spans), "model": get_settings().whisper_model,
+            "turns": len(transcript.turns), "heard_again": sum(bool(t.digit_words) for t in transcript.turns),
+            "transcribe_first_hearing_s_per_min": round(statistics.median(plain) / minutes, 3),
             "transcribe_s_per_min": round(statistics.median(heard) / minutes, 3),
+            "number_pass_ratio": round(statistics.median(heard) / statistics.median(plain), 3),
             "redaction_s_per_min": round(statistics.median(redact) / minutes, 4),
             "ratio": round(statistics.median(redact) / statistics.median(heard), 4)}  # fmt: skip
 
@@ -192,7 +204,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--json", type=Path)
     parser.add_argument("--skip-s3", action="store_true")
+    parser.add_argument("--redaction-time-only", action="store_true")
     args = parser.parse_args()
+    if args.redaction_time_only:
+        print("redaction", redaction_time(), flush=True)
+        return
     calls = {m: write_call(WORK / f"call-{m}min.wav", m) for m in (5, 60)}
     warm = write_call(WORK / "warm.wav", 10 / 60)
     stores = {"folder": {}}
