@@ -12,6 +12,7 @@ one group per turn are one clip per turn, redacted as one contact. "Asked for" p
 the agent first asked for the number ("Can I take the long number on the card, please?"), as most read-outs happen.
 
     .venv/bin/python bench/bench_spoken_numbers.py [--numbers 24] [--skip 12] [--before REV] [--model M] [--json F]
+    .venv/bin/python bench/bench_spoken_numbers.py --real-speech   # the pass's cost on real speech without numbers
 
 Transcripts are cached in .cache/spoken-numbers/ (git-ignored), keyed by text, voice, band, model and number pass.
 """
@@ -215,6 +216,43 @@ def contact(kind: str, clips: list[list[Turn]], *, asked: bool) -> list[Turn]:
     return turns
 
 
+def real_speech(options: WhisperOptions) -> None:
+    """What the number pass costs on real recorded speech that holds no account, card or phone number (the speech
+    corpus's calls, `bench/speech_corpus.py`): turns heard again, placeholders it adds (false redactions), time."""
+    import time
+
+    import speech_corpus
+
+    from callscope.storage.store import redactions_of
+
+    manifest = speech_corpus.build()
+    print("| recording | audio s | turns | heard again | placeholders: first hearing | with the pass | first hearing s "
+          "| with the pass s |")  # fmt: skip
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    totals = [0.0] * 7
+    for call in manifest["calls"]:
+        for kind in ("stereo", "stereo_8k", "mono_8k"):
+            path = Path(call[kind])
+            started = time.perf_counter()
+            transcribe(path, options=replace(options, number_pass=False))
+            plain_s = time.perf_counter() - started
+            started = time.perf_counter()
+            turns = transcribe(path, options=replace(options, number_pass=True)).turns
+            pass_s = time.perf_counter() - started
+            first = redactions_of([t.model_copy(update={"digit_words": []}) for t in turns])
+            both = redactions_of(turns)
+            figures = [call["duration_s"], len(turns), sum(bool(t.digit_words) for t in turns),
+                       sum(len(r.spans) for r in first), sum(len(r.spans) for r in both), plain_s, pass_s]  # fmt: skip
+            totals = [a + b for a, b in zip(totals, figures, strict=True)]
+            print(f"| {call['id']} {kind} | {figures[0]:.1f} | {figures[1]} | {figures[2]} | {figures[3]} | "
+                  f"{figures[4]} | {plain_s:.2f} | {pass_s:.2f} |")  # fmt: skip
+            for turn, a, b in zip(turns, first, both, strict=True):
+                if a.text != b.text:
+                    print(f"  added: {turn.text!r} -> {b.text!r}")
+    print(f"| all | {totals[0]:.1f} | {totals[1]:.0f} | {totals[2]:.0f} | {totals[3]:.0f} | {totals[4]:.0f} | "
+          f"{totals[5]:.2f} | {totals[6]:.2f} (x{totals[6] / totals[5]:.3f}) |")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--numbers", type=int, default=24, help="numbers of each kind")
@@ -223,8 +261,11 @@ def main() -> None:
     parser.add_argument("--model", default="", help="Whisper profile (default: the service's default)")
     parser.add_argument("--no-number-pass", action="store_true", help="first hearing only (the previous pipeline)")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--real-speech", action="store_true", help="only the pass's cost on real recorded speech")
     args = parser.parse_args()
     options = WhisperOptions.from_settings(get_settings())
+    if args.real_speech:
+        return real_speech(options)
     if args.model:
         options = replace(options, model=args.model)
     options = replace(options, number_pass=not args.no_number_pass)

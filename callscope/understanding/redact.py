@@ -623,6 +623,29 @@ def _heard_last4(hits: list[_Hit], regions: list[_Hit]) -> list[_Hit]:
     return out
 
 
+_ONLY_DIGITS = re.compile(rf"\W*((?:\d+|{_DIGIT_WORD})(?:\W+(?:\d+|{_DIGIT_WORD})){{0,3}})\W*", re.IGNORECASE)
+_ENDS_IN_NUMBER = re.compile(r"\[(CARD|ACCOUNT|IBAN|SORT_CODE|SSN|PHONE|NUMBER)\]\W*$")
+
+
+def _number_tails(texts: list[str], speakers: list[object], done: list[Redaction]) -> list[Redaction]:
+    """A turn of one to four digits ("one.", "6") right after the same speaker's turn that ended in a number is
+    that number's end, split off by a pause; the other side's short turns between ("mm-hm") do not break it."""
+    out = list(done)
+    ended: dict[object, str] = {}  # speaker -> kind of the number their last turn ended in
+    for i, (text, who) in enumerate(zip(texts, speakers, strict=True)):
+        tail = _ONLY_DIGITS.fullmatch(text)
+        if tail and who in ended and not out[i].spans:
+            out[i] = _apply(text, [_Hit(tail.start(1), tail.end(1), ended[who])])  # type: ignore[arg-type]
+        number = _ENDS_IN_NUMBER.search(out[i].text)
+        if number:
+            ended[who] = number.group(1)
+        else:
+            ended.pop(who, None)
+        if len(text.split()) > _AGENT_ACK_WORDS:
+            ended = {k: v for k, v in ended.items() if k == who}
+    return out
+
+
 def _find(text: str, doc: Doc | None, forced: list[_Hit] | None = None, late: list[_Hit] | None = None) -> list[_Hit]:
     """All non-overlapping hits in `text`; earlier detectors win, and their regions are masked for later ones.
 
@@ -710,14 +733,14 @@ def redact_many(
         chains, answers = _cards_across_turns(texts, list(speakers)), _asked_numbers(texts, list(speakers))
         forced = [chain + answer for chain, answer in zip(chains, answers, strict=True)]
     late = [[_Hit(a, b, kind, last4) for a, b, kind, last4 in known] for known in also or [[] for _ in texts]]  # type: ignore[arg-type]
-    if not names:
-        return [_apply(t, _find(t, None, f, x)) for t, f, x in zip(texts, forced, late, strict=True)]
-    with NLP_LOCK:
-        read = [i for i, t in enumerate(texts) if t.strip()]
-        docs: list[Doc | None] = [None] * len(texts)
-        for i, doc in zip(read, name_docs([texts[i] for i in read]), strict=True):
-            docs[i] = doc
-        return [_apply(t, _find(t, doc, f, x)) for t, doc, f, x in zip(texts, docs, forced, late, strict=True)]
+    docs: list[Doc | None] = [None] * len(texts)
+    if names:
+        with NLP_LOCK:
+            read = [i for i, t in enumerate(texts) if t.strip()]
+            for i, doc in zip(read, name_docs([texts[i] for i in read]), strict=True):
+                docs[i] = doc
+    done = [_apply(t, _find(t, doc, f, x)) for t, doc, f, x in zip(texts, docs, forced, late, strict=True)]
+    return _number_tails(texts, list(speakers), done) if speakers is not None else done
 
 
 def redact(text: str) -> str:

@@ -300,3 +300,19 @@ def test_the_cheap_name_pass_reads_names_as_the_full_pipeline_does():
     full = [[(e.start_char, e.end_char) for e in d.ents if e.label_ == "PERSON"] for d in load_nlp().pipe(texts)]
     assert persons == full
     assert persons[0] and persons[6] and not persons[1]
+
+
+@pytest.mark.parametrize(
+    ("texts", "speakers", "stored"),
+    [
+        (["Account number 1419-3141", "one."], "cc", ["Account number [ACCOUNT]", "[ACCOUNT]."]),  # split by a pause
+        (["Reach me on 07-020-776-426.", "Mm-hm.", "6"], "cac", ["Reach me on [PHONE].", "Mm-hm.", "[PHONE]"]),
+        (["My account number is 12345678", "Which one?"], "ca", ["My account number is [ACCOUNT]", "Which one?"]),
+        (["I have two cards.", "Two."], "cc", ["I have two cards.", "Two."]),
+        (["My account number is 12345678", "Anything else I can help you with today?", "One."], "cac",
+         ["My account number is [ACCOUNT]", "Anything else I can help you with today?", "One."]),
+    ],
+)  # fmt: skip
+def test_a_turn_of_a_digit_or_few_right_after_a_number_is_its_end(texts, speakers, stored):
+    roles = [(0, "customer" if s == "c" else "agent") for s in speakers]
+    assert [r.text for r in redact_many(texts, speakers=roles)] == stored
