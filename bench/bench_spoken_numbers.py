@@ -42,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 from callscope.contacts import Turn  # noqa: E402
 from callscope.settings import get_settings  # noqa: E402
 from callscope.understanding import redact as current  # noqa: E402
+from callscope.voice import number_pass  # noqa: E402
 from callscope.voice.number_pass import number_regions  # noqa: E402
 from callscope.voice.transcribe import WhisperOptions, transcribe  # noqa: E402
 
@@ -157,7 +158,8 @@ def heard(audio: np.ndarray, band: str) -> bytes:
 def transcript(text: str, voice: tuple[str, int], band: str, options: WhisperOptions) -> list[Turn]:
     """The clip's turns as the shipped recognizer hears them, with their words and, when the number pass is on, its
     digit hearing (cached as JSON)."""
-    key = hashlib.sha256(json.dumps([text, voice, band, options.model, options.number_pass]).encode()).hexdigest()[:20]
+    heard_again = [number_pass.DIGIT_PROMPT, number_pass.TOKENS_PER_S, number_pass._CUES.pattern] * options.number_pass
+    key = hashlib.sha256(json.dumps([text, voice, band, options.model, heard_again]).encode()).hexdigest()[:20]
     path = CACHE / f"{key}.json"
     if not path.exists():
         audio = np.concatenate([np.zeros(4000, np.float32), speak(text, *voice), np.zeros(8000, np.float32)])

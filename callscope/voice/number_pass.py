@@ -28,12 +28,14 @@ DIGIT_PROMPT = (  # chosen on the first 12 numbers of each kind (bench/RESULTS.m
 )
 PAD_S = 0.3  # audio kept around the turn: its first and last digit
 LONGEST_S = 30.0  # one Whisper window: a longer turn is heard again in its first 30 s only
+TOKENS_PER_S = 10  # speech is 4-6 tokens a second: a decoder stuck in a loop ("5-5-5-5 ...") is stopped there
 TIME_SLACK_S = 0.05  # a first-hearing word counts as inside a number when its middle is this close to it
 
 _DIGIT_WORD = r"zero|nought|one|two|three|four|five|six|seven|eight|nine|double|triple"
 _TOKENS = re.compile(rf"\d+|\b(?:{_DIGIT_WORD})\b", re.IGNORECASE)
 _CUES = re.compile(
-    r"\bnumber\b|\bmobile\b|\bphone\b|\bcall\s+me\b|\breach\s+me\b|\bsort\s*code\b|\bdigits\b|\biban\b|\ba\s+count\b",
+    r"\bnumber\b|\bmobile\b|\bphone\b|\b(?:call|reach|ring)\s+me\s+(?:on|at)\b|\bsort\s*code\b|\bdigits\b|\biban\b"
+    r"|\ba\s+count\b",
     re.IGNORECASE,
 )
 
@@ -86,7 +88,8 @@ def hear_digits(model: Any, audio: np.ndarray, turns: list[Turn], offset: float,
         first = max(0.0, turn.start - offset - PAD_S)
         last = min(audio.size / SAMPLE_RATE, turn.end - offset + PAD_S, first + LONGEST_S)
         clip = audio[int(first * SAMPLE_RATE) : int(last * SAMPLE_RATE)]
-        kwargs = {**decode_kwargs, "vad_filter": False, "initial_prompt": DIGIT_PROMPT}
+        kwargs = {**decode_kwargs, "vad_filter": False, "initial_prompt": DIGIT_PROMPT,
+                  "max_new_tokens": int(TOKENS_PER_S * (last - first)) + 16}  # fmt: skip
         kwargs.pop("vad_parameters", None)
         segments, _ = model.transcribe(clip, **kwargs)
         shift = offset + first
