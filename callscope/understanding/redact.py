@@ -30,7 +30,7 @@ from callscope.understanding.nlp import BANKING_WORDS, NLP_LOCK, load_ner, load_
 
 SpanType = Literal["CARD", "ACCOUNT", "IBAN", "SORT_CODE", "SSN", "PHONE", "EMAIL", "PERSON", "NUMBER"]
 
-__all__ = ["Redaction", "RedactedSpan", "SpanType", "redact", "redact_many", "redact_with_spans"]
+__all__ = ["Redaction", "RedactedSpan", "SpanType", "cued_number", "redact", "redact_many", "redact_with_spans"]
 
 
 @dataclass(frozen=True)
@@ -582,6 +582,33 @@ def _asked_numbers(texts: list[str], speakers: list[object]) -> list[list[_Hit]]
         if left <= 1:
             del asked[contact]
     return forced
+
+
+_DIGIT_RUN = re.compile(  # digits as a recognizer primed for digits groups them ("8-481131", "8x48"), not amounts
+    r"(?<![£$€\w])\d(?:[\d.,:x/-]*\d)?(?![\d.,:x/-]*\d)(?!\s*(?:%|am\b|pm\b|pounds|dollars|euros))", re.IGNORECASE
+)
+_AMOUNT_OR_DATE = re.compile(
+    r"\d{1,3}(?:,\d{3})+(?:\.\d\d)?|\d+\.\d\d|\d{1,2}[./-]\d{1,2}(?:[./-]\d{2,4})?|\d{4}-\d\d-\d\d|\d{1,2}:\d\d"
+)
+CUED_DIGITS = 5  # digits after a number cue that make that number, however grouped (in a hearing primed for digits)
+
+
+def cued_number(text: str, found: list[tuple[int, int]]) -> tuple[int, int, SpanType] | None:
+    """Where five digits or more follow the first number cue ("the account is 12381") outside `found`: the number
+    announced. Only for a hearing primed for digits (`callscope.voice.number_pass`): in plain text a five-digit
+    group is too often something else."""
+    cues = [(m.start(), m.end(), _CONTEXT_KIND[m.lastgroup]) for m in _CONTEXT.finditer(text)]
+    cues += [(m.start(), m.end(), "CARD") for m in _CARD_CUE.finditer(text)]
+    cues += [(m.start(), m.end(), "NUMBER") for m in _NUMBER_CUE.finditer(text)]
+    if not cues:
+        return None
+    _, after, kind = min(cues)
+    runs = [m for m in _DIGIT_RUN.finditer(text, after) if not _AMOUNT_OR_DATE.fullmatch(m.group())]
+    runs = [m for m in runs if not any(a < m.end() and m.start() < b for a, b in found)]
+    digits = sum(c.isdigit() for m in runs for c in m.group())
+    if digits < CUED_DIGITS:
+        return None
+    return runs[0].start(), runs[-1].end(), "CARD" if 13 <= digits <= 19 else kind  # type: ignore[return-value]
 
 
 _NUMBER_KINDS = frozenset({"CARD", "ACCOUNT", "IBAN", "SORT_CODE", "SSN", "PHONE", "NUMBER"})

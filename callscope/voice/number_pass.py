@@ -21,8 +21,8 @@ import numpy as np
 
 from callscope.contacts import Turn
 from callscope.voice.audio_redaction import SPEECH_KINDS, word_offsets
+from callscope.voice.audio_windows import SAMPLE_RATE
 
-SAMPLE_RATE = 16_000
 DIGIT_PROMPT = (  # chosen on the first 12 numbers of each kind (bench/RESULTS.md); the echoes it causes are not stored
     "My card number is 4539 1488 0343 6467. Call me on 07700 900123. Account number 12345678, sort code 20-00-00."
 )
@@ -38,37 +38,6 @@ _CUES = re.compile(
     r"|\ba\s+count\b",
     re.IGNORECASE,
 )
-
-
-_KINDS = re.compile(
-    r"(?P<SORT_CODE>sort\s*code)|(?P<PHONE>phone|mobile|\bcall\s+me|\breach\s+me)|(?P<ACCOUNT>account|\ba\s+count\b)"
-    r"|(?P<CARD>\bcard\b|long\s+number)|(?P<NUMBER>\bnumber\b)",
-    re.IGNORECASE,
-)
-_DIGIT_RUN = re.compile(  # digits as the digit hearing groups them ("8-481131", "8x48"), not amounts or times
-    r"(?<![£$€\w])\d(?:[\d.,:x/-]*\d)?(?![\d.,:x/-]*\d)(?!\s*(?:%|am\b|pm\b|pounds|dollars|euros))", re.IGNORECASE
-)
-_AMOUNT_OR_DATE = re.compile(
-    r"\d{1,3}(?:,\d{3})+(?:\.\d\d)?|\d+\.\d\d|\d{1,2}[./-]\d{1,2}(?:[./-]\d{2,4})?|\d{4}-\d\d-\d\d|\d{1,2}:\d\d"
-)
-CUED_DIGITS = 5  # digits the digit hearing wrote after a number cue that make that number, however grouped
-
-
-def _cued_digits(text: str, found: list[tuple[int, int]]) -> tuple[int, int, str] | None:
-    """Where the digit hearing wrote five digits or more after a number cue that the rules left (too few in one
-    group: "the account is 12381"): in a turn heard again because it may hold a number, that is the number."""
-    cue = _KINDS.search(text)
-    if cue is None:
-        return None
-    runs = [
-        m
-        for m in _DIGIT_RUN.finditer(text, cue.end())
-        if not _AMOUNT_OR_DATE.fullmatch(m.group()) and not any(a < m.end() and m.start() < b for a, b in found)
-    ]
-    digits = sum(c.isdigit() for m in runs for c in m.group())
-    if digits < CUED_DIGITS:
-        return None
-    return runs[0].start(), runs[-1].end(), "CARD" if 13 <= digits <= 19 else str(cue.lastgroup)
 
 
 def may_hold_number(text: str) -> bool:
@@ -103,7 +72,7 @@ def number_regions(turns: Sequence[Turn], speakers: Sequence[object]) -> list[li
 
     The digit hearings are redacted as a contact (a card read over several turns stays one card; a number asked for
     is the kind asked for), then each number is located by its words' times among the first hearing's words."""
-    from callscope.understanding.redact import redact_many
+    from callscope.understanding.redact import cued_number, redact_many
 
     texts = ["".join(w for _, _, w in t.digit_words).strip() or t.text for t in turns]
     regions: list[list[tuple[int, int, str, str | None]]] = [[] for _ in turns]
@@ -116,7 +85,7 @@ def number_regions(turns: Sequence[Turn], speakers: Sequence[object]) -> list[li
         said = word_offsets(turn.text, turn.words)
         numbers = [(span.type, span.last4, a, b)
                    for span, (a, b) in zip(redaction.spans, redaction.sources, strict=True)]  # fmt: skip
-        cued = _cued_digits(texts[i], [(a, b) for *_, a, b in numbers])
+        cued = cued_number(texts[i], [(a, b) for *_, a, b in numbers])
         if cued is not None:
             numbers.append((cued[2], None, cued[0], cued[1]))
         for kind, last4, a, b in numbers:
