@@ -12,6 +12,7 @@ one group per turn are one clip per turn, redacted as one contact. "Asked for" p
 the agent first asked for the number ("Can I take the long number on the card, please?"), as most read-outs happen.
 
     .venv/bin/python bench/bench_spoken_numbers.py [--numbers 24] [--skip 12] [--before REV] [--model M] [--json F]
+        [--kinds phone,account] [--bands "8 kHz"]
     .venv/bin/python bench/bench_spoken_numbers.py --real-speech   # the pass's cost on real speech without numbers
 
 Transcripts are cached in .cache/spoken-numbers/ (git-ignored), keyed by text, voice, band, model and number pass.
@@ -262,6 +263,8 @@ def main() -> None:
     parser.add_argument("--before", default="HEAD", help="git revision of the baseline redaction")
     parser.add_argument("--model", default="", help="Whisper profile (default: the service's default)")
     parser.add_argument("--no-number-pass", action="store_true", help="first hearing only (the previous pipeline)")
+    parser.add_argument("--kinds", default="card,card-group-per-turn,phone,account", help="comma-separated kinds")
+    parser.add_argument("--bands", default="wideband,8 kHz", help="comma-separated: wideband, 8 kHz")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--real-speech", action="store_true", help="only the pass's cost on real recorded speech")
     args = parser.parse_args()
@@ -278,7 +281,9 @@ def main() -> None:
     for i, case in enumerate(all_cases):
         number, kind_index = divmod(i + 4 * args.skip, 4)
         voice = VOICES[(number + kind_index) % len(VOICES)]  # every kind in every voice
-        for band in ("wideband", "8 kHz"):
+        if case.kind not in args.kinds.split(","):
+            continue
+        for band in args.bands.split(","):
             clips = [transcript(t, voice, band, options) for t in case.said]
             allowed = 4 if case.kind.startswith("card") else 0
             row = rows.setdefault((case.kind, band), {"n": 0, "now": 0, "before": 0, "digits_heard": 0,

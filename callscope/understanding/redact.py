@@ -30,7 +30,7 @@ from callscope.understanding.nlp import BANKING_WORDS, NLP_LOCK, load_ner, load_
 
 SpanType = Literal["CARD", "ACCOUNT", "IBAN", "SORT_CODE", "SSN", "PHONE", "EMAIL", "PERSON", "NUMBER"]
 
-__all__ = ["Redaction", "RedactedSpan", "SpanType", "cued_number", "redact", "redact_many", "redact_with_spans"]
+__all__ = ["Redaction", "RedactedSpan", "SpanType", "primed_number", "redact", "redact_many", "redact_with_spans"]
 
 
 @dataclass(frozen=True)
@@ -590,25 +590,45 @@ _DIGIT_RUN = re.compile(  # digits as a recognizer primed for digits groups them
 _AMOUNT_OR_DATE = re.compile(
     r"\d{1,3}(?:,\d{3})+(?:\.\d\d)?|\d+\.\d\d|\d{1,2}[./-]\d{1,2}(?:[./-]\d{2,4})?|\d{4}-\d\d-\d\d|\d{1,2}:\d\d"
 )
-CUED_DIGITS = 5  # digits after a number cue that make that number, however grouped (in a hearing primed for digits)
+CUED_DIGITS = 4  # digits after a number cue that make that number, however grouped (in a hearing primed for digits)
+UNCUED_DIGITS = 7  # digits in close groups that make a number without a cue (in a hearing primed for digits)
 
 
-def cued_number(text: str, found: list[tuple[int, int]]) -> tuple[int, int, SpanType] | None:
-    """Where five digits or more follow the first number cue ("the account is 12381") outside `found`: the number
-    announced. Only for a hearing primed for digits (`callscope.voice.number_pass`): in plain text a five-digit
-    group is too often something else."""
+def _cues(text: str) -> list[tuple[int, int, SpanType]]:
+    """The number cues of a text ("sort code", "my mobile", "the long number") with the kind each announces."""
     cues = [(m.start(), m.end(), _CONTEXT_KIND[m.lastgroup]) for m in _CONTEXT.finditer(text)]
     cues += [(m.start(), m.end(), "CARD") for m in _CARD_CUE.finditer(text)]
     cues += [(m.start(), m.end(), "NUMBER") for m in _NUMBER_CUE.finditer(text)]
-    if not cues:
-        return None
-    _, after, kind = min(cues)
-    runs = [m for m in _DIGIT_RUN.finditer(text, after) if not _AMOUNT_OR_DATE.fullmatch(m.group())]
+    return sorted(cues)  # type: ignore[arg-type]
+
+
+def _digit_group(run: str) -> bool:
+    """Digits as a hearing primed for digits writes a number: not an amount, a decimal or a date; groups joined by
+    dashes are digits ("2-31", "8-481131"), which is how that hearing writes them, not dates."""
+    return not _AMOUNT_OR_DATE.fullmatch(run) or ("-" in run and not re.search(r"[./:]", run))
+
+
+def primed_number(text: str, found: list[tuple[int, int]]) -> tuple[int, int, SpanType] | None:
+    """A number in a hearing primed for digits (`callscope.voice.number_pass`) that the rules did not find (`found`):
+    four digits or more after the first number cue ("the account is 12381"), the number announced; without a cue,
+    seven digits or more in groups with at most two words between them ("It's 037. I'm 043. I'm 103.": digits
+    misheard as words). In plain text such groups are too often something else."""
+    cues = _cues(text)
+    runs = [m for m in _DIGIT_RUN.finditer(text, cues[0][1] if cues else 0) if _digit_group(m.group())]
     runs = [m for m in runs if not any(a < m.end() and m.start() < b for a, b in found)]
+    if not cues:
+        chains: list[list[re.Match[str]]] = []
+        for run in runs:
+            if chains and len(text[chains[-1][-1].end() : run.start()].split()) <= 2:
+                chains[-1].append(run)
+            else:
+                chains.append([run])
+        runs = max(chains, key=lambda chain: sum(c.isdigit() for m in chain for c in m.group()), default=[])
     digits = sum(c.isdigit() for m in runs for c in m.group())
-    if digits < CUED_DIGITS:
+    if digits < (CUED_DIGITS if cues else UNCUED_DIGITS):
         return None
-    return runs[0].start(), runs[-1].end(), "CARD" if 13 <= digits <= 19 else kind  # type: ignore[return-value]
+    kind = "CARD" if 13 <= digits <= 19 else cues[0][2] if cues else "NUMBER"
+    return runs[0].start(), runs[-1].end(), kind  # type: ignore[return-value]
 
 
 _NUMBER_KINDS = frozenset({"CARD", "ACCOUNT", "IBAN", "SORT_CODE", "SSN", "PHONE", "NUMBER"})
@@ -654,22 +674,52 @@ _ONLY_DIGITS = re.compile(rf"\W*((?:\d+|{_DIGIT_WORD})(?:\W+(?:\d+|{_DIGIT_WORD}
 _ENDS_IN_NUMBER = re.compile(r"\[(CARD|ACCOUNT|IBAN|SORT_CODE|SSN|PHONE|NUMBER)\]\W*$")
 
 
+_CUED_TAIL = re.compile(r"(?:\W+[a-z']+){0,2}?\W+(\d(?:[\d\s,-]*\d)?)\W*", re.IGNORECASE)
+
+
+def _cued_tail(text: str) -> tuple[int, int, SpanType] | None:
+    """The digits a turn ends in right after its last number cue ("my account number is 4634,"): a number that may
+    go on in the speaker's next turn, and the kind the cue announces."""
+    cues = _cues(text)
+    tail = _CUED_TAIL.fullmatch(text, cues[-1][1]) if cues else None
+    if tail is None or not _digit_group(tail.group(1).strip()):
+        return None
+    named = [kind for _, end, kind in cues if kind != "NUMBER" and cues[-1][0] - end <= 2]  # "account number"
+    return tail.start(1), tail.end(1), (named or [cues[-1][2]])[-1]
+
+
 def _number_tails(texts: list[str], speakers: list[object], done: list[Redaction]) -> list[Redaction]:
     """A turn of one to four digits ("one.", "6") right after the same speaker's turn that ended in a number is
-    that number's end, split off by a pause; the other side's short turns between ("mm-hm") do not break it."""
+    that number's end, split off by a pause; the other side's short turns between ("mm-hm") do not break it.
+
+    So is one after a turn that ended in digits right after a number cue ("my account number is 4634," "8861."):
+    together they are the number announced when they hold `CUED_DIGITS` digits or more."""
     out = list(done)
     ended: dict[object, str] = {}  # speaker -> kind of the number their last turn ended in
+    cued: dict[object, tuple[int, tuple[int, int, SpanType]]] = {}  # speaker -> their last turn's cued digits
     for i, (text, who) in enumerate(zip(texts, speakers, strict=True)):
         tail = _ONLY_DIGITS.fullmatch(text)
         if tail and who in ended and not out[i].spans:
             out[i] = _apply(text, [_Hit(tail.start(1), tail.end(1), ended[who])])  # type: ignore[arg-type]
+        elif tail and who in cued and not out[i].spans:
+            j, (a, b, kind) = cued[who]
+            digits = len(_spoken_digits(texts[j][a:b])) + len(_spoken_digits(tail.group(1)))
+            if digits >= CUED_DIGITS:
+                kind = "CARD" if 13 <= digits <= 19 else kind
+                out[j] = _apply(texts[j], [_Hit(a, b, kind)])
+                out[i] = _apply(text, [_Hit(tail.start(1), tail.end(1), kind)])
         number = _ENDS_IN_NUMBER.search(out[i].text)
         if number:
             ended[who] = number.group(1)
         else:
             ended.pop(who, None)
+        start = _cued_tail(text) if not out[i].spans else None
+        cued.pop(who, None)
+        if start is not None:
+            cued[who] = (i, start)
         if len(text.split()) > _AGENT_ACK_WORDS:
             ended = {k: v for k, v in ended.items() if k == who}
+            cued = {k: v for k, v in cued.items() if k == who}
     return out
 
 

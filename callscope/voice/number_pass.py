@@ -72,7 +72,7 @@ def number_regions(turns: Sequence[Turn], speakers: Sequence[object]) -> list[li
 
     The digit hearings are redacted as a contact (a card read over several turns stays one card; a number asked for
     is the kind asked for), then each number is located by its words' times among the first hearing's words."""
-    from callscope.understanding.redact import cued_number, redact_many
+    from callscope.understanding.redact import primed_number, redact_many
 
     texts = ["".join(w for _, _, w in t.digit_words).strip() or t.text for t in turns]
     regions: list[list[tuple[int, int, str, str | None]]] = [[] for _ in turns]
@@ -85,9 +85,9 @@ def number_regions(turns: Sequence[Turn], speakers: Sequence[object]) -> list[li
         said = word_offsets(turn.text, turn.words)
         numbers = [(span.type, span.last4, a, b)
                    for span, (a, b) in zip(redaction.spans, redaction.sources, strict=True)]  # fmt: skip
-        cued = cued_number(texts[i], [(a, b) for *_, a, b in numbers])
-        if cued is not None:
-            numbers.append((cued[2], None, cued[0], cued[1]))
+        primed = primed_number(texts[i], [(a, b) for *_, a, b in numbers])
+        if primed is not None:
+            numbers.append((primed[2], None, primed[0], primed[1]))
         for kind, last4, a, b in numbers:
             times = [(s, e) for ca, cb, s, e in heard if ca < b and cb > a]
             if kind not in SPEECH_KINDS or not times:
@@ -95,7 +95,17 @@ def number_regions(turns: Sequence[Turn], speakers: Sequence[object]) -> list[li
             lo, hi = times[0][0] - TIME_SLACK_S, times[-1][1] + TIME_SLACK_S
             inside = [(ca, cb) for ca, cb, s, e in said if lo <= (s + e) / 2 <= hi]
             if inside:
-                start = max(0, inside[0][0])
-                start += len(turn.text[start : inside[0][1]]) - len(turn.text[start : inside[0][1]].lstrip())
-                regions[i].append((start, inside[-1][1], kind, last4))
+                regions[i].append((*_whole_words(turn.text, inside[0][0], inside[-1][1]), kind, last4))
     return regions
+
+
+def _whole_words(text: str, start: int, end: int) -> tuple[int, int]:
+    """`text[start:end]` grown to whole words ("Nero-Nero-Kamon246" is one, though Whisper timed its pieces apart:
+    a number's last piece can fall outside the times), without the spaces and punctuation at its ends."""
+    start = max(0, start)
+    start += len(text[start:end]) - len(text[start:end].lstrip())
+    while start > 0 and not text[start - 1].isspace():
+        start -= 1
+    end += len(re.match(r"\S*", text[end:]).group())  # type: ignore[union-attr]
+    piece = re.search(r"\w(?:.*\w)?", text[start:end], re.DOTALL)
+    return (start + piece.start(), start + piece.end()) if piece else (start, end)

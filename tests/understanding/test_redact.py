@@ -311,6 +311,13 @@ def test_the_cheap_name_pass_reads_names_as_the_full_pipeline_does():
         (["I have two cards.", "Two."], "cc", ["I have two cards.", "Two."]),
         (["My account number is 12345678", "Anything else I can help you with today?", "One."], "cac",
          ["My account number is [ACCOUNT]", "Anything else I can help you with today?", "One."]),
+        # digits right after a cue that go on in the next turn: together they are the number announced
+        (["My account number is 4634,", "Mm-hm.", "8861."], "cac", ["My account number is [ACCOUNT],", "Mm-hm.",
+                                                                   "[ACCOUNT]."]),
+        (["Call me on 0770", "nine oh one."], "cc", ["Call me on [PHONE]", "[PHONE]."]),
+        (["I called about 2024", "one."], "cc", ["I called about 2024", "one."]),  # no number cue
+        (["My account number is 4634,", "Sorry, which of your accounts do you mean there?", "1."], "cac",  # a question
+         ["My account number is 4634,", "Sorry, which of your accounts do you mean there?", "1."]),
     ],
 )  # fmt: skip
 def test_a_turn_of_a_digit_or_few_right_after_a_number_is_its_end(texts, speakers, stored):

@@ -140,11 +140,26 @@ def test_words_the_rules_left_beside_a_number_join_it():
         ("The account in 8x48, number 131.", "8x48, number 131"),
         ("My card was charged 25.99 on 12/03/2024, 10:30 am.", None),  # amounts, dates and times stay
         ("I paid 10000 pounds with my card.", None),
-        ("Account number 1234.", None),  # four digits: a reference, not yet a number
+        ("Account number 4148, the rest.", "4148"),  # four digits after a cue: the number, or what was heard of it
+        ("My account number is 123.", None),  # three: not yet
+        ("Account in 1320M, or the 2-31.", "1320M, or the 2-31"),  # dashed groups are digits here, not a date
+        ("It's 037. I'm 043. I'm 103.", "037. I'm 043. I'm 103"),  # no cue: seven digits or more in close groups
+        ("I rang at 10, then 11, then twice more at 12, 13 and 14.", None),  # groups far apart, under seven digits
     ],
 )
-def test_five_digits_the_digit_hearing_wrote_after_a_number_cue_are_that_number(heard, found):
+def test_a_number_the_digit_hearing_wrote_after_a_cue_or_in_close_groups_is_redacted(heard, found):
     words = [(float(k), k + 0.9, f" {w}") for k, w in enumerate(heard.split())]
     turn = Turn(speaker="customer", start=0.0, end=len(words), text=heard, words=words, digit_words=words)
     [regions] = number_regions([turn], [(0, "customer")])
     assert [heard[a:b].rstrip(".,") for a, b, *_ in regions] == ([found] if found else [])
+
+
+def test_a_number_region_takes_whole_words_though_whisper_timed_their_pieces_apart():
+    words = [(0.0, 0.4, " My"), (0.4, 0.7, " model"), (0.7, 1.0, " is"), (1.0, 1.3, " Nero"), (1.3, 2.7, "-Kamon246,"),
+             (3.0, 3.3, " or"), (3.3, 3.7, " Nero"), (3.7, 4.3, "-Nero"), (5.0, 5.7, "-Kamon246.")]  # fmt: skip
+    digits = [(0.0, 0.4, " My"), (0.4, 0.7, " number"), (0.7, 1.0, " is"), (1.0, 2.7, " 0224x,"), (3.1, 3.3, " or"),
+              (3.3, 3.9, " 0"), (3.9, 5.1, " 08x"), (5.1, 5.4, " high.")]  # fmt: skip
+    text = "".join(w for *_, w in words).strip()
+    turn = Turn(speaker="customer", start=0.0, end=5.7, text=text, words=words, digit_words=digits)
+    [stored] = redactions_of([turn])
+    assert stored.text == "My model is [NUMBER]."  # "-Kamon246" ends after the digit hearing's last digit
