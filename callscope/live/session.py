@@ -47,7 +47,8 @@ from callscope.understanding import compliance
 from callscope.understanding.intent import heard, intent_units, intents_from_predictions
 from callscope.understanding.intent_components import torch_threads
 from callscope.understanding.summary import summarize
-from callscope.voice.transcribe import SAMPLE_RATE, WhisperOptions, load_whisper, merge_turns
+from callscope.voice import number_pass
+from callscope.voice.transcribe import SAMPLE_RATE, WhisperOptions, decode_kwargs, load_whisper, merge_turns
 
 log = logging.getLogger("callscope.live")
 
@@ -217,6 +218,7 @@ class LiveSession:
                 speaker=event.speaker,
                 silence_s=self.settings.live_silence_s,
                 max_buffer_s=self.settings.live_max_buffer_s,
+                keep_number_audio=self.resources.whisper.number_pass,
             )
         committed = transcriber.feed(samples)
         return self.transcript_update(committed, speaker=event.speaker)
@@ -226,6 +228,19 @@ class LiveSession:
         committed = [turn for t in self.transcribers.values() for turn in t.flush()]
         self.ended = True
         return self.transcript_update(committed, speaker=None)
+
+    def hear_numbers(self) -> None:
+        """The call's turns that may hold a spoken number heard again, primed for digits, as a posted call's are
+        (`callscope.voice.number_pass`): what that hearing finds is redacted when the contact is stored."""
+        model = getattr(self.resources.decoder, "model", None)
+        if model is None:  # a decoder that is not Whisper (tests)
+            return
+        kwargs = decode_kwargs(self.resources.whisper)
+        for transcriber in self.transcribers.values():
+            for turn, audio, start in transcriber.number_audio:
+                [heard] = number_pass.hear_digits(model, audio, [turn], start, kwargs)
+                turn.digit_words = heard.digit_words
+            transcriber.number_audio.clear()
 
     def transcript_update(self, committed: list[Turn], *, speaker: str | None) -> dict[str, Any]:
         """This step's committed text and every speaker's pending words, redacted like every returned turn."""
@@ -438,6 +453,7 @@ def store_session(session: LiveSession, *, db: Any, tenant: str, send: Callable[
 
     if not session.ended:
         session.finish()
+    session.hear_numbers()
     turns = session.turns(partial=False)
     if not turns:
         return {"stored": False, "detail": "the session has no turns: nothing to store"}

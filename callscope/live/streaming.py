@@ -14,6 +14,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from callscope.contacts import Turn
+from callscope.voice.number_pass import PAD_S, may_hold_number
 from callscope.voice.transcribe import SAMPLE_RATE
 
 log = logging.getLogger("callscope.live")
@@ -127,12 +128,22 @@ class StreamingTranscriber:
 
     VAD_CONTEXT_S = 0.5  # VAD looks at the new chunk plus this much before it
     TURN_GAP_S = 1.5  # a pause this long starts a new turn
+    NUMBER_AUDIO_S = 300.0  # audio kept per speaker for the number pass at most: a long or hostile stream stays small
 
     def __init__(
-        self, decoder: WindowDecoder, *, speaker: str, silence_s: float = 0.8, max_buffer_s: float = 15.0
+        self,
+        decoder: WindowDecoder,
+        *,
+        speaker: str,
+        silence_s: float = 0.8,
+        max_buffer_s: float = 15.0,
+        keep_number_audio: bool = False,
     ) -> None:
         self.decoder, self.speaker = decoder, speaker
         self.silence_s, self.max_buffer_s = silence_s, max_buffer_s
+        self.keep_number_audio = keep_number_audio
+        # (turn, its audio, the audio's start): turns that may hold a spoken number, for the number pass at the end
+        self.number_audio: list[tuple[Turn, np.ndarray, float]] = []
         self.buffer = np.zeros(0, dtype=np.float32)
         self.offset = 0.0  # stream time of buffer[0]
         self.committed: list[Word] = []
@@ -214,17 +225,28 @@ class StreamingTranscriber:
             turn = self.turns[-1]
             turn.text = (turn.text + word.text).strip()
             turn.end = round(word.end, 2)
+            turn.words.append((word.start, word.end, word.text))
             if fragments and fragments[-1].start == turn.start:
                 fragments[-1].text = (fragments[-1].text + word.text).strip()
                 fragments[-1].end = turn.end
             else:
                 fragments.append(Turn(speaker=self.speaker, start=turn.start, end=turn.end, text=word.text.strip()))  # type: ignore[arg-type]
         self.committed.extend(words)
+        if closes_turn and self.turns and self.keep_number_audio and may_hold_number(self.turns[-1].text):
+            self._keep_audio(self.turns[-1])
         if closes_turn:
             self.pending = []
             self._turn_open = False
             self._trim_to(max(self.committed_end, self.stream_s - self.VAD_CONTEXT_S))
         return fragments
+
+    def _keep_audio(self, turn: Turn) -> None:
+        """The closing turn's audio, still in the buffer, kept for the number pass (as much as is left of it)."""
+        first = max(self.offset, turn.start - PAD_S)
+        a, b = (int((t - self.offset) * SAMPLE_RATE) for t in (first, turn.end + PAD_S))
+        clip = self.buffer[a:b]
+        if clip.size and sum(a.size for _, a, _ in self.number_audio) + clip.size <= self.NUMBER_AUDIO_S * SAMPLE_RATE:
+            self.number_audio.append((turn, clip.copy(), first))
 
     def _trim_to(self, stream_time: float) -> None:
         drop = int((stream_time - self.offset) * SAMPLE_RATE)

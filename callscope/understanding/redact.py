@@ -592,6 +592,7 @@ _AMOUNT_OR_DATE = re.compile(
 )
 CUED_DIGITS = 4  # digits after a number cue that make that number, however grouped (in a hearing primed for digits)
 UNCUED_DIGITS = 7  # digits in close groups that make a number without a cue (in a hearing primed for digits)
+_GROUP_GAP_WORDS = 3  # words between two digit groups of one number ("4 I'm 3": digits misheard as words)
 
 
 def _cues(text: str) -> list[tuple[int, int, SpanType]]:
@@ -610,25 +611,29 @@ def _digit_group(run: str) -> bool:
 
 def primed_number(text: str, found: list[tuple[int, int]]) -> tuple[int, int, SpanType] | None:
     """A number in a hearing primed for digits (`callscope.voice.number_pass`) that the rules did not find (`found`):
-    four digits or more after the first number cue ("the account is 12381"), the number announced; without a cue,
-    seven digits or more in groups with at most two words between them ("It's 037. I'm 043. I'm 103.": digits
-    misheard as words). In plain text such groups are too often something else."""
-    cues = _cues(text)
-    runs = [m for m in _DIGIT_RUN.finditer(text, cues[0][1] if cues else 0) if _digit_group(m.group())]
+    digit groups with at most three words between them ("8x48, number 131", "It's 037. I'm 043. I'm 103.": digits
+    misheard as words), four digits or more where a number cue comes before their end ("the account is 12381"),
+    seven or more without one. In plain text such groups are too often something else."""
+    runs = [m for m in _DIGIT_RUN.finditer(text) if _digit_group(m.group())]
     runs = [m for m in runs if not any(a < m.end() and m.start() < b for a, b in found)]
-    if not cues:
-        chains: list[list[re.Match[str]]] = []
-        for run in runs:
-            if chains and len(text[chains[-1][-1].end() : run.start()].split()) <= 2:
-                chains[-1].append(run)
-            else:
-                chains.append([run])
-        runs = max(chains, key=lambda chain: sum(c.isdigit() for m in chain for c in m.group()), default=[])
-    digits = sum(c.isdigit() for m in runs for c in m.group())
-    if digits < (CUED_DIGITS if cues else UNCUED_DIGITS):
+    chains: list[list[re.Match[str]]] = []
+    for run in runs:
+        if chains and len(text[chains[-1][-1].end() : run.start()].split()) <= _GROUP_GAP_WORDS:
+            chains[-1].append(run)
+        else:
+            chains.append([run])
+    cues = _cues(text)
+    numbers = []
+    for chain in chains:
+        digits = sum(c.isdigit() for m in chain for c in m.group())
+        kinds = [kind for start, _, kind in cues if start < chain[-1].start()]
+        if digits >= (CUED_DIGITS if kinds else UNCUED_DIGITS):
+            named = [kind for kind in kinds if kind != "NUMBER"] or ["NUMBER"]
+            numbers.append((digits, chain[0].start(), chain[-1].end(), "CARD" if 13 <= digits <= 19 else named[-1]))
+    if not numbers:
         return None
-    kind = "CARD" if 13 <= digits <= 19 else cues[0][2] if cues else "NUMBER"
-    return runs[0].start(), runs[-1].end(), kind  # type: ignore[return-value]
+    _, start, end, kind = max(numbers)
+    return start, end, kind  # type: ignore[return-value]
 
 
 _NUMBER_KINDS = frozenset({"CARD", "ACCOUNT", "IBAN", "SORT_CODE", "SSN", "PHONE", "NUMBER"})

@@ -99,13 +99,18 @@ def number_regions(turns: Sequence[Turn], speakers: Sequence[object]) -> list[li
     return regions
 
 
+_MORE_DIGITS = re.compile(rf"(?:[\s,.-]+(?:\d+|{_DIGIT_WORD}|oh)\b)*", re.IGNORECASE)
+
+
 def _whole_words(text: str, start: int, end: int) -> tuple[int, int]:
     """`text[start:end]` grown to whole words ("Nero-Nero-Kamon246" is one, though Whisper timed its pieces apart:
-    a number's last piece can fall outside the times), without the spaces and punctuation at its ends."""
+    a number's last piece can fall outside the times) and over the digits right after it (its last digit, heard
+    a little later: "number one, three, one"), without the spaces and punctuation at its ends."""
     start = max(0, start)
     start += len(text[start:end]) - len(text[start:end].lstrip())
     while start > 0 and not text[start - 1].isspace():
         start -= 1
     end += len(re.match(r"\S*", text[end:]).group())  # type: ignore[union-attr]
+    end += len(_MORE_DIGITS.match(text, end).group())  # type: ignore[union-attr]
     piece = re.search(r"\w(?:.*\w)?", text[start:end], re.DOTALL)
     return (start + piece.start(), start + piece.end()) if piece else (start, end)

@@ -206,7 +206,8 @@ class _Segment:
     words: list[_Word]
 
 
-def _decode_kwargs(options: WhisperOptions) -> dict[str, Any]:
+def decode_kwargs(options: WhisperOptions) -> dict[str, Any]:
+    """faster-whisper's `transcribe` arguments for these options (also the number pass's, live or not)."""
     return {
         "language": "en",
         "beam_size": options.beam_size,
@@ -235,12 +236,12 @@ def _decode(model: Any, audio: np.ndarray, options: WhisperOptions) -> Iterable[
     timestamps on; where Whisper ended a chunk early, the speech it left without words is decoded again one window
     at a time, so the words are the sequential ones (`tests/voice/test_transcribe.py`)."""
     if not options.batch_size:
-        return (_segment(seg) for seg in model.transcribe(audio, **_decode_kwargs(options))[0])  # lazy: decodes as read
+        return (_segment(seg) for seg in model.transcribe(audio, **decode_kwargs(options))[0])  # lazy: decodes as read
     from faster_whisper import BatchedInferencePipeline
 
     pipeline = BatchedInferencePipeline(model)
     batched = dict(batch_size=options.batch_size, chunk_length=options.chunk_s, without_timestamps=False,
-                   **_decode_kwargs(options))  # fmt: skip
+                   **decode_kwargs(options))  # fmt: skip
     segments = [_segment(seg) for seg in pipeline.transcribe(audio, **batched)[0]]
     gaps = _speech_without_words(audio, segments, options.vad_threshold)
     if gaps:  # decoded again together, each with a little audio around it; only the words inside it are kept
@@ -302,7 +303,7 @@ def _transcribe_track(
             if words is not None:  # for callscope.voice.diarize: on a mono track the speaker can change inside a turn
                 words.append(timed)
     if options.number_pass:
-        turns = number_pass.hear_digits(model, audio, turns, offset, _decode_kwargs(options))
+        turns = number_pass.hear_digits(model, audio, turns, offset, decode_kwargs(options))
     return turns
 
 

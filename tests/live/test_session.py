@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -22,6 +23,7 @@ from callscope.live.streaming import StreamingTranscriber, Upsampler, Word
 from callscope.settings import Settings, get_settings
 from callscope.understanding import compliance
 from callscope.understanding.intent import Fallback, IntentModel
+from callscope.voice import number_pass
 from tests.conftest import SAMPLES, auth
 
 
@@ -311,6 +313,25 @@ def test_local_agreement_commits_what_two_hypotheses_share(energy_vad: None) -> 
     assert len(decoder.hypotheses) == 0
 
 
+@pytest.mark.parametrize("keep", [True, False])
+def test_a_turn_that_may_hold_a_number_keeps_its_words_and_audio_for_the_number_pass(energy_vad: None, keep: bool):
+    owner: dict[str, StreamingTranscriber] = {}
+    said = [(" My", 2.1, 2.3), (" account", 2.3, 2.8), (" is", 2.8, 3.0), (" 12", 3.0, 3.4), (" 34.", 3.4, 3.8)]
+    decoder = ScriptedDecoder(owner, [[(" Hello", 0.1, 0.6)], said])
+    t = owner["t"] = StreamingTranscriber(decoder, speaker="customer", silence_s=0.8, keep_number_audio=keep)
+    speech, silence = np.full(16000, 0.5, dtype=np.float32), np.zeros(16000, dtype=np.float32)
+    for chunk in (speech, silence, np.concatenate([speech, speech]), silence):
+        t.feed(chunk)
+    assert [x.text for x in t.turns] == ["Hello", "My account is 12 34."]
+    assert t.turns[1].words[-1] == (3.4, 3.8, " 34.")  # word times: where the number pass's digits are looked for
+    if keep:  # only the turn that may hold a number, from a little before its first word to a little after its last
+        [(turn, audio, start)] = t.number_audio
+        assert turn is t.turns[1] and start == pytest.approx(2.1 - number_pass.PAD_S)
+        assert audio.size == pytest.approx((3.8 - 2.1 + 2 * number_pass.PAD_S) * 16000, abs=2)
+    else:
+        assert t.number_audio == []
+
+
 def test_upsampler_doubles_rate_without_clicks() -> None:
     up = Upsampler()
     tone = np.sin(np.arange(1600) * 2 * np.pi * 300 / 8000).astype(np.float32)
@@ -438,6 +459,32 @@ def test_ws_header_auth_turns_and_end_store_the_contact(ws_client: Any, make_key
         and stored["status"] in ("queued", "processing", "done")
     )  # a live worker may already have it
     assert stored["turns"][0]["speaker"] == "customer" and "declined" in stored["turns"][0]["text"]
+
+
+@pytest.mark.slow
+def test_a_number_volunteered_on_a_live_phone_call_is_not_stored(ws_client: Any, make_key: Any) -> None:
+    """A live call's customer reads out an account number in a voice that the live model hears as "The count in
+    8-9-4-8, number 1-3-1", which no text rule takes for a number: the turn's audio is heard again primed for
+    digits when the call ends, as a posted call's is, and the stored contact keeps no digit of it."""
+    from callscope.voice.transcribe import decode
+    from tests.speech import spoken_call
+
+    call = spoken_call([("customer", "I want to move some money. The account is eight nine four eight, double one "
+                                     "three one.")], voices={"agent": ("en-us", 165), "customer": ("en-us+f3", 145)},
+                       phone_line=True)  # fmt: skip
+    _, customer = decode(call)
+    key = make_key("agent")
+    with ws_client.websocket_connect("/v1/live/phone-number-1", headers=auth(key)) as ws:
+        for start in range(0, customer.size, 16000):
+            ws.send_json(pcm_event(customer[start : start + 16000]))
+            assert recv(ws)["type"] == "update"
+        ws.send_json({"type": "end"})
+        end = recv(ws)
+    assert end["stored"] is True
+    stored = ws_client.get(f"/v1/interactions/{end['interaction_id']}", headers=auth(key)).json()
+    said = " ".join(t["text"] for t in stored["turns"] if t["speaker"] == "customer")
+    assert "move some money" in said and re.search(r"\[(?:ACCOUNT|NUMBER)\]", said), said
+    assert not re.findall(r"\b(?:eight|nine|four|one|three)\b|\d", said.lower()), said
 
 
 def test_ws_auth_by_first_message(ws_client: Any, make_key: Any) -> None:

@@ -7,7 +7,7 @@ from callscope.contacts import Turn
 from callscope.storage.store import redactions_of
 from callscope.voice.audio_redaction import pii_spans
 from callscope.voice.number_pass import hear_digits, may_hold_number, number_regions
-from callscope.voice.transcribe import WhisperOptions, _decode_kwargs, load_whisper, transcribe
+from callscope.voice.transcribe import WhisperOptions, decode_kwargs, load_whisper, transcribe
 from tests.audio import encode
 from tests.speech import speak
 
@@ -88,7 +88,7 @@ def test_the_pass_hears_a_read_out_number_again_with_the_real_model():
     said = Turn(speaker="unknown", start=0.5, end=0.5 + line.size / 16000,
                 text="The accounted for big free free one nine one two", words=[(0.5, 1.0, " The")])  # fmt: skip
     chat = Turn(speaker="unknown", start=0.5, end=1.0, text="Thanks so much.", words=[(0.5, 1.0, " Thanks")])
-    again, untouched = hear_digits(model, audio, [said, chat], 0.0, _decode_kwargs(options))
+    again, untouched = hear_digits(model, audio, [said, chat], 0.0, decode_kwargs(options))
     assert untouched.digit_words == []
     heard = "".join(w for *_, w in again.digit_words)
     assert sum(c.isdigit() for c in heard) >= 6, heard
@@ -144,6 +144,7 @@ def test_words_the_rules_left_beside_a_number_join_it():
         ("My account number is 123.", None),  # three: not yet
         ("Account in 1320M, or the 2-31.", "1320M, or the 2-31"),  # dashed groups are digits here, not a date
         ("It's 037. I'm 043. I'm 103.", "037. I'm 043. I'm 103"),  # no cue: seven digits or more in close groups
+        ("They can't be made high in 48, number 131.", "48, number 131"),  # the cue inside the groups
         ("I rang at 10, then 11, then twice more at 12, 13 and 14.", None),  # groups far apart, under seven digits
     ],
 )
