@@ -14,6 +14,7 @@ the agent first asked for the number ("Can I take the long number on the card, p
     .venv/bin/python bench/bench_spoken_numbers.py [--numbers 24] [--skip 12] [--before REV] [--model M] [--json F]
         [--kinds phone,account] [--bands "8 kHz"]
     .venv/bin/python bench/bench_spoken_numbers.py --real-speech   # the pass's cost on real speech without numbers
+    .venv/bin/python bench/bench_spoken_numbers.py --live --numbers 24 --skip 12   # live calls (tiny.en, streaming)
 
 Transcripts are cached in .cache/spoken-numbers/ (git-ignored), keyed by text, voice, band, model and number pass.
 """
@@ -256,6 +257,62 @@ def real_speech(options: WhisperOptions) -> None:
           f"{totals[5]:.2f} | {totals[6]:.2f} (x{totals[6] / totals[5]:.3f}) |")  # fmt: skip
 
 
+def live(cases_voices: list[tuple[Case, tuple[str, int]]], bands: list[str]) -> None:
+    """Live calls (`callscope.live`): each read-out streamed in 0.5 s chunks through the live transcriber (the live
+    profile, tiny.en, greedy), its turns redacted as a live contact is stored, without and with the number pass that
+    runs when the call ends (`LiveSession.hear_numbers`); the pass's time against the streaming decoding's."""
+    import time
+    from types import SimpleNamespace
+
+    from callscope.live.session import LiveSession
+    from callscope.live.streaming import StreamingTranscriber, WhisperWindowDecoder
+    from callscope.storage.store import redactions_of
+    from callscope.voice.transcribe import load_whisper
+
+    settings = get_settings()
+    options = replace(WhisperOptions.from_settings(settings), model=settings.live_whisper_model)
+    decoder = WhisperWindowDecoder(load_whisper(options), beam_size=settings.live_beam_size)
+    rows: dict[tuple[str, str], list[int]] = {}
+    stream_s = pass_s = 0.0
+    for case, voice in cases_voices:
+        for band in bands:
+            clips = []
+            for text in case.said:
+                audio = np.concatenate([np.zeros(8000, np.float32), speak(text, *voice), np.zeros(24000, np.float32)])
+                if band != "wideband":  # as the phone line carries it, at 16 kHz again (the live upsampler's job)
+                    phone = sosfilt(butter(6, [300, 3400], btype="band", fs=16000, output="sos"), audio)
+                    audio = resample_poly(resample_poly(phone, 1, 2), 2, 1).astype(np.float32)
+                clips.append(audio)
+            transcriber = StreamingTranscriber(decoder, speaker="customer", keep_number_audio=True)
+            started = time.perf_counter()
+            for audio in clips:
+                for k in range(0, audio.size, 8000):
+                    transcriber.feed(audio[k : k + 8000])
+            transcriber.flush()
+            stream_s += time.perf_counter() - started
+            started = time.perf_counter()
+            LiveSession.hear_numbers(SimpleNamespace(resources=SimpleNamespace(decoder=decoder, whisper=options),
+                                                     transcribers={"customer": transcriber}))  # type: ignore[arg-type]
+            pass_s += time.perf_counter() - started
+            turns = transcriber.turns
+            allowed = 4 if case.kind.startswith("card") else 0
+            plain = redactions_of([t.model_copy(update={"digit_words": []}) for t in turns])
+            row = rows.setdefault((case.kind, band), [0, 0, 0])
+            row[0] += 1
+            row[1] += digits_left([r.text for r in plain]) <= allowed
+            row[2] += digits_left([r.text for r in redactions_of(turns)]) <= allowed
+        print(f"\r{sum(r[0] for r in rows.values())} clips", end="", file=sys.stderr, flush=True)
+    print(file=sys.stderr)
+    print(f"live model {options.model}; volunteered read-outs redacted in the stored live contact")
+    print("| number | band | read-outs | text rules only | with the number pass |")
+    print("| --- | --- | --- | --- | --- |")
+    for (kind, band), (n, plain, both) in sorted(rows.items()):
+        print(f"| {kind} | {band} | {n} | {plain / n:.3f} | **{both / n:.3f}** |")
+    n, plain, both = (sum(r[k] for r in rows.values()) for k in range(3))
+    print(f"| all | | {n} | {plain / n:.3f} | **{both / n:.3f}** |")
+    print(f"streaming decoding {stream_s:.1f} s, number pass at the end {pass_s:.1f} s (x{pass_s / stream_s:.3f})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--numbers", type=int, default=24, help="numbers of each kind")
@@ -267,6 +324,7 @@ def main() -> None:
     parser.add_argument("--bands", default="wideband,8 kHz", help="comma-separated: wideband, 8 kHz")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--real-speech", action="store_true", help="only the pass's cost on real recorded speech")
+    parser.add_argument("--live", action="store_true", help="live calls: the live transcriber and its number pass")
     args = parser.parse_args()
     options = WhisperOptions.from_settings(get_settings())
     if args.real_speech:
@@ -278,6 +336,10 @@ def main() -> None:
     rows: dict[tuple[str, str], dict[str, int]] = {}
     misses: list[dict] = []
     all_cases = cases(args.numbers)[4 * args.skip :]  # four kinds per number
+    if args.live:
+        voiced = [(c, VOICES[((i + 4 * args.skip) // 4 + (i + 4 * args.skip) % 4) % len(VOICES)])
+                  for i, c in enumerate(all_cases) if c.kind in args.kinds.split(",")]  # fmt: skip
+        return live(voiced, args.bands.split(","))
     for i, case in enumerate(all_cases):
         number, kind_index = divmod(i + 4 * args.skip, 4)
         voice = VOICES[(number + kind_index) % len(VOICES)]  # every kind in every voice

@@ -28,6 +28,8 @@ DIGIT_PROMPT = (  # chosen on the first 12 numbers of each kind (bench/RESULTS.m
 )
 PAD_S = 0.3  # audio kept around the turn: its first and last digit
 LONGEST_S = 30.0  # one Whisper window: a longer turn is heard again in its first 30 s only
+WINDOW_S = 28.0  # turns heard together: their clips and the gaps between them fill at most this much of a window
+GAP_S = 1.0  # silence between two turns heard together: Whisper ends a segment there
 TOKENS_PER_S = 10  # speech is 4-6 tokens a second: a decoder stuck in a loop ("5-5-5-5 ...") is stopped there
 TIME_SLACK_S = 0.05  # a first-hearing word counts as inside a number when its middle is this close to it
 
@@ -48,23 +50,47 @@ def may_hold_number(text: str) -> bool:
 
 def hear_digits(model: Any, audio: np.ndarray, turns: list[Turn], offset: float, decode_kwargs: dict) -> list[Turn]:
     """`turns` (decoded from `audio`, which starts at `offset` s) with `digit_words` set on those that may hold a
-    number: their audio decoded again with the digit prompt."""
-    out = []
-    for turn in turns:
-        if not turn.words or not may_hold_number(turn.text):
-            out.append(turn)
-            continue
-        first = max(0.0, turn.start - offset - PAD_S)
-        last = min(audio.size / SAMPLE_RATE, turn.end - offset + PAD_S, first + LONGEST_S)
-        clip = audio[int(first * SAMPLE_RATE) : int(last * SAMPLE_RATE)]
+    number: their audio decoded again with the digit prompt. The turns' clips are heard together, as many as fit in
+    one Whisper window with a second of silence between them: a window costs the same for 3 s of speech as for 28."""
+    clips = []  # (turn, first, last): seconds in `audio`
+    for i, turn in enumerate(turns):
+        if turn.words and may_hold_number(turn.text):
+            first = max(0.0, turn.start - offset - PAD_S)
+            clips.append((i, first, min(audio.size / SAMPLE_RATE, turn.end - offset + PAD_S, first + LONGEST_S)))
+    heard: dict[int, list[tuple[float, float, str]]] = {i: [] for i, *_ in clips}
+    for group in _windows(clips):
+        pieces, placed, at = [], [], 0.0  # placed: (turn, start and end in the joined audio, first in `audio`)
+        for i, first, last in group:
+            pieces += [np.zeros(int(GAP_S * SAMPLE_RATE), np.float32)] if pieces else []
+            at += GAP_S if placed else 0.0
+            pieces.append(audio[int(first * SAMPLE_RATE) : int(last * SAMPLE_RATE)])
+            placed.append((i, at, at + last - first, first))
+            at += last - first
         kwargs = {**decode_kwargs, "vad_filter": False, "initial_prompt": DIGIT_PROMPT,
-                  "max_new_tokens": int(TOKENS_PER_S * (last - first)) + 16}  # fmt: skip
+                  "max_new_tokens": int(TOKENS_PER_S * at) + 16}  # fmt: skip
         kwargs.pop("vad_parameters", None)
-        segments, _ = model.transcribe(clip, **kwargs)
-        shift = offset + first
-        heard = [(w.start + shift, w.end + shift, w.word) for seg in segments for w in seg.words or []]
-        out.append(turn.model_copy(update={"digit_words": heard}) if heard else turn)
-    return out
+        segments, _ = model.transcribe(np.concatenate(pieces), **kwargs)
+        for word in (w for seg in segments for w in seg.words or []):
+            middle = (word.start + word.end) / 2
+            i, a, _, first = min(placed, key=lambda p: max(p[1] - middle, middle - p[2], 0.0))  # the clip it is in
+            shift = offset + first - a
+            heard[i].append((word.start + shift, word.end + shift, word.word))
+    return [t.model_copy(update={"digit_words": heard[i]}) if heard.get(i) else t for i, t in enumerate(turns)]
+
+
+def _windows(clips: list[tuple[int, float, float]]) -> list[list[tuple[int, float, float]]]:
+    """Consecutive clips in groups whose joined length (with the gaps) fits one window."""
+    groups: list[list[tuple[int, float, float]]] = []
+    length = 0.0
+    for clip in clips:
+        size = clip[2] - clip[1]
+        if groups and length + GAP_S + size <= WINDOW_S:
+            groups[-1].append(clip)
+            length += GAP_S + size
+        else:
+            groups.append([clip])
+            length = size
+    return groups
 
 
 def number_regions(turns: Sequence[Turn], speakers: Sequence[object]) -> list[list[tuple[int, int, str, str | None]]]:

@@ -6,7 +6,7 @@ import pytest
 from callscope.contacts import Turn
 from callscope.storage.store import redactions_of
 from callscope.voice.audio_redaction import pii_spans
-from callscope.voice.number_pass import hear_digits, may_hold_number, number_regions
+from callscope.voice.number_pass import DIGIT_PROMPT, hear_digits, may_hold_number, number_regions
 from callscope.voice.transcribe import WhisperOptions, decode_kwargs, load_whisper, transcribe
 from tests.audio import encode
 from tests.speech import speak
@@ -164,3 +164,37 @@ def test_a_number_region_takes_whole_words_though_whisper_timed_their_pieces_apa
     turn = Turn(speaker="customer", start=0.0, end=5.7, text=text, words=words, digit_words=digits)
     [stored] = redactions_of([turn])
     assert stored.text == "My model is [NUMBER]."  # "-Kamon246" ends after the digit hearing's last digit
+
+
+class _ScriptedModel:
+    """Whisper's `transcribe` as the number pass calls it: records each call, answers words at given times."""
+
+    def __init__(self, words: list[tuple[float, float, str]]) -> None:
+        self.words, self.calls = words, []
+
+    def transcribe(self, audio: np.ndarray, **kwargs):
+        from types import SimpleNamespace
+
+        self.calls.append((audio.size / 16000, kwargs["initial_prompt"], kwargs["max_new_tokens"]))
+        return [SimpleNamespace(words=[SimpleNamespace(start=a, end=b, word=w) for a, b, w in self.words])], None
+
+
+def test_turns_heard_again_share_one_window_and_each_gets_its_own_words_back():
+    turns = [Turn(speaker="customer", start=1.0, end=2.0, text="my number is 1234", words=[(1.0, 2.0, " x")]),
+             Turn(speaker="customer", start=5.0, end=6.0, text="Hello there.", words=[(5.0, 6.0, " x")]),
+             Turn(speaker="customer", start=10.0, end=11.0, text="5678", words=[(10.0, 11.0, " x")])]  # fmt: skip
+    model = _ScriptedModel([(0.5, 1.2, " 1234"), (3.0, 3.8, " 5678.")])  # in the joined audio: 1.6 s, 1 s gap, 1.6 s
+    first, hello, last = hear_digits(model, np.zeros(20 * 16000, np.float32), turns, 0.0, {})
+    assert [(round(seconds, 2), prompt) for seconds, prompt, _ in model.calls] == [(4.2, DIGIT_PROMPT)]  # one window
+    assert [(round(a, 2), round(b, 2), w) for a, b, w in first.digit_words] == [(1.2, 1.9, " 1234")]
+    assert [(round(a, 2), round(b, 2), w) for a, b, w in last.digit_words] == [(10.1, 10.9, " 5678.")]
+    assert hello.digit_words == []  # nothing in it that may be a number: not heard again
+
+
+def test_turns_too_long_to_share_a_window_are_heard_in_the_next():
+    turns = [Turn(speaker="customer", start=k * 20.0, end=k * 20.0 + 12, text="account 12345678", words=[(0, 1, " x")])
+             for k in range(3)]  # fmt: skip
+    model = _ScriptedModel([])
+    hear_digits(model, np.zeros(80 * 16000, np.float32), turns, 0.0, {})
+    assert [round(seconds, 1) for seconds, *_ in model.calls] == [25.9, 12.6]  # 12.3 + 1 + 12.6, then the third
+    assert all(abs(tokens - (10 * seconds + 16)) <= 1 for seconds, _, tokens in model.calls)  # loops stop there
