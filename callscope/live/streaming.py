@@ -243,9 +243,10 @@ class StreamingTranscriber:
     def _keep_audio(self, turn: Turn) -> None:
         """The closing turn's audio, still in the buffer, kept for the number pass (as much as is left of it)."""
         first = max(self.offset, turn.start - PAD_S)
-        a, b = (int((t - self.offset) * SAMPLE_RATE) for t in (first, turn.end + PAD_S))
-        clip = self.buffer[a:b]
-        if clip.size and sum(a.size for _, a, _ in self.number_audio) + clip.size <= self.NUMBER_AUDIO_S * SAMPLE_RATE:
+        lo, hi = (int((t - self.offset) * SAMPLE_RATE) for t in (first, turn.end + PAD_S))
+        clip = self.buffer[lo:hi]
+        kept = sum(audio.size for _, audio, _ in self.number_audio)
+        if clip.size and kept + clip.size <= self.NUMBER_AUDIO_S * SAMPLE_RATE:
             self.number_audio.append((turn, clip.copy(), first))
 
     def _trim_to(self, stream_time: float) -> None:

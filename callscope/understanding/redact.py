@@ -718,10 +718,10 @@ def _number_tails(texts: list[str], speakers: list[object], done: list[Redaction
             ended[who] = number.group(1)
         else:
             ended.pop(who, None)
-        start = _cued_tail(text) if not out[i].spans else None
+        digits_at_end = _cued_tail(text) if not out[i].spans else None
         cued.pop(who, None)
-        if start is not None:
-            cued[who] = (i, start)
+        if digits_at_end is not None:
+            cued[who] = (i, digits_at_end)
         if len(text.split()) > _AGENT_ACK_WORDS:
             ended = {k: v for k, v in ended.items() if k == who}
             cued = {k: v for k, v in cued.items() if k == who}

@@ -61,8 +61,9 @@ def hear_digits(model: Any, audio: np.ndarray, turns: list[Turn], offset: float,
     for group in _windows(clips):
         pieces, placed, at = [], [], 0.0  # placed: (turn, start and end in the joined audio, first in `audio`)
         for i, first, last in group:
-            pieces += [np.zeros(int(GAP_S * SAMPLE_RATE), np.float32)] if pieces else []
-            at += GAP_S if placed else 0.0
+            if placed:
+                pieces.append(np.zeros(int(GAP_S * SAMPLE_RATE), np.float32))
+                at += GAP_S
             pieces.append(audio[int(first * SAMPLE_RATE) : int(last * SAMPLE_RATE)])
             placed.append((i, at, at + last - first, first))
             at += last - first

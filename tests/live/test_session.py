@@ -313,22 +313,25 @@ def test_local_agreement_commits_what_two_hypotheses_share(energy_vad: None) -> 
     assert len(decoder.hypotheses) == 0
 
 
-@pytest.mark.parametrize("keep", [True, False])
-def test_a_turn_that_may_hold_a_number_keeps_its_words_and_audio_for_the_number_pass(energy_vad: None, keep: bool):
+@pytest.mark.parametrize(("keep", "most_s"), [(True, 300.0), (False, 300.0), (True, 1.0)])
+def test_a_turn_that_may_hold_a_number_keeps_its_words_and_audio_for_the_number_pass(
+    energy_vad: None, keep: bool, most_s: float
+) -> None:
     owner: dict[str, StreamingTranscriber] = {}
     said = [(" My", 2.1, 2.3), (" account", 2.3, 2.8), (" is", 2.8, 3.0), (" 12", 3.0, 3.4), (" 34.", 3.4, 3.8)]
     decoder = ScriptedDecoder(owner, [[(" Hello", 0.1, 0.6)], said])
     t = owner["t"] = StreamingTranscriber(decoder, speaker="customer", silence_s=0.8, keep_number_audio=keep)
+    t.NUMBER_AUDIO_S = most_s
     speech, silence = np.full(16000, 0.5, dtype=np.float32), np.zeros(16000, dtype=np.float32)
     for chunk in (speech, silence, np.concatenate([speech, speech]), silence):
         t.feed(chunk)
     assert [x.text for x in t.turns] == ["Hello", "My account is 12 34."]
     assert t.turns[1].words[-1] == (3.4, 3.8, " 34.")  # word times: where the number pass's digits are looked for
-    if keep:  # only the turn that may hold a number, from a little before its first word to a little after its last
+    if keep and most_s > 3:  # only the turn that may hold a number, from a little before its first to after its last
         [(turn, audio, start)] = t.number_audio
         assert turn is t.turns[1] and start == pytest.approx(2.1 - number_pass.PAD_S)
         assert audio.size == pytest.approx((3.8 - 2.1 + 2 * number_pass.PAD_S) * 16000, abs=2)
-    else:
+    else:  # not kept, or more than the audio a speaker may keep for it
         assert t.number_audio == []
 
 
