@@ -237,10 +237,11 @@ class LiveSession:
             return
         kwargs = decode_kwargs(self.resources.whisper)
         for transcriber in self.transcribers.values():
-            for turn, audio, start in transcriber.number_audio:
-                [heard] = number_pass.hear_digits(model, audio, [turn], start, kwargs)
-                turn.digit_words = heard.digit_words
-            transcriber.number_audio.clear()
+            kept = transcriber.number_audio
+            words = number_pass.hear_clips(model, [(audio, start) for _, audio, start in kept], kwargs)
+            for (turn, _, _), digit_words in zip(kept, words, strict=True):
+                turn.digit_words = digit_words
+            transcriber.number_audio = []
 
     def transcript_update(self, committed: list[Turn], *, speaker: str | None) -> dict[str, Any]:
         """This step's committed text and every speaker's pending words, redacted like every returned turn."""

@@ -32,6 +32,7 @@ WINDOW_S = 28.0  # turns heard together: their clips and the gaps between them f
 GAP_S = 1.0  # silence between two turns heard together: Whisper ends a segment there
 TOKENS_PER_S = 10  # speech is 4-6 tokens a second: a decoder stuck in a loop ("5-5-5-5 ...") is stopped there
 TIME_SLACK_S = 0.05  # a first-hearing word counts as inside a number when its middle is this close to it
+Word = tuple[float, float, str]  # (start, end, word) in seconds of the call, as Whisper spelled the word
 
 _DIGIT_WORD = r"zero|nought|one|two|three|four|five|six|seven|eight|nine|double|triple"
 _TOKENS = re.compile(rf"\d+|\b(?:{_DIGIT_WORD})\b", re.IGNORECASE)
@@ -50,47 +51,53 @@ def may_hold_number(text: str) -> bool:
 
 def hear_digits(model: Any, audio: np.ndarray, turns: list[Turn], offset: float, decode_kwargs: dict) -> list[Turn]:
     """`turns` (decoded from `audio`, which starts at `offset` s) with `digit_words` set on those that may hold a
-    number: their audio decoded again with the digit prompt. The turns' clips are heard together, as many as fit in
-    one Whisper window with a second of silence between them: a window costs the same for 3 s of speech as for 28."""
-    clips = []  # (turn, first, last): seconds in `audio`
-    for i, turn in enumerate(turns):
-        if turn.words and may_hold_number(turn.text):
-            first = max(0.0, turn.start - offset - PAD_S)
-            clips.append((i, first, min(audio.size / SAMPLE_RATE, turn.end - offset + PAD_S, first + LONGEST_S)))
-    heard: dict[int, list[tuple[float, float, str]]] = {i: [] for i, *_ in clips}
-    for group in _windows(clips):
-        pieces, placed, at = [], [], 0.0  # placed: (turn, start and end in the joined audio, first in `audio`)
-        for i, first, last in group:
+    number: their audio decoded again with the digit prompt (`hear_clips`)."""
+    wanted = {i: max(0.0, t.start - offset - PAD_S) for i, t in enumerate(turns) if t.words and may_hold_number(t.text)}
+    clips = []
+    for i, first in wanted.items():
+        last = min(audio.size / SAMPLE_RATE, turns[i].end - offset + PAD_S, first + LONGEST_S)
+        clips.append((audio[int(first * SAMPLE_RATE) : int(last * SAMPLE_RATE)], offset + first))
+    heard = dict(zip(wanted, hear_clips(model, clips, decode_kwargs), strict=True))
+    return [t.model_copy(update={"digit_words": heard[i]}) if heard.get(i) else t for i, t in enumerate(turns)]
+
+
+def hear_clips(model: Any, clips: Sequence[tuple[np.ndarray, float]], decode_kwargs: dict) -> list[list[Word]]:
+    """The words of each clip (its audio and where it starts, in seconds) decoded with the digit prompt, timed as the
+    clip is. Clips are heard together, as many as fit in one Whisper window with a second of silence between them:
+    a window costs the same for 3 s of speech as for 28."""
+    heard: list[list[Word]] = [[] for _ in clips]
+    for group in _windows([(k, audio.size / SAMPLE_RATE) for k, (audio, _) in enumerate(clips)]):
+        pieces, placed, at = [], [], 0.0  # placed: (clip, its start and end in the joined audio)
+        for k, seconds in group:
             if placed:
                 pieces.append(np.zeros(int(GAP_S * SAMPLE_RATE), np.float32))
                 at += GAP_S
-            pieces.append(audio[int(first * SAMPLE_RATE) : int(last * SAMPLE_RATE)])
-            placed.append((i, at, at + last - first, first))
-            at += last - first
+            pieces.append(clips[k][0])
+            placed.append((k, at, at + seconds))
+            at += seconds
         kwargs = {**decode_kwargs, "vad_filter": False, "initial_prompt": DIGIT_PROMPT,
                   "max_new_tokens": int(TOKENS_PER_S * at) + 16}  # fmt: skip
         kwargs.pop("vad_parameters", None)
         segments, _ = model.transcribe(np.concatenate(pieces), **kwargs)
         for word in (w for seg in segments for w in seg.words or []):
             middle = (word.start + word.end) / 2
-            i, a, _, first = min(placed, key=lambda p: max(p[1] - middle, middle - p[2], 0.0))  # the clip it is in
-            shift = offset + first - a
-            heard[i].append((word.start + shift, word.end + shift, word.word))
-    return [t.model_copy(update={"digit_words": heard[i]}) if heard.get(i) else t for i, t in enumerate(turns)]
+            k, a, _ = min(placed, key=lambda p: max(p[1] - middle, middle - p[2], 0.0))  # the clip it is in
+            shift = clips[k][1] - a
+            heard[k].append((word.start + shift, word.end + shift, word.word))
+    return heard
 
 
-def _windows(clips: list[tuple[int, float, float]]) -> list[list[tuple[int, float, float]]]:
-    """Consecutive clips in groups whose joined length (with the gaps) fits one window."""
-    groups: list[list[tuple[int, float, float]]] = []
+def _windows(clips: list[tuple[int, float]]) -> list[list[tuple[int, float]]]:
+    """Consecutive (clip, seconds) in groups whose joined length (with the gaps) fits one window."""
+    groups: list[list[tuple[int, float]]] = []
     length = 0.0
     for clip in clips:
-        size = clip[2] - clip[1]
-        if groups and length + GAP_S + size <= WINDOW_S:
+        if groups and length + GAP_S + clip[1] <= WINDOW_S:
             groups[-1].append(clip)
-            length += GAP_S + size
+            length += GAP_S + clip[1]
         else:
             groups.append([clip])
-            length = size
+            length = clip[1]
     return groups
 
 
