@@ -232,6 +232,8 @@ class LiveSession:
     def hear_numbers(self) -> None:
         """The call's turns that may hold a spoken number heard again, primed for digits, as a posted call's are
         (`callscope.voice.number_pass`): what that hearing finds is redacted when the contact is stored."""
+        if not any(t.number_audio for t in self.transcribers.values()):  # a chat, or no number said: no model needed
+            return
         model = getattr(self.resources.decoder, "model", None)
         if model is None:  # a decoder that is not Whisper (tests)
             return

@@ -335,6 +335,15 @@ def test_a_turn_that_may_hold_a_number_keeps_its_words_and_audio_for_the_number_
         assert t.number_audio == []
 
 
+def test_a_chat_that_ends_loads_no_whisper_model(resources: LiveResources, clock: Clock) -> None:
+    fresh = dataclasses.replace(resources, _decoder=None)
+    session = LiveSession("s-chat-ends", fresh, clock=clock)
+    handle_event(session, turn("customer", "My account number is 12345678, call me on 07700 900123"))
+    session.finish()
+    session.hear_numbers()
+    assert fresh._decoder is None  # only audio turns are heard again: a chat needs no Whisper
+
+
 def test_upsampler_doubles_rate_without_clicks() -> None:
     up = Upsampler()
     tone = np.sin(np.arange(1600) * 2 * np.pi * 300 / 8000).astype(np.float32)
