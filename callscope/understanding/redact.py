@@ -595,6 +595,11 @@ UNCUED_DIGITS = 7  # digits in close groups that make a number without a cue (in
 _GROUP_GAP_WORDS = 3  # words between two digit groups of one number ("4 I'm 3": digits misheard as words)
 
 
+def _card_by_length(digits: int, kind: SpanType) -> SpanType:
+    """13-19 digits that a cue announced as something else are still a card's length: redacted as a card."""
+    return "CARD" if 13 <= digits <= 19 else kind
+
+
 def _cues(text: str) -> list[tuple[int, int, SpanType]]:
     """The number cues of a text ("sort code", "my mobile", "the long number") with the kind each announces."""
     cues = [(m.start(), m.end(), _CONTEXT_KIND[m.lastgroup]) for m in _CONTEXT.finditer(text)]
@@ -629,7 +634,7 @@ def primed_number(text: str, found: list[tuple[int, int]]) -> tuple[int, int, Sp
         kinds = [kind for start, _, kind in cues if start < chain[-1].start()]
         if digits >= (CUED_DIGITS if kinds else UNCUED_DIGITS):
             named = [kind for kind in kinds if kind != "NUMBER"] or ["NUMBER"]
-            numbers.append((digits, chain[0].start(), chain[-1].end(), "CARD" if 13 <= digits <= 19 else named[-1]))
+            numbers.append((digits, chain[0].start(), chain[-1].end(), _card_by_length(digits, named[-1])))
     if not numbers:
         return None
     _, start, end, kind = max(numbers)
@@ -676,7 +681,7 @@ def _heard_last4(hits: list[_Hit], regions: list[_Hit]) -> list[_Hit]:
 
 
 _ONLY_DIGITS = re.compile(rf"\W*((?:\d+|{_DIGIT_WORD})(?:\W+(?:\d+|{_DIGIT_WORD})){{0,3}})\W*", re.IGNORECASE)
-_ENDS_IN_NUMBER = re.compile(r"\[(CARD|ACCOUNT|IBAN|SORT_CODE|SSN|PHONE|NUMBER)\]\W*$")
+_ENDS_IN_NUMBER = re.compile(rf"\[({'|'.join(sorted(_NUMBER_KINDS))})\]\W*$")
 
 
 _CUED_TAIL = re.compile(r"(?:\W+[a-z']+){0,2}?\W+(\d(?:[\d\s,-]*\d)?)\W*", re.IGNORECASE)
@@ -710,7 +715,7 @@ def _number_tails(texts: list[str], speakers: list[object], done: list[Redaction
             j, (a, b, kind) = cued[who]
             digits = len(_spoken_digits(texts[j][a:b])) + len(_spoken_digits(tail.group(1)))
             if digits >= CUED_DIGITS:
-                kind = "CARD" if 13 <= digits <= 19 else kind
+                kind = _card_by_length(digits, kind)
                 out[j] = _apply(texts[j], [_Hit(a, b, kind)])
                 out[i] = _apply(text, [_Hit(tail.start(1), tail.end(1), kind)])
         number = _ENDS_IN_NUMBER.search(out[i].text)
