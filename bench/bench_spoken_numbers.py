@@ -264,6 +264,8 @@ def live(cases_voices: list[tuple[Case, tuple[str, int]]], bands: list[str]) -> 
     import time
     from types import SimpleNamespace
 
+    from faster_whisper.audio import decode_audio
+
     from callscope.live.session import LiveSession
     from callscope.live.streaming import StreamingTranscriber, WhisperWindowDecoder
     from callscope.storage.store import redactions_of
@@ -279,10 +281,7 @@ def live(cases_voices: list[tuple[Case, tuple[str, int]]], bands: list[str]) -> 
             clips = []
             for text in case.said:
                 audio = np.concatenate([np.zeros(8000, np.float32), speak(text, *voice), np.zeros(24000, np.float32)])
-                if band != "wideband":  # as the phone line carries it, at 16 kHz again (the live upsampler's job)
-                    phone = sosfilt(butter(6, [300, 3400], btype="band", fs=16000, output="sos"), audio)
-                    audio = resample_poly(resample_poly(phone, 1, 2), 2, 1).astype(np.float32)
-                clips.append(audio)
+                clips.append(decode_audio(io.BytesIO(heard(audio, band)), sampling_rate=16000))  # as the line has it
             transcriber = StreamingTranscriber(decoder, speaker="customer", keep_number_audio=True)
             started = time.perf_counter()
             for audio in clips:
