@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import hashlib
 import json
 import logging
 import threading
@@ -25,9 +27,10 @@ from starlette.routing import Match
 from api import live, metrics, reports
 from api.batching import IngestBatcher, store_one
 from api.enqueue import send_task
-from callscope.access import ratelimit
-from callscope.contacts import ContactMeta, parse_text_body, turns_from_body
-from callscope.errors import InvalidInput, NotFound, StoreUnavailable
+from api.guard import RequestGuard
+from callscope.access import scrub
+from callscope.contacts import ContactMeta, load_json, parse_text_body, turns_from_body
+from callscope.errors import Conflict, InvalidInput, NotFound, StoreUnavailable
 from callscope.pipeline.analysis import Resources, analyze_turns
 from callscope.pipeline.jobs import tenant_resources
 from callscope.prediction import learning
@@ -40,6 +43,7 @@ from callscope.understanding.redact import redact_many
 from callscope.voice.transcribe import probe
 
 log = logging.getLogger("callscope.api")
+scrub.install()  # no key, credential, query value or PII number in any log line of the API process
 
 
 def _sweep_forever(stop: threading.Event) -> None:
@@ -179,14 +183,7 @@ async def principal(
             found = await run_in_threadpool(_authenticate_cached, credentials.credentials)  # the rest: cached
     if found is None:
         raise HTTPException(401, "invalid API key", headers={"WWW-Authenticate": "Bearer"})
-    settings = get_settings()
-    if settings.rate_limit_per_minute > 0:
-        allowed, reset_s = await run_in_threadpool(
-            ratelimit.allow, settings.broker_url, key_prefix=found.key_prefix, per_minute=settings.rate_limit_per_minute
-        )
-        if not allowed:
-            raise HTTPException(429, "rate limit exceeded for this API key", headers={"Retry-After": str(reset_s)})
-    return found
+    return found  # rate limits: `api.guard`, for every route
 
 
 def requires(permission: str) -> Any:
@@ -214,6 +211,11 @@ def _invalid(_request: Request, exc: InvalidInput) -> JSONResponse:
 def _store_down(_request: Request, exc: StoreUnavailable) -> JSONResponse:
     log.warning("%s", exc)
     return JSONResponse({"detail": f"{exc}, retry later"}, status_code=503, headers={"Retry-After": "5"})
+
+
+@app.exception_handler(Conflict)
+def _conflict(_request: Request, exc: Conflict) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, status_code=409)
 
 
 @app.exception_handler(NotFound)
@@ -245,8 +247,7 @@ def _database_down(_request: Request, _exc: OperationalError) -> JSONResponse:
 
 
 class ObserveRequests:
-    """Pure ASGI middleware (cheaper per request than `@app.middleware`): request metrics, and NUL bytes in query
-    strings refused (no text field may hold one; PostgreSQL refuses them)."""
+    """Pure ASGI middleware (cheaper per request than `@app.middleware`): request metrics."""
 
     def __init__(self, asgi: Any) -> None:
         self.asgi = asgi
@@ -254,9 +255,6 @@ class ObserveRequests:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return await self.asgi(scope, receive, send)
-        if b"%00" in scope.get("query_string", b""):
-            refusal = JSONResponse({"detail": "NUL bytes are not allowed in query parameters"}, status_code=422)
-            return await refusal(scope, receive, send)
         started, status = time.perf_counter(), 500
 
         async def send_observed(message: dict[str, Any]) -> None:
@@ -272,7 +270,8 @@ class ObserveRequests:
             metrics.observe_request(route, scope["method"], status, time.perf_counter() - started)
 
 
-app.add_middleware(ObserveRequests)
+app.add_middleware(RequestGuard)  # body limits, JSON checks and rate limits before any route
+app.add_middleware(ObserveRequests)  # outermost: the guard's refusals are counted too
 
 
 @app.get("/healthz", tags=["ops"])
@@ -284,6 +283,9 @@ def healthz() -> dict[str, str]:
 def prometheus_metrics(_who: MetricsReader, session: SessionDep) -> Response:
     body, content_type = metrics.render(session)
     return Response(body, media_type=content_type)
+
+
+LARGE_CONTACT_CHARS = 20_000  # a contact this long is redacted on its own, not in a batch others wait on
 
 
 class Accepted(BaseModel):
@@ -304,12 +306,27 @@ async def _read_upload(
         raise InvalidInput(f"the recording is over the limit of {settings.max_upload_bytes} bytes", 413)
     raw_meta = form.get("metadata") or "{}"
     try:
-        meta = json.loads(raw_meta if isinstance(raw_meta, str) else await raw_meta.read())
-    except ValueError as exc:
-        raise InvalidInput(f"field `metadata` is not valid JSON: {exc}", 400) from exc
+        meta = load_json(raw_meta if isinstance(raw_meta, str) else await raw_meta.read())
+    except InvalidInput as exc:
+        raise InvalidInput(f"field `metadata`: {exc}", 400) from exc
     if not isinstance(meta, dict):
         raise InvalidInput("field `metadata` must be a JSON object", 400)
     return upload, upload.filename, upload.content_type, meta
+
+
+def _recording_hash(audio: Any, meta: dict[str, Any], agent_channel: str | None) -> str:
+    """What an Idempotency-Key of a recording answers for: the audio's bytes and the metadata sent with them."""
+    digest = hashlib.sha256(json.dumps([meta, agent_channel], sort_keys=True).encode())
+    audio.seek(0)
+    while chunk := audio.read(1024 * 1024):
+        digest.update(chunk)
+    audio.seek(0)
+    return digest.hexdigest()
+
+
+def _body_hash(payload: Any) -> str:
+    """What an Idempotency-Key of a text contact answers for: its body, whatever the order of its fields."""
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
 async def _accept_recording(request: Request, settings: Settings, tenant: str, key: str | None) -> Any:
@@ -321,9 +338,11 @@ async def _accept_recording(request: Request, settings: Settings, tenant: str, k
         duration = await run_in_threadpool(probe, upload.file)
         if duration is not None and duration > settings.max_audio_seconds:
             raise InvalidInput(f"the recording is longer than the limit of {settings.max_audio_seconds:.0f} s", 413)
+        request_hash = await run_in_threadpool(_recording_hash, upload.file, meta, agent_channel) if key else None
         return await run_in_threadpool(
             partial(store_one, tenant=tenant, channel="voice", meta=_meta(meta), idempotency_key=key,
-                    audio=upload.file, filename=filename, content_type=audio_type, agent_channel=agent_channel)
+                    audio=upload.file, filename=filename, content_type=audio_type, agent_channel=agent_channel,
+                    request_hash=request_hash)
         )  # fmt: skip
     finally:
         await upload.close()
@@ -366,27 +385,25 @@ async def _accept_recording(request: Request, settings: Settings, tenant: str, k
 )
 async def post_interaction(request: Request, who: Ingest, settings: SettingsDep, response: Response) -> Accepted:
     """Store a contact safely, then queue it; answers 202 with its id (a repeated Idempotency-Key: the same id)."""
-    declared = int(request.headers.get("content-length") or 0)
-    if declared > settings.max_upload_bytes:
-        raise InvalidInput(f"the request is over the limit of {settings.max_upload_bytes} bytes", 413)
     key = request.headers.get("idempotency-key")
+    store.idempotency_digest(key)  # a key too long or not printable: 422 before anything is read or batched
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
         accepted = await _accept_recording(request, settings, who.tenant, key)
         if isinstance(accepted, Exception):
             raise accepted
     elif content_type.startswith("application/json"):
-        raw = await request.body()
-        if len(raw) > settings.max_text_chars * 4:
-            raise InvalidInput("the body is too large", 413)
-        try:
-            payload = json.loads(raw)
-        except ValueError as exc:
-            raise InvalidInput(f"malformed JSON: {exc}", 400) from exc
+        payload = getattr(request.state, "json", None)  # parsed and checked once, by `api.guard`
         body = parse_text_body(payload)
+        turns = turns_from_body(body)
         contact = store.NewTextContact(who.tenant, body.channel, ContactMeta.model_validate(body.model_dump()), key,
-                                       turns_from_body(body))  # fmt: skip
-        accepted = await request.app.state.batcher.submit(contact)  # stored and queued with others (group commit)
+                                       turns, _body_hash(payload) if key else None)  # fmt: skip
+        if sum(len(t.text) for t in turns) > LARGE_CONTACT_CHARS:  # stored on its own: no batch waits for it
+            accepted = await run_in_threadpool(partial(store_one, **dataclasses.asdict(contact)))
+        else:
+            accepted = await request.app.state.batcher.submit(contact)  # stored and queued with others (group commit)
+        if isinstance(accepted, Exception):
+            raise accepted
     else:
         raise InvalidInput("send a JSON body (SMS or chat) or a multipart audio upload", 415)
     if not accepted.created:

@@ -14,9 +14,10 @@ from typing import Any
 
 import anyio
 from fastapi import HTTPException
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 
 from api.enqueue import send_task
+from callscope.errors import CallscopeError, InvalidInput
 from callscope.pipeline.jobs import next_task
 from callscope.settings import get_settings
 from callscope.storage import store
@@ -31,14 +32,18 @@ QUEUE_UNAVAILABLE = HTTPException(
 
 
 def store_and_queue(contacts: list[store.NewTextContact]) -> list[store.Accepted | Exception]:
-    """Commit the batch, then publish its analysis tasks; a contact whose publish failed answers 503."""
+    """Commit the batch, then publish its analysis tasks; a contact whose publish failed answers 503.
+
+    Each request of a batch stands alone: when the batch's insert fails (a key inserted concurrently by another
+    API process, a value the database refuses), every contact is stored again on its own, and only the one at fault
+    gets the error."""
     with get_sessionmaker(get_settings().resolved_database_url)() as session:
         try:
             answers = store.create_text_interactions(session, contacts)
-        except IntegrityError:  # an idempotency key inserted concurrently by another API process
+        except (IntegrityError, DataError):
             session.rollback()
-            return [store_one(**asdict(c)) for c in contacts]
-        pending = [a for a in answers if a.needs_queue]
+            return [_alone(c) for c in contacts]
+        pending = [a for a in answers if isinstance(a, store.Accepted) and a.needs_queue]
         if not pending:
             return list(answers)
         try:
@@ -52,6 +57,15 @@ def store_and_queue(contacts: list[store.NewTextContact]) -> list[store.Accepted
         if earlier:
             store.mark_enqueued(session, earlier)
         return list(answers)
+
+
+def _alone(contact: store.NewTextContact) -> store.Accepted | Exception:
+    try:
+        return store_one(**asdict(contact))
+    except DataError:
+        return InvalidInput("a value cannot be stored: a number out of range or text the database refuses")
+    except CallscopeError as exc:
+        return exc
 
 
 def store_one(**contact: Any) -> store.Accepted | Exception:

@@ -8,10 +8,9 @@ with an `end` event, an idle timeout or a disconnect; the contact is then stored
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from api.enqueue import send_task
+from callscope.access import ratelimit
+from callscope.contacts import load_json
+from callscope.errors import InvalidInput
 from callscope.live.events import error_event
 from callscope.live.session import (
     LiveResources,
@@ -63,6 +65,11 @@ def _authenticate(key: str) -> store.Principal | None:
         return store.authenticate(db, key=key)
 
 
+def _used_before(tenant: str, session_id: str) -> bool:
+    with _db() as db:
+        return store.idempotency_key_used(db, tenant=tenant, key=session_id, namespace="live")
+
+
 def _tenant_analysis(resources: LiveResources, tenant: str) -> Any:
     """The tenant's own intent model and routes for this session, when it has fitted one."""
     from callscope.pipeline.jobs import tenant_resources
@@ -103,10 +110,10 @@ async def _credentials(websocket: WebSocket, timeout_s: float) -> tuple[str | No
         return key.strip(), None
     try:
         first = await asyncio.wait_for(websocket.receive_text(), timeout_s)
-        message = json.loads(first)
+        message = load_json(first)
     except TimeoutError:
         return None, f"no credentials within {timeout_s:g} s: send `Authorization: Bearer <key>` or an auth message"
-    except (ValueError, KeyError):
+    except (InvalidInput, KeyError):
         return None, 'the first message must be {"type": "auth", "key": "..."} (or send the Authorization header)'
     if not (isinstance(message, dict) and message.get("type") == "auth" and isinstance(message.get("key"), str)):
         return None, 'the first message must be {"type": "auth", "key": "..."} (or send the Authorization header)'
@@ -128,11 +135,15 @@ async def live_session(websocket: WebSocket, session_id: str) -> None:
         return
     who = await run_in_threadpool(_authenticate, key) if key else None
     if who is None:
+        address = websocket.client.host if websocket.client else "unknown"
+        await run_in_threadpool(partial(ratelimit.note_failure, settings.broker_url, address=address))
         return await _refuse(websocket, problem or "invalid API key")
     if not who.may("analyze"):
         return await _refuse(websocket, f"role {who.role!r} may not analyze")
     if (who.tenant, session_id) in _active:
         return await _refuse(websocket, f"session {session_id} is already open")
+    if await run_in_threadpool(_used_before, who.tenant, session_id):
+        return await _refuse(websocket, f"session id {session_id} was used before: a new call needs a new id")
     _active.add((who.tenant, session_id))
     try:
         await _run(websocket, session_id, who, via_message=not websocket.headers.get("authorization"))

@@ -6,6 +6,8 @@ recordings become turns in `callscope.voice.transcribe`.
 
 from __future__ import annotations
 
+import json
+import math
 import re
 from datetime import datetime
 from typing import Any, Literal
@@ -14,6 +16,8 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 
 from callscope.errors import InvalidInput
 
+# Every kind of PII placeholder redaction writes (`[CARD]`, ...): the one table of them
+PII_KINDS = ("CARD", "ACCOUNT", "IBAN", "SORT_CODE", "SSN", "PHONE", "EMAIL", "PERSON", "NUMBER", "PIN")
 Speaker = Literal["agent", "customer", "bot", "unknown"]
 Channel = Literal["voice", "sms", "chat"]
 TEXT_CHANNELS = ("sms", "chat")
@@ -92,6 +96,63 @@ class ChatBody(ContactMeta):
 
 
 TextBody = SmsBody | ChatBody
+
+
+MAX_JSON_DEPTH = 32  # no body Callscope reads nests deeper than a few levels
+
+
+def _reject_constant(name: str) -> Any:
+    raise InvalidInput(f"{name} is not a JSON number Callscope accepts (only finite numbers)", 422)
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise InvalidInput(f"the number {text[:40]} is out of range", 422)
+    return value
+
+
+def _big_int(text: str) -> int:
+    if len(text.lstrip("-")) > 20:  # 64-bit integers and a little more; nothing stored is larger
+        raise InvalidInput(f"the number {text[:40]}... is out of range", 422)
+    return int(text)
+
+
+def check_text(value: str, *, where: str = "text") -> str:
+    """Text Callscope can store and answer with: no NUL byte (PostgreSQL refuses them) and no lone UTF-16
+    surrogate (no UTF-8 encoding exists for one)."""
+    if "\x00" in value:
+        raise InvalidInput(f"{where}: NUL bytes are not allowed in text", 422)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidInput(f"{where}: a lone surrogate (\\ud800-\\udfff) is not text", 422) from exc
+    return value
+
+
+def load_json(raw: str | bytes, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """A JSON document any route or event may send, or InvalidInput (400): no NaN or Infinity, no number out of
+    range, no nesting deeper than `max_depth`, no NUL byte or lone surrogate in any string or key."""
+    try:
+        data = json.loads(raw, parse_constant=_reject_constant, parse_float=_finite, parse_int=_big_int)
+    except RecursionError as exc:
+        raise InvalidInput(f"JSON nested deeper than {max_depth} levels", 422) from exc
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"malformed JSON: {str(exc)[:200]}", 400) from exc
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict | list) and depth > max_depth:
+            raise InvalidInput(f"JSON nested deeper than {max_depth} levels", 422)
+        if isinstance(node, dict):
+            for key, value in node.items():
+                check_text(key, where="a JSON key")
+                stack.append((value, depth + 1))
+        elif isinstance(node, list):
+            stack.extend((value, depth + 1) for value in node)
+        elif isinstance(node, str):
+            check_text(node, where="a JSON string")
+    return data
 
 
 def parse_text_body(data: Any) -> SmsBody | ChatBody:

@@ -17,6 +17,10 @@ class NotFound(CallscopeError):
     """Unknown id, or an id that belongs to another tenant (both answer the same)."""
 
 
+class Conflict(CallscopeError):
+    """The request contradicts what is stored (an Idempotency-Key reused with another body): maps to 409."""
+
+
 class AudioError(InvalidInput):
     """A recording that cannot be decoded: empty, truncated or not audio."""
 

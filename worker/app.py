@@ -5,12 +5,14 @@ from __future__ import annotations
 from celery import Celery
 from kombu import Exchange, Queue
 
+from callscope.access import scrub
 from callscope.settings import get_settings
 
 QUEUES = ("transcribe", "analyze", "webhooks")
 
 
 def make_celery() -> Celery:
+    scrub.install()  # no webhook credential, key or PII number in any log line of a worker
     settings = get_settings()
     if not settings.broker_url:
         raise RuntimeError(

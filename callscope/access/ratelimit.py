@@ -1,4 +1,7 @@
-"""Per-key rate limits shared by every API process: a fixed one-minute window counted in Redis."""
+"""Per-caller rate limits shared by every API process: fixed one-minute windows counted in Redis.
+
+Two counters: each caller's requests (a key, a report session or an address), and each address's failed
+authentications (wrong keys, wrong logins), which hold that address off for the rest of the minute."""
 
 from __future__ import annotations
 
@@ -9,18 +12,48 @@ import redis
 from callscope.pipeline.recovery import broker_redis
 
 
-def allow(broker_url: str, *, key_prefix: str, per_minute: int, now: float | None = None) -> tuple[bool, int]:
-    """(allowed, seconds until the window resets). Fails open: a broker outage must not lock every client out."""
-    if per_minute <= 0 or not broker_url:
-        return True, 0
+def check(
+    broker_url: str, *, bucket: str, address: str, per_minute: int, failures_per_minute: int, now: float | None = None
+) -> tuple[str | None, int]:
+    """(None, 0) when the request may go on, else (what was exceeded: "requests" or "failures", seconds until the
+    window resets); one round trip. Fails open: a broker outage must not lock every client out."""
+    if not broker_url or (per_minute <= 0 and failures_per_minute <= 0):
+        return None, 0
     now = time.time() if now is None else now
     window = int(now // 60)
-    counter = f"callscope:ratelimit:{key_prefix}:{window}"
+    counter = f"callscope:ratelimit:{bucket}:{window}"
     try:
         pipe = broker_redis(broker_url).pipeline()
         pipe.incr(counter)
         pipe.expire(counter, 120)
-        count = int(pipe.execute()[0])
+        pipe.get(f"callscope:authfail:{address}:{window}")
+        count, _, failures = pipe.execute()
     except redis.RedisError:
-        return True, 0
-    return count <= per_minute, 60 - int(now % 60)
+        return None, 0
+    reset_s = 60 - int(now % 60)
+    if failures_per_minute > 0 and int(failures or 0) >= failures_per_minute:
+        return "failures", reset_s
+    if per_minute > 0 and int(count) > per_minute:
+        return "requests", reset_s
+    return None, 0
+
+
+def note_failure(broker_url: str, *, address: str, now: float | None = None) -> None:
+    """Count a failed authentication from this address in the current window."""
+    if not broker_url:
+        return
+    counter = f"callscope:authfail:{address}:{int((time.time() if now is None else now) // 60)}"
+    try:
+        pipe = broker_redis(broker_url).pipeline()
+        pipe.incr(counter)
+        pipe.expire(counter, 120)
+        pipe.execute()
+    except redis.RedisError:
+        return
+
+
+def allow(broker_url: str, *, key_prefix: str, per_minute: int, now: float | None = None) -> tuple[bool, int]:
+    """(allowed, seconds until the window resets) for one caller's requests (the live WebSocket's events)."""
+    exceeded, reset_s = check(broker_url, bucket=key_prefix, address="-", per_minute=per_minute,
+                              failures_per_minute=0, now=now)  # fmt: skip
+    return exceeded is None, reset_s

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import logging
 import threading
@@ -22,7 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from callscope.contacts import ContactMeta, Turn
+from callscope.contacts import ContactMeta, Turn, load_json
+from callscope.errors import Conflict, InvalidInput
 from callscope.live.events import (
     AudioEvent,
     LiveInputError,
@@ -433,10 +435,10 @@ def load_message(session: LiveSession, raw: str | bytes) -> tuple[Any, dict[str,
         session.events += 1
         return None, error_event(f"message over the limit of {session.settings.live_max_message_bytes} bytes")
     try:
-        return json.loads(raw), None
-    except (ValueError, UnicodeDecodeError) as exc:
+        return load_json(raw), None
+    except InvalidInput as exc:  # malformed, too deep, NaN, lone surrogates: this event is refused, the session goes on
         session.events += 1
-        return None, error_event(f"malformed JSON: {exc}")
+        return None, error_event(str(exc))
 
 
 def is_heavy(event: Any) -> bool:
@@ -460,15 +462,15 @@ def store_session(session: LiveSession, *, db: Any, tenant: str, send: Callable[
     turns = session.turns(partial=False)
     if not turns:
         return {"stored": False, "detail": "the session has no turns: nothing to store"}
+    contact = {"tenant": tenant, "channel": session.channel, "meta": session.meta, "turns": turns}
+    said = json.dumps([[t.speaker, t.text] for t in turns]).encode()
     with REDACT_LOCK:  # create_interaction redacts the turns
-        row, created = store.create_interaction(
-            db,
-            tenant=tenant,
-            channel=session.channel,
-            meta=session.meta,
-            idempotency_key=f"live:{session.session_id}",
-            turns=turns,
-        )
+        try:  # a retried store of this session answers with the contact stored first
+            row, created = store.create_interaction(db, **contact, idempotency_key=session.session_id,
+                                                    key_namespace="live", request_hash=hashlib.sha256(said).hexdigest())
+        except Conflict:  # the id was used by another call meanwhile: this call's turns are stored all the same
+            db.rollback()
+            row, created = store.create_interaction(db, **contact)
     if created:
         row.duration_s = round(session.elapsed_s, 3)
         db.commit()

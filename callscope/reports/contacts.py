@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from callscope.contacts import PII_KINDS
 from callscope.errors import InvalidInput, NotFound
 from callscope.reports.filters import F, Filters, O, actual_col, queue_col, where_clauses
 from callscope.storage.db import AudioBlob, Interaction
@@ -98,7 +99,7 @@ def iter_contacts(session: Session, tenant: str, f: Filters, *, batch: int = 200
         yield _contact_row(values)
 
 
-PLACEHOLDER = re.compile(r"\[(CARD|ACCOUNT|IBAN|SORT_CODE|SSN|PHONE|EMAIL|PERSON|NUMBER)(?: \*{4}(\d{4}))?\]")
+PLACEHOLDER = re.compile(rf"\[({'|'.join(PII_KINDS)})(?: \*{{4}}(\d{{4}}))?\]")
 
 
 def contact_detail(session: Session, tenant: str, interaction_id: str) -> dict[str, Any]:

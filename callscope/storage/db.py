@@ -65,7 +65,8 @@ class Interaction(Base):
     channel: Mapped[str] = mapped_column(String(10))
     status: Mapped[str] = mapped_column(String(12), index=True)
     error: Mapped[str | None] = mapped_column(Text)
-    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))  # a digest of the caller's key
+    request_hash: Mapped[str | None] = mapped_column(String(64))  # the request the key answered (a mismatch: 409)
     external_id: Mapped[str | None] = mapped_column(String(200))
     customer_ref: Mapped[str | None] = mapped_column(String(200))
     queue: Mapped[str | None] = mapped_column(String(100))
@@ -127,6 +128,16 @@ class Webhook(Base):
     url: Mapped[str] = mapped_column(String(2000))
     secret: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WebSession(Base):
+    """A report page's login: the cookie holds a random token, this row its digest; logout deletes it."""
+
+    __tablename__ = "web_sessions"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
 
 
 class AuditEvent(Base):

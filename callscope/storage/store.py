@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import hmac
 import io
@@ -19,8 +20,9 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from callscope.access.scrub import scrub
 from callscope.contacts import ContactMeta, Turn
-from callscope.errors import InvalidInput, NotFound
+from callscope.errors import Conflict, InvalidInput, NotFound
 from callscope.settings import get_settings
 from callscope.storage import recordings
 from callscope.storage.db import ApiKey, AudioBlob, AuditEvent, Interaction, Outcome, TenantSettings, Webhook, utcnow
@@ -91,7 +93,10 @@ def revoke_key(session: Session, *, tenant: str, prefix: str) -> None:
 
 
 def audit(session: Session, who: Principal, *, action: str, target: str | None = None) -> None:
-    """Record who read, exported or erased what: ids and actions only, never content."""
+    """Record who read, exported or erased what: ids and actions only, never content (a target such as an export's
+    filters is scrubbed of query values, keys and PII before it is written)."""
+    if target is not None:
+        target = scrub(target, names=True)[:200]
     session.add(AuditEvent(tenant=who.tenant, key_prefix=who.key_prefix, action=action, target=target))
     session.commit()
 
@@ -256,6 +261,28 @@ def previous_contact(
     return session.scalar(query)
 
 
+MAX_IDEMPOTENCY_KEY = 255
+KEY_NAMESPACES = ("post", "live")  # a posted contact's key never answers for a live session's id, nor the reverse
+
+
+def idempotency_digest(key: str | None, namespace: str = "post") -> str | None:
+    """What is stored of an Idempotency-Key: a digest (fixed length, no PII, whatever the caller put in it)."""
+    if not key:
+        return None
+    if namespace not in KEY_NAMESPACES:
+        raise ValueError(f"unknown key namespace {namespace!r}")
+    if len(key) > MAX_IDEMPOTENCY_KEY or not key.isprintable():
+        raise InvalidInput(f"Idempotency-Key must be 1-{MAX_IDEMPOTENCY_KEY} printable characters")
+    return hashlib.sha256(f"{namespace}\x00{key}".encode()).hexdigest()
+
+
+def _same_request(row: Interaction, request_hash: str | None) -> Interaction:
+    """An earlier contact stored under the same key answers only the same request (payment APIs answer 409)."""
+    if request_hash and row.request_hash and row.request_hash != request_hash:
+        raise Conflict("this Idempotency-Key was used for a different request: use a new key for a new contact")
+    return row
+
+
 def create_interaction(
     session: Session,
     *,
@@ -268,14 +295,19 @@ def create_interaction(
     filename: str | None = None,
     content_type: str | None = None,
     agent_channel: str | None = None,
+    request_hash: str | None = None,
+    key_namespace: str = "post",
 ) -> tuple[Interaction, bool]:
-    """Store a new contact (committed before anything is queued); a repeated idempotency key returns the first."""
+    """Store a new contact (committed before anything is queued); a repeated idempotency key returns the first,
+    if it answered the same request (`request_hash`), else raises Conflict."""
+    idempotency_key = idempotency_digest(idempotency_key, key_namespace)
     if idempotency_key:
         existing = _by_idempotency_key(session, tenant=tenant, key=idempotency_key)
         if existing is not None:
-            return existing, False
+            return _same_request(existing, request_hash), False
     turns_stored = redact_turns(turns) if turns is not None else None
-    row = Interaction(**_new_row(tenant, channel, meta, idempotency_key, turns_stored), agent_channel=agent_channel)
+    row = Interaction(**_new_row(tenant, channel, meta, idempotency_key, turns_stored), agent_channel=agent_channel,
+                      request_hash=request_hash)  # fmt: skip
     session.add(row)
     key = None
     try:
@@ -293,7 +325,7 @@ def create_interaction(
         existing = _by_idempotency_key(session, tenant=tenant, key=idempotency_key or "")
         if existing is None:
             raise
-        return existing, False
+        return _same_request(existing, request_hash), False
     return row, True
 
 
@@ -311,8 +343,14 @@ def _new_row(
         "idempotency_key": idempotency_key,
         "turns": turns,
         "customer_hash": hash_customer(tenant, meta.customer_ref) if meta.customer_ref else None,
-        **meta.model_dump(exclude={"customer_ref"}),
+        **{field: redacted_label(value) for field, value in meta.model_dump(exclude={"customer_ref"}).items()},
     }
+
+
+def redacted_label(value: str | None) -> str | None:
+    """A free-text field a caller sends beside the turns (an external id, a queue, an agent, a resolution) as stored:
+    numbers that are PII redacted like the turns' (names kept: an agent's name is how reports group contacts)."""
+    return redact_many([value], names=False)[0].text if value else value
 
 
 @dataclass(frozen=True)
@@ -322,6 +360,7 @@ class NewTextContact:
     meta: ContactMeta
     idempotency_key: str | None
     turns: list[Turn]
+    request_hash: str | None = None
 
 
 @dataclass(frozen=True)
@@ -332,13 +371,15 @@ class Accepted:
     needs_queue: bool  # new, or stored earlier but never queued
 
 
-def create_text_interactions(session: Session, contacts: list[NewTextContact]) -> list[Accepted]:
+def create_text_interactions(session: Session, contacts: list[NewTextContact]) -> list[Accepted | Conflict]:
     """Store many text contacts at once: one NER pass over all their turns, one insert, one commit.
 
     This is the API's group commit under load; a repeated idempotency key (earlier or within the batch) answers
-    with the first contact, as `create_interaction` does. A key inserted concurrently by another process makes
-    the insert fail as a whole; the caller then stores the batch one contact at a time.
+    with the first contact, as `create_interaction` does, or a Conflict for that contact alone where the body
+    differs. A key inserted concurrently by another process makes the insert fail as a whole; the caller then
+    stores the batch one contact at a time.
     """
+    contacts = [dataclasses.replace(c, idempotency_key=idempotency_digest(c.idempotency_key)) for c in contacts]
     existing: dict[tuple[str, str], Interaction] = {}
     for tenant in {c.tenant for c in contacts}:
         keys = [c.idempotency_key for c in contacts if c.tenant == tenant and c.idempotency_key]
@@ -349,22 +390,28 @@ def create_text_interactions(session: Session, contacts: list[NewTextContact]) -
         redact_turns([t for c in contacts for t in c.turns], [i for i, c in enumerate(contacts) for _ in c.turns])
     )
     new_rows: list[dict[str, Any]] = []
-    answers: list[Accepted] = []
-    in_batch: dict[tuple[str, str], Accepted] = {}
+    answers: list[Accepted | Conflict] = []
+    in_batch: dict[tuple[str, str], tuple[Accepted, str | None]] = {}
     for contact in contacts:
         turns = [next(redacted) for _ in contact.turns]
         key = (contact.tenant, contact.idempotency_key or "")
-        if contact.idempotency_key and key in existing:
-            row = existing[key]
-            answers.append(Accepted(row.id, row.status, created=False, needs_queue=not row.enqueued))
-        elif contact.idempotency_key and key in in_batch:
-            answers.append(Accepted(in_batch[key].id, "queued", created=False, needs_queue=False))
-        else:
-            fields = _new_row(contact.tenant, contact.channel, contact.meta, contact.idempotency_key, turns)
-            new_rows.append(fields)
-            answers.append(Accepted(fields["id"], "queued", created=True, needs_queue=True))
-            if contact.idempotency_key:
-                in_batch[key] = answers[-1]
+        try:
+            if contact.idempotency_key and key in existing:
+                row = _same_request(existing[key], contact.request_hash)
+                answers.append(Accepted(row.id, row.status, created=False, needs_queue=not row.enqueued))
+            elif contact.idempotency_key and key in in_batch:
+                first, first_hash = in_batch[key]
+                if contact.request_hash and first_hash and contact.request_hash != first_hash:
+                    raise Conflict("this Idempotency-Key was used for a different request: use a new key")
+                answers.append(Accepted(first.id, "queued", created=False, needs_queue=False))
+            else:
+                fields = _new_row(contact.tenant, contact.channel, contact.meta, contact.idempotency_key, turns)
+                new_rows.append({**fields, "request_hash": contact.request_hash})
+                answers.append(Accepted(fields["id"], "queued", created=True, needs_queue=True))
+                if contact.idempotency_key:
+                    in_batch[key] = (answers[-1], contact.request_hash)  # type: ignore[assignment]
+        except Conflict as exc:
+            answers.append(exc)
     if new_rows:
         session.execute(insert(Interaction), new_rows)
     session.commit()
@@ -380,6 +427,11 @@ def mark_not_enqueued(session: Session, ids: list[str]) -> None:
 def mark_enqueued(session: Session, ids: list[str]) -> None:
     session.execute(update(Interaction).where(Interaction.id.in_(ids)).values(enqueued=True))
     session.commit()
+
+
+def idempotency_key_used(session: Session, *, tenant: str, key: str, namespace: str = "post") -> bool:
+    """Whether a contact of the tenant was stored under this key (a live session's id, say)."""
+    return _by_idempotency_key(session, tenant=tenant, key=idempotency_digest(key, namespace) or "") is not None
 
 
 def _by_idempotency_key(session: Session, *, tenant: str, key: str) -> Interaction | None:
@@ -480,7 +532,9 @@ def record_outcome(
         interaction_id=row.id, tenant=tenant
     )
     outcome.channel, outcome.intent = row.channel, row.intent_label
-    outcome.handle_time_s, outcome.queue, outcome.resolution = handle_time_s, queue, resolution
+    outcome.handle_time_s, outcome.queue, outcome.resolution = handle_time_s, redacted_label(queue), redacted_label(
+        resolution
+    )
     outcome.created_at = utcnow()
     session.add(outcome)
     session.commit()

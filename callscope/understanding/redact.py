@@ -28,7 +28,7 @@ from spacy.tokens import Doc
 
 from callscope.understanding.nlp import BANKING_WORDS, NLP_LOCK, load_ner, load_nlp
 
-SpanType = Literal["CARD", "ACCOUNT", "IBAN", "SORT_CODE", "SSN", "PHONE", "EMAIL", "PERSON", "NUMBER"]
+SpanType = Literal["CARD", "ACCOUNT", "IBAN", "SORT_CODE", "SSN", "PHONE", "EMAIL", "PERSON", "NUMBER", "PIN"]
 
 __all__ = ["Redaction", "RedactedSpan", "SpanType", "primed_number", "redact", "redact_many", "redact_with_spans"]
 
@@ -101,8 +101,11 @@ _CONTEXT_AFTER = 25
 # Bounded repetitions and "not inside a word" lookbehinds keep every pattern linear on long hostile input.
 _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]{1,64}@[\w-]+(?:\.[\w-]+)+\b")
 _TLD = r"(?:com|co|uk|org|net|edu|gov|io|ie|info|biz|us|de|fr|es|me)"
+# "at" and "dot" spoken, or written to dodge a filter: "bob (at) example (dot) com", "bob [at] example [dot] com"
+_AT = r"(?:\s*[(\[{<]\s*(?:at|@)\s*[)\]}>]\s*|\s+at\s+|\s+@\s+)"
+_DOT = r"(?:\s*[(\[{<]\s*(?:dot|\.)\s*[)\]}>]\s*|\s+dot\s+|\.)"
 _SPOKEN_EMAIL = re.compile(
-    rf"(?<![\w.])\w+(?:(?:\s+dot\s+|\s+underscore\s+|[._])\w+){{0,4}}\s+at\s+\w+(?:(?:\s+dot\s+|\.){_TLD}\b){{1,3}}",
+    rf"(?<![\w.])\w{{1,64}}(?:(?:{_DOT}|\s+underscore\s+|[_])\w{{1,64}}){{0,4}}{_AT}\w{{1,64}}(?:{_DOT}{_TLD}\b){{1,3}}",
     re.IGNORECASE,
 )
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:\s?[A-Z0-9]{4}){2,7}(?:\s?[A-Z0-9]{1,4})?\b")
@@ -209,6 +212,54 @@ def _phones(work: str) -> Iterator[_Hit]:
     for regex in (_PHONE_INTL, _PHONE_US):
         for m in regex.finditer(work):
             yield _Hit(m.start(), m.end(), "PHONE")
+
+
+# Digit groups joined by anything a keyboard offers ("4539:1488:0343:6467", "5555/5555/5555/4444", "4539 . 1488"):
+# 13-19 digits are a card however they are joined; fewer are a number where the words around announce one. Only
+# runs with a separator other than spaces, commas and dashes (those the detectors below read with more care).
+_JOIN = r"(?:\s{1,2}|\s{0,2}(?:[^\w\s]|_){1,3}\s{0,2})"
+_ANY_JOINED = re.compile(rf"(?<![\w£$€¥])\d{{1,8}}(?:{_JOIN}\d{{1,8}}){{1,18}}(?!\w)")
+_PLAIN_JOIN = re.compile(r"[\s,-]*")
+_GROUP = re.compile(r"\d+")
+
+
+def _is_datetime(groups: list[str], seps: list[str]) -> bool:
+    """A date, with or without a time after it ("2024/03/12 10:30:45", "12/03/2024 10:30")."""
+    if _is_date(groups[:3], [s.strip() or " " for s in seps[:2]]):
+        return len(groups) <= 6 and all(len(g) <= 2 for g in groups[3:])
+    return len(groups) <= 3 and all(len(g) <= 2 for g in groups) and set("".join(seps)) <= {":", " ", "."}
+
+
+def _joined_groups(work: str) -> Iterator[_Hit]:
+    for m in _ANY_JOINED.finditer(work):
+        groups = _GROUP.findall(m.group())
+        seps = _GROUP.split(m.group())[1:-1]
+        if all(_PLAIN_JOIN.fullmatch(sep) for sep in seps) or _is_datetime(groups, seps):
+            continue
+        digits = "".join(groups)
+        context = _context(work, m.start(), m.end())
+        if 13 <= len(digits) <= 19 or (len(digits) >= 6 and (context or _named(work, m.start()))):
+            yield _hit(m.start(), m.end(), digits, _classify(digits, shape=(), dashed=False, context=context,
+                                                             spoken=False))
+        elif len(digits) > 19:
+            yield _hit(m.start(), m.end(), digits, "NUMBER")
+
+
+# Secrets announced by name: "pin 4821", "my PIN is four eight two one", "CVV: 123", "the code is 482 913".
+_PIN = re.compile(
+    r"\b(?:pin|passcode|pass\s+code|password|cvv2?|cvc2?|cv2|security\s+(?:code|number)|one[-\s]time\s+(?:pass)?code"
+    r"|otp|verification\s+code|memorable\s+(?:number|code))\b"
+    rf"(?:\s*(?:number|no\.?|code|is|was|it's|it\s+is|:|=|#|-)){{0,3}}\s*"
+    rf"({_SPOKEN_TOKEN}(?:{_SPOKEN_SEP}{_SPOKEN_TOKEN}){{0,7}})\b",
+    re.IGNORECASE,
+)
+_PIN_DIGITS = (3, 8)
+
+
+def _pins(work: str) -> Iterator[_Hit]:
+    for m in _PIN.finditer(work):
+        if _PIN_DIGITS[0] <= len(_spoken_digits(m.group(1))) <= _PIN_DIGITS[1]:
+            yield _Hit(m.start(1), m.end(1), "PIN")
 
 
 def _spoken_digits(said: str) -> str:
@@ -447,6 +498,8 @@ _DETECTORS: tuple[Callable[[str], Iterator[_Hit]], ...] = (
     _emails,
     _ibans,
     _phones,
+    _joined_groups,
+    _pins,
     _digit_clusters,
     _spoken_numbers,
     _comma_numbers,
@@ -641,7 +694,7 @@ def primed_number(text: str, found: list[tuple[int, int]]) -> tuple[int, int, Sp
     return start, end, kind  # type: ignore[return-value]
 
 
-_NUMBER_KINDS = frozenset({"CARD", "ACCOUNT", "IBAN", "SORT_CODE", "SSN", "PHONE", "NUMBER"})
+_NUMBER_KINDS = frozenset({"CARD", "ACCOUNT", "IBAN", "SORT_CODE", "SSN", "PHONE", "NUMBER", "PIN"})
 _JOINER = re.compile(r"[\s,.;:-]*")
 
 

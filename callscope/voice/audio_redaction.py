@@ -19,14 +19,14 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
 import numpy as np
 
-from callscope.contacts import Turn
+from callscope.contacts import PII_KINDS, Turn
 from callscope.errors import AudioError
 
 if TYPE_CHECKING:  # spaCy stays unloaded where only audio is handled
     from callscope.understanding.redact import Redaction
 
 Fill = Literal["silence", "tone"]
-SPEECH_KINDS = frozenset({"CARD", "ACCOUNT", "IBAN", "SORT_CODE", "SSN", "PHONE", "EMAIL", "NUMBER"})
+SPEECH_KINDS = frozenset(PII_KINDS) - {"PERSON"}
 TONE_HZ = 1000.0
 TONE_LEVEL = 0.1  # -20 dBFS: plainly a bleep, not loud
 

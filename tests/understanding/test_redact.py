@@ -323,3 +323,133 @@ def test_the_cheap_name_pass_reads_names_as_the_full_pipeline_does():
 def test_a_turn_of_a_digit_or_few_right_after_a_number_is_its_end(texts, speakers, stored):
     roles = [(0, "customer" if s == "c" else "agent") for s in speakers]
     assert [r.text for r in redact_many(texts, speakers=roles)] == stored
+
+
+# --- a card number in any shape keeps at most its last four digits (property tests over the class) ----------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+_SEPARATORS = [" ", "-", ":", "/", ".", ", ", " / ", " - ", "_", "|", "\\", "*", "  ", ";", "+", " : ", "~", "·", "#"]
+_LEADS = ["my card is ", "card number ", "it's ", "", "the long number is ", "here you go: ", "ok so "]
+_TRAILS = ["", " thanks", ".", " is that right?", " and the expiry is next year"]
+
+
+def _luhn_card(body: str) -> str:
+    total = 0
+    for i, ch in enumerate(reversed(body + "0")):
+        d = int(ch)
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return body + str((10 - total % 10) % 10)
+
+
+@st.composite
+def card_read_outs(draw, *, spoken: bool):
+    body = draw(st.text("0123456789", min_size=15, max_size=15))
+    card = _luhn_card(draw(st.sampled_from("3456")) + body[:14])
+    sizes, rest = [], len(card)
+    while rest:
+        size = min(rest, draw(st.sampled_from([4, 4, 4, 3, 2, 5, 6] if not spoken else [4, 4, 2, 3])))
+        sizes.append(size)
+        rest -= size
+    groups, at = [], 0
+    for size in sizes:
+        groups.append(card[at : at + size])
+        at += size
+    if spoken:
+        as_words = draw(st.lists(st.booleans(), min_size=len(groups), max_size=len(groups)))
+        groups = [" ".join(_WORDS[int(d)] for d in g) if w else g for g, w in zip(groups, as_words, strict=True)]
+        separators = draw(st.lists(st.sampled_from([", ", " ", ". ", " - "]), min_size=len(groups) - 1,
+                                   max_size=len(groups) - 1))  # fmt: skip
+    else:
+        same = draw(st.booleans())
+        first = draw(st.sampled_from(_SEPARATORS))
+        separators = [first if same else draw(st.sampled_from(_SEPARATORS)) for _ in groups[1:]]
+    said = groups[0] + "".join(s + g for s, g in zip(separators, groups[1:], strict=True))
+    return card, groups, separators, draw(st.sampled_from(_LEADS)) + said + draw(st.sampled_from(_TRAILS))
+
+
+def _digits_left(text: str) -> str:
+    """Every digit a text still holds, written or said."""
+    words = {w: str(i) for i, w in enumerate(_WORDS)}
+    return "".join(words.get(tok.lower(), tok) for tok in re.findall(r"\d|[a-zA-Z]+", text) if tok.isdigit()
+                   or tok.lower() in words)  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(drawn=card_read_outs(spoken=False))
+def test_a_written_card_number_with_any_separators_is_a_card(drawn):
+    card, _, _, text = drawn
+    result = redact_with_spans(text, names=False)
+    assert len(_digits_left(result.text)) <= 4, (text, result.text)
+    cards = [s for s in result.spans if s.type == "CARD"]
+    assert cards and cards[-1].last4 == card[-4:], (text, result)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(drawn=card_read_outs(spoken=True))
+def test_a_spoken_card_number_keeps_no_more_than_its_last_four(drawn):
+    _, _, _, text = drawn
+    result = redact_with_spans(text, names=False)
+    assert len(_digits_left(result.text)) <= 4, (text, result.text)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(drawn=card_read_outs(spoken=True), cut=st.integers(min_value=1, max_value=3), data=st.data())
+def test_a_card_number_read_over_several_turns_keeps_no_more_than_its_last_four(drawn, cut, data):
+    """The customer reads the groups over two to four turns of theirs, the agent acknowledging in between."""
+    _, groups, separators, _ = drawn
+    cuts = sorted(data.draw(st.sets(st.integers(1, len(groups) - 1), min_size=1, max_size=min(cut, len(groups) - 1))))
+    pieces, start = [], 0
+    for end in [*cuts, len(groups)]:
+        part = groups[start]
+        for k in range(start + 1, end):
+            part += separators[k - 1] + groups[k]
+        pieces.append(part)
+        start = end
+    texts, speakers = [], []
+    for k, piece in enumerate(pieces):
+        texts.append(("My card number is " if k == 0 else "") + piece)
+        speakers.append("customer")
+        if k < len(pieces) - 1:
+            texts.append("Mm-hm.")
+            speakers.append("agent")
+    results = redact_many(texts, names=False, speakers=speakers)
+    left = "".join(_digits_left(r.text) for r, who in zip(results, speakers, strict=True) if who == "customer")
+    assert len(left) <= 4, (texts, [r.text for r in results])
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my card is 4539:1488:0343:6467",
+        "card number 5555/5555/5555/4444",
+        "4539/1488/0343/6467",
+        "card 4539.1488.0343.6467 please",
+        "it is 4539 | 1488 | 0343 | 6467",
+    ],
+)
+def test_the_penetration_tests_card_numbers_are_cards(text):
+    result = redact_with_spans(text)
+    assert not re.search(r"\d", result.text), result.text
+    assert [s.type for s in result.spans] == ["CARD"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("my pin 4821", "my pin [PIN]"),
+        ("my PIN is four eight two one", "my PIN is [PIN]"),
+        ("the CVV: 123 on the back", "the CVV: [PIN] on the back"),
+        ("one-time code is 482 913", "one-time code is [PIN]"),
+        ("bob (at) example (dot) com", "[EMAIL]"),
+        ("write to bob [at] example [dot] co [dot] uk", "write to [EMAIL]"),
+        ("meet at 10:30:45 on 2024/03/12 10:30", "meet at 10:30:45 on 2024/03/12 10:30"),
+        ("ref 12/34 and 5/6", "ref 12/34 and 5/6"),
+    ],
+)
+def test_secrets_and_written_around_emails_are_redacted_and_times_kept(text, expected):
+    assert redact(text) == expected
