@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hashlib
+import hmac
 import json
 import logging
 import threading
@@ -87,6 +88,7 @@ def _load_models(settings: Settings) -> None:
 
 @asynccontextmanager
 async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    get_settings().check_secrets()  # a placeholder or short secret stops the API before it answers anyone
     stop = threading.Event()
     sweeper = threading.Thread(target=_sweep_forever, args=(stop,), name="callscope-sweeper", daemon=True)
     sweeper.start()
@@ -279,8 +281,23 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@app.get("/metrics", tags=["ops"], response_class=Response)
-def prometheus_metrics(_who: MetricsReader, session: SessionDep) -> Response:
+def operator(request: Request, settings: SettingsDep) -> None:
+    """/metrics is the operator's: its own token (CALLSCOPE_METRICS_TOKEN), else only this machine; no tenant key."""
+    if settings.metrics_token:
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), settings.metrics_token.encode()):
+            return
+        raise HTTPException(401, "metrics need the operator's token", headers={"WWW-Authenticate": "Bearer"})
+    if (request.client.host if request.client else "") not in LOOPBACK:
+        raise HTTPException(403, "metrics are read on this machine only, or with CALLSCOPE_METRICS_TOKEN")
+
+
+LOOPBACK = ("127.0.0.1", "::1")
+
+
+@app.get("/metrics", tags=["ops"], response_class=Response, dependencies=[Depends(operator)])
+def prometheus_metrics(session: SessionDep) -> Response:
+    """Prometheus metrics of every tenant: for the operator (its token or this machine), never a tenant's key."""
     body, content_type = metrics.render(session)
     return Response(body, media_type=content_type)
 

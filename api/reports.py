@@ -9,13 +9,11 @@ Contact views, recordings played and exports are written to `audit_events`.
 from __future__ import annotations
 
 import itertools
-import os
+import logging
 import re
-import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
-from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -24,7 +22,6 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request, Res
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, StreamingResponse
 from fastapi.templating import Jinja2Templates
-from itsdangerous import BadSignature, URLSafeTimedSerializer
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -39,6 +36,7 @@ from callscope.storage.recordings import recordings
 from callscope.storage.store import Principal, hash_key
 from callscope.understanding import categories, tenant_intents
 
+log = logging.getLogger("callscope.api.reports")
 HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"
 COOKIE = "callscope_session"
@@ -76,27 +74,6 @@ class Viewer:
         return self.principal.tenant
 
 
-@lru_cache(maxsize=1)
-def _secret() -> str:
-    """The cookie-signing secret: CALLSCOPE_SESSION_SECRET, else one kept in the data folder (made once)."""
-    configured = getattr(get_settings(), "session_secret", "") or os.environ.get("CALLSCOPE_SESSION_SECRET", "")
-    if configured:
-        return configured
-    path = get_settings().data_dir / "session_secret"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(secrets.token_hex(32))
-    except FileExistsError:
-        pass
-    return path.read_text().strip()
-
-
-def _signer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(_secret(), salt="callscope-reports-session")
-
-
 def _viewer(request: Request, session: Session) -> Viewer | None:
     """The caller from a Bearer header, else from the session cookie; a revoked key ends its sessions."""
     header = request.headers.get("authorization", "")
@@ -107,11 +84,7 @@ def _viewer(request: Request, session: Session) -> Viewer | None:
             return None
         row = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(key.strip())))
     elif cookie := request.cookies.get(COOKIE):
-        try:
-            data = _signer().loads(cookie, max_age=SESSION_MAX_AGE_S)
-        except BadSignature:
-            return None
-        row = session.get(ApiKey, data.get("k")) if isinstance(data, dict) else None
+        row = store.web_session_key(session, token=cookie)
     if row is None or row.revoked:
         return None
     principal = Principal(tenant=row.tenant, role=row.role, key_prefix=row.prefix)
@@ -244,17 +217,24 @@ def login(
     key: Annotated[str, Form(max_length=200)],
     next: Annotated[str | None, Form()] = None,  # noqa: A002
 ) -> Response:
-    """Check the key once; the browser then keeps a signed, HttpOnly, SameSite=Strict session cookie."""
+    """Check the key once; the browser then keeps a random, HttpOnly, SameSite=Strict session id (the session lives
+    on the server: logout and the key's revocation end it). Every login is audited; failures count against the
+    address's failed authentications (`api.guard`)."""
     row = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(key.strip()), ApiKey.revoked.is_(False)))
     if row is None:
+        log.warning("report login refused: unknown or revoked key from %s", request.client.host if request.client
+                    else "unknown")  # fmt: skip
         return _page(request, "login.html", {"next": _safe_next(next), "error": "Unknown or revoked key."}, 401)
-    if not Principal(tenant=row.tenant, role=row.role).may("reports"):
+    who = Principal(tenant=row.tenant, role=row.role, key_prefix=row.prefix)
+    if not who.may("reports"):
+        store.audit(session, who, action="login refused", target=f"role {row.role}")
         error = f"A key with the role {row.role!r} may not view reports: use a supervisor or admin key."
         return _page(request, "login.html", {"next": _safe_next(next), "error": error}, 403)
+    store.audit(session, who, action="login", target="reports")
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.set_cookie(
         COOKIE,
-        _signer().dumps({"k": row.id}),
+        store.open_web_session(session, key_id=row.id, max_age_s=SESSION_MAX_AGE_S),
         max_age=SESSION_MAX_AGE_S,
         httponly=True,
         samesite="strict",
@@ -265,7 +245,9 @@ def login(
 
 
 @router.api_route("/reports/logout", methods=["GET", "POST"], tags=["reports"], include_in_schema=False)
-def logout() -> Response:
+def logout(request: Request, session: SessionDep) -> Response:
+    if cookie := request.cookies.get(COOKIE):
+        store.close_web_session(session, token=cookie)
     response = RedirectResponse("/reports/login", status_code=303)
     response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
     return response

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -107,8 +109,15 @@ class Settings(BaseSettings):
         "in their period, the rollups above it",
     )
     customer_hash_key: str = Field(
-        default="callscope-dev-only", description="HMAC key for customer references; set a secret in production."
-    )
+        default="", description="HMAC key for customer references: a secret of at least 32 characters, the same on "
+        "every machine; required with a database server. Empty on the embedded default: one is made once and kept "
+        "in the data folder.",
+    )  # fmt: skip
+
+    metrics_token: str = Field(
+        default="", description="the operator's token for /metrics (`Authorization: Bearer <token>`); empty: only "
+        "clients on this machine (loopback) may read it. Tenant keys never can: it counts every tenant's contacts.",
+    )  # fmt: skip
 
     max_upload_bytes: int = Field(
         default=1024**3, description="Largest recording accepted (spooled to disk, streamed to the store, never in "
@@ -142,6 +151,17 @@ class Settings(BaseSettings):
         description="CPU priority niceness of worker processes: analysis yields to the API "
         "when both share a machine (accepting contacts comes first); no effect on a machine of its own.",
     )
+    task_time_limit_s: float = Field(
+        default=300.0, gt=0, description="soft time limit of one contact's analysis, a webhook delivery or a batch of "
+        "contacts (x2); past it the task stops and the contact is marked failed; the hard limit (60 s later) ends "
+        "the process",
+    )  # fmt: skip
+    transcribe_time_limit_s: float = Field(
+        default=3 * 3600.0, gt=0, description="soft time limit of one recording's transcription"
+    )
+    training_time_limit_s: float = Field(
+        default=2 * 3600.0, gt=0, description="soft time limit of a retraining, an intent fit or a theme search"
+    )
     webhook_max_retries: int = 6
     webhook_timeout_s: float = 5.0
 
@@ -162,6 +182,28 @@ class Settings(BaseSettings):
     live_max_buffer_s: float = Field(default=15.0, gt=2, le=28, description="uncommitted audio kept per speaker")
 
     @property
+    def embedded(self) -> bool:
+        """The one-machine default (SQLite in the data folder), where secrets may be made and kept locally."""
+        return not self.database_url
+
+    @property
+    def resolved_customer_hash_key(self) -> str:
+        return _kept_secret(self.data_dir, "customer_hash_key") if self.embedded and not self.customer_hash_key \
+            else self.customer_hash_key  # fmt: skip
+
+    def check_secrets(self) -> None:
+        """Refuse to start with a public or short secret: a known placeholder (the one compose.yaml shipped, the old
+        default) lets anyone forge what it protects. The embedded default makes its own."""
+        for name in ("customer_hash_key", "recordings_key"):
+            value = getattr(self, name)
+            if name == "customer_hash_key" and not value and not self.embedded:
+                raise InsecureSetting(f"CALLSCOPE_{name.upper()} must be set with a database server (a secret of at "
+                                      f"least {MIN_SECRET_CHARS} characters, the same on every machine)")  # fmt: skip
+            if value and (value.lower() in PLACEHOLDER_SECRETS or len(value) < MIN_SECRET_CHARS):
+                raise InsecureSetting(f"CALLSCOPE_{name.upper()} is a placeholder or shorter than {MIN_SECRET_CHARS} "
+                                      "characters: set a long random secret (e.g. `openssl rand -hex 32`)")  # fmt: skip
+
+    @property
     def resolved_database_url(self) -> str:
         """SQLite under the data folder unless a URL is set; psycopg 3 for PostgreSQL URLs."""
         url = self.database_url or f"sqlite:///{(self.data_dir / 'callscope.db').resolve()}"
@@ -172,6 +214,31 @@ class Settings(BaseSettings):
     @property
     def embedded_broker(self) -> bool:
         return not self.broker_url
+
+
+MIN_SECRET_CHARS = 32
+# values that shipped in examples or as defaults: public, so never a secret
+PLACEHOLDER_SECRETS = frozenset({
+    "callscope-dev-only", "change-me-to-a-long-random-secret", "change-me", "change-me-too", "changeme", "secret",
+})  # fmt: skip
+
+
+class InsecureSetting(ValueError):
+    """A secret setting that would protect nothing: the service refuses to start."""
+
+
+@lru_cache
+def _kept_secret(data_dir: Path, name: str) -> str:
+    """A random secret made once in the data folder (readable by its owner alone) and read from there after."""
+    path = data_dir / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_hex(32))
+    except FileExistsError:
+        pass
+    return path.read_text().strip()
 
 
 @lru_cache

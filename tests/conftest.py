@@ -44,7 +44,8 @@ os.environ.update(
         "CALLSCOPE_TASK_MAX_RETRIES": "2",
         "CALLSCOPE_RETRAIN_MIN_OUTCOMES": "30",
         "HF_HUB_OFFLINE": "1",
-        "CALLSCOPE_RECORDINGS_KEY": "test-only-recordings-secret",
+        "CALLSCOPE_RECORDINGS_KEY": "test-only-recordings-secret-0123456789abcdef",
+        "CALLSCOPE_CUSTOMER_HASH_KEY": "test-only-customer-hash-key-0123456789abcdef",
         # the suite sends thousands of refused keys from one address; the throttle's own tests set a low limit
         "CALLSCOPE_AUTH_FAILURES_PER_MINUTE": "1000000",
     }

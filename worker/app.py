@@ -6,7 +6,7 @@ from celery import Celery
 from kombu import Exchange, Queue
 
 from callscope.access import scrub
-from callscope.settings import get_settings
+from callscope.settings import Settings, get_settings
 
 QUEUES = ("transcribe", "analyze", "webhooks")
 
@@ -14,6 +14,7 @@ QUEUES = ("transcribe", "analyze", "webhooks")
 def make_celery() -> Celery:
     scrub.install()  # no webhook credential, key or PII number in any log line of a worker
     settings = get_settings()
+    settings.check_secrets()
     if not settings.broker_url:
         raise RuntimeError(
             "CALLSCOPE_BROKER_URL is empty: start the embedded broker with `callscope serve`, "
@@ -56,8 +57,31 @@ def make_celery() -> Celery:
         },
         beat_schedule_filename=str((settings.data_dir / "celerybeat-schedule").resolve()),
         worker_send_task_events=False,
+        # No task runs unbounded: a soft limit raises inside it (the contact is marked failed), the hard limit
+        # ends the process 60 s later.
+        task_annotations={name: _limits(seconds) for name, seconds in _time_limits(settings).items()},
     )
     return app
+
+
+def _limits(soft_s: float) -> dict[str, float]:
+    return {"soft_time_limit": soft_s, "time_limit": soft_s + 60}
+
+
+def _time_limits(settings: Settings) -> dict[str, float]:
+    contact, training = settings.task_time_limit_s, settings.training_time_limit_s
+    return {
+        "callscope.transcribe": settings.transcribe_time_limit_s,
+        "callscope.analyze": contact,
+        "callscope.analyze_many": 2 * contact,
+        "callscope.deliver_webhook": contact,
+        "callscope.refresh_rollups": contact,
+        "callscope.retrain": training,
+        "callscope.retrain_all": training,
+        "callscope.fit_intents": training,
+        "callscope.discover_themes": training,
+        "callscope.discover_themes_all": training,
+    }
 
 
 celery_app = make_celery()

@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from celery import Task
+from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy.exc import OperationalError
 
 from callscope.errors import AudioError
@@ -42,7 +43,7 @@ def _retry_or_fail(task: Task, interaction_id: str, exc: Exception) -> None:
         if task.request.retries < DB_OUTAGE_RETRIES:
             raise task.retry(exc=exc, countdown=min(120, 2 ** min(task.request.retries, 7)))
         return
-    permanent = isinstance(exc, AudioError)
+    permanent = isinstance(exc, AudioError | SoftTimeLimitExceeded)  # the same input would take as long again
     if not permanent and task.request.retries < settings.task_max_retries:
         raise task.retry(exc=exc, countdown=settings.task_retry_backoff_s * 2**task.request.retries)
     with _session() as session:
@@ -82,10 +83,16 @@ def analyze_many(interaction_ids: list[str]) -> None:
     retries of `callscope.analyze`. Each step is idempotent, so a batch redelivered after a lost worker only
     finishes what was left."""
     resources = Resources.from_settings(get_settings())
-    for interaction_id in interaction_ids:
+    for done, interaction_id in enumerate(interaction_ids):
         try:
             with _session() as session:
                 row = jobs.analyze_step(session, interaction_id, resources=resources)
+        except SoftTimeLimitExceeded:  # the batch is out of time: each contact left goes on alone, with its own
+            log.warning("a batch ran out of time at %s: %d contacts go on alone", interaction_id,
+                        len(interaction_ids) - done)  # fmt: skip
+            for left in interaction_ids[done:]:
+                analyze_interaction.delay(left)
+            return
         except Exception as exc:
             log.warning("interaction %s analyzed on its own after %s", interaction_id, exc.__class__.__name__)
             analyze_interaction.delay(interaction_id)

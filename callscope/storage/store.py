@@ -25,7 +25,18 @@ from callscope.contacts import ContactMeta, Turn
 from callscope.errors import Conflict, InvalidInput, NotFound
 from callscope.settings import get_settings
 from callscope.storage import recordings
-from callscope.storage.db import ApiKey, AudioBlob, AuditEvent, Interaction, Outcome, TenantSettings, Webhook, utcnow
+from callscope.storage.db import (
+    ApiKey,
+    AudioBlob,
+    AuditEvent,
+    Interaction,
+    Outcome,
+    TenantSettings,
+    Webhook,
+    WebSession,
+    as_utc,
+    utcnow,
+)
 from callscope.understanding.redact import Redaction, redact_many
 from callscope.voice.number_pass import number_regions
 
@@ -76,6 +87,32 @@ def create_api_key(session: Session, *, tenant: str, role: str, agent: str | Non
 def authenticate(session: Session, *, key: str) -> Principal | None:
     row = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(key), ApiKey.revoked.is_(False)))
     return Principal(tenant=row.tenant, role=row.role, key_prefix=row.prefix, agent=row.agent) if row else None
+
+
+def open_web_session(session: Session, *, key_id: int, max_age_s: float) -> str:
+    """A report page's login: a random token for the cookie; only its digest is stored."""
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    session.add(WebSession(token_hash=hash_key(token), key_id=key_id, created_at=now,
+                           expires_at=now + timedelta(seconds=max_age_s)))  # fmt: skip
+    session.execute(delete(WebSession).where(WebSession.expires_at < now))  # the expired ones go as new ones come
+    session.commit()
+    return token
+
+
+def web_session_key(session: Session, *, token: str) -> ApiKey | None:
+    """The key a report session was opened with, while the session lasts and the key is not revoked."""
+    row = session.get(WebSession, hash_key(token))
+    if row is None or as_utc(row.expires_at) < utcnow():
+        return None
+    key = session.get(ApiKey, row.key_id)
+    return key if key is not None and not key.revoked else None
+
+
+def close_web_session(session: Session, *, token: str) -> None:
+    """Logout: the session ends on the server, whatever the browser keeps."""
+    session.execute(delete(WebSession).where(WebSession.token_hash == hash_key(token)))
+    session.commit()
 
 
 def list_keys(session: Session, *, tenant: str) -> list[ApiKey]:
@@ -242,7 +279,7 @@ def delete_recording(key: str | None) -> None:
 
 def hash_customer(tenant: str, customer_ref: str) -> str:
     """Customer references are kept only as a keyed hash: enough to spot a repeat contact, useless to anyone else."""
-    key = get_settings().customer_hash_key.encode()
+    key = get_settings().resolved_customer_hash_key.encode()
     return hmac.new(key, f"{tenant}\x00{customer_ref}".encode(), hashlib.sha256).hexdigest()
 
 

@@ -8,6 +8,8 @@ supervisor's override replaces an answer (`override`) and the score follows it.
 
 from __future__ import annotations
 
+import json
+import math
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -15,10 +17,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
+import re2
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
-from callscope.contacts import Turn
+from callscope.contacts import Turn, check_text
 from callscope.errors import InvalidInput
 from callscope.understanding import compliance
 from callscope.understanding.summary import AGENT_SPEAKERS
@@ -26,6 +29,24 @@ from callscope.understanding.summary import AGENT_SPEAKERS
 DEFAULT_FORM_PATH = Path(__file__).resolve().parent.parent / "data" / "qa_form.yaml"
 Answer = Literal["yes", "no", "n/a"]
 ANSWERS: tuple[str, ...] = ("yes", "no", "n/a")
+
+
+MAX_PATTERN_CHARS = 500
+
+
+@lru_cache(maxsize=512)
+def tenant_pattern(pattern: str) -> Any:
+    """A tenant's phrase pattern, compiled by RE2: matching time is linear in the text whatever the pattern
+    (`(a+)+$` costs what `a+$` does), and what RE2 cannot promise that for (backreferences, lookarounds) is refused."""
+    if len(pattern) > MAX_PATTERN_CHARS:
+        raise ValueError(f"a phrase pattern is at most {MAX_PATTERN_CHARS} characters")
+    options = re2.Options()
+    options.case_sensitive = False
+    options.max_mem = 8 << 20  # a pattern whose automaton needs more is refused, not built
+    try:
+        return re2.compile(pattern, options)
+    except re2.error as exc:
+        raise ValueError(f"phrase pattern is not accepted: {exc}") from exc
 
 
 class Question(BaseModel):
@@ -43,12 +64,14 @@ class Question(BaseModel):
         if kind not in CHECKS:
             raise ValueError(f"unknown check type {kind!r}: expected one of {', '.join(sorted(CHECKS))}")
         if kind == "phrase":
-            try:
-                re.compile(str(value.get("pattern", "")))
-            except re.error as exc:
-                raise ValueError(f"phrase pattern does not compile: {exc}") from exc
             if not value.get("pattern"):
                 raise ValueError("a phrase check needs a `pattern`")
+            tenant_pattern(str(value["pattern"]))
+        for name, given in value.items():
+            if isinstance(given, float) and not math.isfinite(given):
+                raise ValueError(f"check parameter {name!r} must be a finite number")
+            if isinstance(given, str) and len(given) > MAX_PATTERN_CHARS:
+                raise ValueError(f"check parameter {name!r} is over {MAX_PATTERN_CHARS} characters")
         return value
 
 
@@ -69,12 +92,35 @@ class Form(BaseModel):
         return self
 
 
+MAX_FORM_DATA_CHARS = 256 * 1024  # a form as data, once read: what a 256 KB text may hold, never more
+
+
+class _PlainLoader(yaml.SafeLoader):
+    """YAML without anchors and aliases: a 450-byte document of nested aliases expands to tens of megabytes."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent) or getattr(self.peek_event(), "anchor", None):
+            raise InvalidInput("YAML anchors and aliases are not accepted in a form: write each question out")
+        return super().compose_node(parent, index)
+
+
 def load_form_data(raw: str | bytes) -> Any:
-    """A form's text, JSON or YAML (YAML reads JSON too), as data."""
+    """A form's text, JSON or YAML (YAML reads JSON too), as data: no aliases, no deep nesting, no more data than
+    `MAX_FORM_DATA_CHARS`."""
     try:
-        return yaml.safe_load(raw)
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"the form is neither JSON nor YAML: {exc}") from exc
+        data = yaml.load(raw, Loader=_PlainLoader)  # noqa: S506 (a SafeLoader without aliases)
+    except RecursionError as exc:
+        raise InvalidInput("the form is nested too deeply") from exc
+    except (yaml.YAMLError, UnicodeDecodeError, ValueError) as exc:
+        raise InvalidInput(f"the form is neither JSON nor YAML: {str(exc)[:300]}") from exc
+    try:
+        text = json.dumps(data, default=str, ensure_ascii=False)
+    except (ValueError, RecursionError) as exc:
+        raise InvalidInput(f"the form cannot be read as data: {str(exc)[:100]}") from exc
+    check_text(text.replace("\\u0000", "\x00"), where="the form")  # no NUL byte, no lone surrogate
+    if len(text) > MAX_FORM_DATA_CHARS:
+        raise InvalidInput(f"the form holds more than {MAX_FORM_DATA_CHARS} characters of data", 413)
+    return data
 
 
 def parse_form(data: Any) -> Form:
@@ -347,7 +393,7 @@ def no_long_silence(c: Contact, params: dict[str, Any]) -> Result:
 
 def phrase(c: Contact, params: dict[str, Any]) -> Result:
     """A tenant's own question: a pattern said by a speaker (in the first or last N of their turns)."""
-    pattern = re.compile(str(params["pattern"]), re.IGNORECASE)
+    pattern = tenant_pattern(str(params["pattern"]))
     speaker = params.get("speaker", "agent")
     mine = [i for i, t in enumerate(c.turns) if t.speaker == speaker or (speaker == "agent" and t.speaker == "bot")]
     n = int(params.get("turns", 0))

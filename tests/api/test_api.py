@@ -30,7 +30,7 @@ def test_health_needs_no_key(client):
 @pytest.mark.parametrize(
     ("method", "path"),
     [("get", "/v1/interactions"), ("post", "/v1/interactions"), ("get", "/v1/interactions/x"),
-     ("post", "/v1/analyze"), ("post", "/v1/interactions/x/outcome"), ("get", "/metrics"), ("get", "/v1/webhooks")],
+     ("post", "/v1/analyze"), ("post", "/v1/interactions/x/outcome"), ("get", "/v1/webhooks")],
 )  # fmt: skip
 def test_every_route_but_health_needs_a_key(client, method, path):
     response = getattr(client, method)(path)
@@ -203,10 +203,14 @@ def test_webhooks_are_registered_per_tenant(client, make_key):
     assert client.delete(f"/v1/webhooks/{created.json()['id']}", headers=auth(key)).status_code == 204
 
 
-def test_metrics_in_prometheus_format(client, make_key):
-    key = make_key("supervisor")
+def test_metrics_in_prometheus_format_for_the_operator_alone(client, make_key, monkeypatch):
+    token = "operator-metrics-token-0123456789abcdef"
+    monkeypatch.setattr(get_settings(), "metrics_token", token)
     client.post("/v1/interactions", json=SMS, headers=auth(make_key("ingest")))
-    text = client.get("/metrics", headers=auth(key)).text
+    for tenant_key in (make_key("supervisor"), make_key("admin")):  # every tenant's counts: no tenant key reads them
+        assert client.get("/metrics", headers=auth(tenant_key)).status_code == 401
+    assert client.get("/metrics").status_code == 401
+    text = client.get("/metrics", headers=auth(token)).text
     assert 'callscope_queue_depth{queue="analyze"}' in text
     assert 'callscope_interactions{status="queued"}' in text
     assert "callscope_task_duration_seconds_bucket" in text

@@ -17,7 +17,7 @@ ROUTES = [
     ("post", "/v1/interactions", {"json": SMS}, {"ingest", "admin"}),
     ("get", "/v1/interactions", {}, {"ingest", "agent", "supervisor", "admin"}),
     ("post", "/v1/analyze", {"json": {"text": "card lost"}}, {"ingest", "agent", "admin"}),
-    ("get", "/metrics", {}, {"supervisor", "admin"}),
+    ("get", "/v1/models/handle-time", {}, {"supervisor", "admin"}),
     ("get", "/v1/webhooks", {}, {"admin"}),
     ("get", "/v1/keys", {}, {"admin"}),
     ("get", "/v1/audit", {}, {"admin"}),
