@@ -46,6 +46,7 @@ CSP = (
     "media-src 'self'; connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
 )
 
+MAX_OFFSET = 1_000_000  # pages deeper than this are a search's job, not paging's (and no 64-bit overflow)
 CategoryId = Annotated[int, PathParam(ge=1, le=2**31 - 1)]  # a database integer: larger ids are 422, not 500
 
 # Report routes answer JSON, or CSV with ?format=csv; the pages answer HTML.
@@ -109,7 +110,8 @@ def report_viewer(request: Request, session: SessionDep) -> Viewer:
 
 
 def audio_viewer(request: Request, session: SessionDep) -> Viewer:
-    return _api_viewer(request, session, "reports", "ingest")
+    """Recordings are a supervisor's (or an admin's) to hear: an ingest key posts them, it does not fetch them."""
+    return _api_viewer(request, session, "reports")
 
 
 def page_viewer(request: Request, session: SessionDep) -> Viewer:
@@ -188,8 +190,12 @@ def _page(request: Request, name: str, context: dict[str, Any], status_code: int
 
 
 def _csv(rows: Iterator[str], filename: str) -> StreamingResponse:
+    """The first rows are made before the answer starts: a query that fails answers its own status, not a CSV cut
+    off after the header."""
+    rows = iter(rows)
+    first = list(itertools.islice(rows, 1))
     return StreamingResponse(
-        rows,
+        itertools.chain(first, rows),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
     )
@@ -353,7 +359,7 @@ def search(
     session: SessionDep,
     f: FiltersDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     format: Format = "json",  # noqa: A002
 ) -> Any:
     """Full-text search over the redacted turns, combined with the filters; newest first, with the matching turn."""
@@ -372,7 +378,7 @@ def contact_list(
     session: SessionDep,
     f: FiltersDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> dict[str, Any]:
     """The contacts the filters select, newest first."""
     return contacts.contacts(session, viewer.tenant, f, limit=limit, offset=offset)
@@ -451,8 +457,7 @@ def audio(interaction_id: str, request: Request, viewer: Listener, session: Sess
         start, end = int(first), min(int(last), size - 1) if last else size - 1
     if start >= size or start > end:
         return Response(status_code=416, headers={**headers, "Content-Range": f"bytes */{size}"})
-    if start == 0:
-        audit(session, viewer, "contact.audio", interaction_id)
+    audit(session, viewer, "contact.audio.range", interaction_id)  # every fetch is audited, each seek too
     headers["Content-Range"] = f"bytes {start}-{end}/{size}"
     return body(start, end, 206)
 

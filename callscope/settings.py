@@ -162,6 +162,11 @@ class Settings(BaseSettings):
     training_time_limit_s: float = Field(
         default=2 * 3600.0, gt=0, description="soft time limit of a retraining, an intent fit or a theme search"
     )
+    webhook_allowed_hosts: str = Field(
+        default="", description="comma-separated host names, addresses or networks (10.20.0.0/16) that webhooks may "
+        "reach although they are not public: an on-premises bank's named internal receivers. Everything else "
+        "internal (loopback, private, link-local, metadata services) is refused at registration and delivery.",
+    )  # fmt: skip
     webhook_max_retries: int = 6
     webhook_timeout_s: float = 5.0
 

@@ -38,6 +38,15 @@ app.add_typer(reports_app, name="reports")
 app.add_typer(handle_time_app, name="handle-time")
 app.add_typer(intents_app, name="intents")
 app.command("themes")(themes_command)
+
+
+@app.callback()
+def _private_files() -> None:
+    """Everything a Callscope process writes (database, recordings, broker files, logs, secrets) is readable by its
+    own user alone: customer data is financial data."""
+    os.umask(0o077)
+
+
 err = Console(stderr=True, soft_wrap=True)  # messages stay on one line for log scrapers
 WORKER_QUEUES = "transcribe,analyze,webhooks"
 

@@ -117,7 +117,7 @@ def auth(key: str) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def live_worker(database: str) -> Iterator[subprocess.Popen[bytes]]:
-    proc = start_worker(name="live-worker", env={})
+    proc = start_worker(name="live-worker", env={"CALLSCOPE_WEBHOOK_ALLOWED_HOSTS": "127.0.0.1"})  # the tests' receiver
     yield proc
     stop(proc)
 

@@ -9,10 +9,10 @@ from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy.exc import OperationalError
 
-from callscope.errors import AudioError
+from callscope.errors import AudioError, InvalidInput
 from callscope.pipeline import jobs
 from callscope.pipeline.analysis import Resources
-from callscope.pipeline.webhooks import deliver, encode
+from callscope.pipeline.webhooks import deliver, encode, message_id
 from callscope.prediction import learning
 from callscope.reports import rollups, themes
 from callscope.settings import get_settings
@@ -116,9 +116,14 @@ def deliver_webhook(self: Task, webhook_id: int, interaction_id: str) -> None:
             return
         view = interaction_view(get_interaction(session, tenant=hook.tenant, interaction_id=interaction_id))
         url, secret = hook.url, hook.secret
-    body = encode(f"interaction.{view['status']}", view)
+    event = f"interaction.{view['status']}"
+    body = encode(event, view)
     try:
-        deliver(url, body, secret=secret, timeout_s=settings.webhook_timeout_s)
+        deliver(url, body, secret=secret, message_id=message_id(webhook_id, interaction_id, event),
+                timeout_s=settings.webhook_timeout_s, allowed=settings.webhook_allowed_hosts)  # fmt: skip
+    except InvalidInput as exc:  # the name now resolves to an internal address: never posted there
+        log.warning("webhook %s refused for interaction %s: %s", webhook_id, interaction_id, exc)
+        return
     except Exception as exc:
         if self.request.retries >= settings.webhook_max_retries:
             log.warning("webhook %s gave up for interaction %s: %s", webhook_id, interaction_id, exc)

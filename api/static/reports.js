@@ -22,7 +22,26 @@
     return traces.some(function (t) { return (t.x || []).length || (t.y || []).length; });
   }
 
+  // Plotly reads a subset of HTML in labels (<a href>, <b>): every string from the data is shown as text instead,
+  // so an agent, queue or intent name can never become a link or markup inside a chart.
+  function asText(value) {
+    if (typeof value === "string") {
+      return value.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+    }
+    if (Array.isArray(value)) return value.map(asText);
+    return value;
+  }
+
+  function textOnly(trace) {
+    const safe = Object.assign({}, trace);
+    ["x", "y", "text", "labels", "name", "hovertext", "ids", "parents"].forEach(function (field) {
+      if (field in safe) safe[field] = asText(safe[field]);
+    });
+    return safe;
+  }
+
   function plot(id, traces, layout) {
+    traces = traces.map(textOnly);
     const el = document.getElementById(id);
     if (!el) return Promise.resolve();
     if (!hasData(traces)) {

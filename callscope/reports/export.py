@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# a formula after a separator some spreadsheet may split the cell on (";" in many locales, tabs, pipes, lines)
+_INNER_FORMULA = re.compile(r"([;,\t|\r\n]\s*)([=+\-@])")
+
 
 def _cell(value: Any) -> Any:
-    """Spreadsheet-safe: a text cell that starts like a formula is quoted (CSV injection)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
+    """Spreadsheet-safe: a text cell that starts like a formula is quoted, and so is every part of it that would
+    start one where a spreadsheet splits the cell on another separator (CSV injection)."""
+    if not isinstance(value, str):
+        return value
+    value = _INNER_FORMULA.sub(r"\1'\2", value)
+    return "'" + value if value[:1] in _FORMULA_START else value
 
 
 def csv_text(rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> Iterator[str]:

@@ -9,9 +9,10 @@ from datetime import date
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from callscope.contacts import check_text
 from callscope.errors import InvalidInput
 from callscope.storage.db import Category, Outcome
-from callscope.storage.search import report_contacts, search_condition, tagged
+from callscope.storage.search import MAX_SEARCH_TERMS, report_contacts, search_condition, search_terms, tagged
 
 F = report_contacts  # reports read one table: the outcome's figures are copied into it (trigger on `outcomes`)
 O = Outcome.__table__  # noqa: E741
@@ -40,6 +41,10 @@ class Filters:
             value = getattr(self, f.name)
             if isinstance(value, str) and len(value) > 500:
                 raise InvalidInput(f"{f.name} is too long")
+            if isinstance(value, str):
+                check_text(value, where=f.name)
+        if self.q and search_terms(self.q) > MAX_SEARCH_TERMS:
+            raise InvalidInput(f"a search holds at most {MAX_SEARCH_TERMS} words and phrases")
 
     def as_query(self) -> dict[str, str]:
         """The filters as query parameters (for links that keep them)."""

@@ -60,9 +60,9 @@ class FolderStore(_Reads):
 
     def put(self, key: str, data: BinaryIO) -> int:
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         staging = path.with_name(path.name + f".tmp-{os.getpid()}")
-        with staging.open("wb") as out:
+        with os.fdopen(os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as out:  # owner only
             shutil.copyfileobj(data, out, CHUNK)
         staging.replace(path)  # a reader sees the whole file or none
         return path.stat().st_size

@@ -306,9 +306,18 @@ def reindex(session: Session, *, tenant: str | None = None, batch: int = 1000) -
 _TOKEN = re.compile(r'-?"[^"]*"|\S+')
 
 
+MAX_SEARCH_TERMS = 32  # words and phrases in one search: more is refused (422), never a slow or failing query
+
+
+def search_terms(text: str) -> int:
+    """How many words and phrases a search holds (its `or`s not counted)."""
+    return sum(1 for token in _TOKEN.findall(text) if token.lower() != "or" and re.search(r"\w", token))
+
+
 def fts5_query(text: str) -> str | None:
-    """Web-search syntax (words, "phrases", -excluded, or) as a safe FTS5 query; None when nothing is searched."""
-    positive: list[str] = []
+    """Web-search syntax (words, "phrases", -excluded, or) as a safe FTS5 query; None when nothing is searched.
+    Alternatives are one flat group ("(a OR b OR c)"), however many: FTS5's parser has a small stack."""
+    positive: list[list[str]] = []
     negative: list[str] = []
     join_or = False
     for token in _TOKEN.findall(text):
@@ -323,13 +332,14 @@ def fts5_query(text: str) -> str | None:
         if excluded:
             negative.append(quoted)
         elif join_or:
-            positive[-1] = f"({positive[-1]} OR {quoted})"
+            positive[-1].append(quoted)
         else:
-            positive.append(quoted)
+            positive.append([quoted])
         join_or = False
     if not positive:
         return None
-    return " AND ".join(positive) + "".join(f" NOT {n}" for n in negative)
+    groups = [group[0] if len(group) == 1 else "(" + " OR ".join(group) + ")" for group in positive]
+    return " AND ".join(groups) + "".join(f" NOT {n}" for n in negative)
 
 
 def search_condition(dialect: str, query: str) -> sa.ColumnElement[bool]:

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from callscope.access.scrub import scrub
 from callscope.contacts import ContactMeta, Turn
 from callscope.errors import Conflict, InvalidInput, NotFound
+from callscope.pipeline import webhooks
 from callscope.settings import get_settings
 from callscope.storage import recordings
 from callscope.storage.db import (
@@ -595,9 +596,9 @@ def outcome_durations(
 
 
 def create_webhook(session: Session, *, tenant: str, url: str) -> Webhook:
-    if not url.startswith(("http://", "https://")):
-        raise InvalidInput("webhook url must start with http:// or https://")
-    hook = Webhook(tenant=tenant, url=url, secret=secrets.token_hex(32))
+    """A receiver at a public address (or one the operator allows); its Standard Webhooks secret is made here."""
+    webhooks.check_target(url, allowed=get_settings().webhook_allowed_hosts)
+    hook = Webhook(tenant=tenant, url=url, secret=webhooks.new_secret())
     session.add(hook)
     session.commit()
     return hook

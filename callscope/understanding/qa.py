@@ -46,7 +46,7 @@ def tenant_pattern(pattern: str) -> Any:
     try:
         return re2.compile(pattern, options)
     except re2.error as exc:
-        raise ValueError(f"phrase pattern is not accepted: {exc}") from exc
+        raise ValueError(f"phrase pattern does not compile (RE2 syntax): {exc}") from exc
 
 
 class Question(BaseModel):

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from spacy.lang.en.stop_words import STOP_WORDS
+from spacy.language import Language
 from spacy.tokens import Doc
 
 from callscope.understanding.nlp import BANKING_WORDS, NLP_LOCK, load_ner, load_nlp
@@ -219,7 +220,7 @@ def _phones(work: str) -> Iterator[_Hit]:
 # runs with a separator other than spaces, commas and dashes (those the detectors below read with more care).
 _JOIN = r"(?:\s{1,2}|\s{0,2}(?:[^\w\s]|_){1,3}\s{0,2})"
 _ANY_JOINED = re.compile(rf"(?<![\w£$€¥])\d{{1,8}}(?:{_JOIN}\d{{1,8}}){{1,18}}(?!\w)")
-_PLAIN_JOIN = re.compile(r"[\s,-]*")
+_PLAIN_JOIN = re.compile(r"[\s,-]*(?:\.\s[\s,-]*)?")  # ", ", " - ", ". ": how a recognizer writes pauses
 _GROUP = re.compile(r"\d+")
 
 
@@ -238,6 +239,9 @@ def _joined_groups(work: str) -> Iterator[_Hit]:
             continue
         digits = "".join(groups)
         context = _context(work, m.start(), m.end())
+        around = work[max(0, m.start() - 20) : m.end() + 20]
+        if not 13 <= len(digits) <= 19 and _HAS_DIGIT_WORD.search(around):
+            continue  # part of a number read out in words: the read-out detectors see all of it
         if 13 <= len(digits) <= 19 or (len(digits) >= 6 and (context or _named(work, m.start()))):
             yield _hit(m.start(), m.end(), digits, _classify(digits, shape=(), dashed=False, context=context,
                                                              spoken=False))
@@ -841,10 +845,34 @@ def name_docs(texts: list[str]) -> list[Doc]:
     pipeline. On 28,203 Banking77 and CLINC150 texts the NER alone found a PERSON in every text where the full
     pipeline did (428 against 376), so the answer is the full pipeline's.
     """
-    docs = list(load_ner().pipe(texts))
+    docs = _read_in_pieces(load_ner(), texts)
     again = [i for i, doc in enumerate(docs) if any(e.label_ == "PERSON" for e in doc.ents)]
-    for i, doc in zip(again, load_nlp().pipe(texts[i] for i in again), strict=True):
+    for i, doc in zip(again, _read_in_pieces(load_nlp(), [texts[i] for i in again]), strict=True):
         docs[i] = doc
+    return docs
+
+
+NER_PIECE_CHARS = 5_000  # the NER reads a long text in pieces of about this size: its time stays linear in the text
+
+
+def _pieces(text: str) -> list[str]:
+    """`text` cut after whitespace into pieces of about NER_PIECE_CHARS; joined they are `text` again."""
+    pieces, start = [], 0
+    while len(text) - start > NER_PIECE_CHARS:
+        cut = text.rfind(" ", start + NER_PIECE_CHARS // 2, start + NER_PIECE_CHARS) + 1 or start + NER_PIECE_CHARS
+        pieces.append(text[start:cut])
+        start = cut
+    return [*pieces, text[start:]]
+
+
+def _read_in_pieces(nlp: Language, texts: list[str]) -> list[Doc]:
+    """Each text's Doc; a long text is read in pieces and the pieces joined into one Doc with the text's offsets."""
+    cut = [_pieces(t) for t in texts]
+    read = iter(nlp.pipe(piece for pieces in cut for piece in pieces))
+    docs = []
+    for pieces in cut:
+        parts = [next(read) for _ in pieces]
+        docs.append(parts[0] if len(parts) == 1 else Doc.from_docs(parts, ensure_whitespace=False))
     return docs
 
 

@@ -1,5 +1,6 @@
 """The HTTP API on the real PostgreSQL and Redis: authentication, tenants, idempotency, bad input, queueing."""
 
+import base64
 import json
 
 import pytest
@@ -194,9 +195,10 @@ def test_outcomes_teach_the_handle_time_prediction(client, make_key):
 
 def test_webhooks_are_registered_per_tenant(client, make_key):
     key = make_key("admin")
-    created = client.post("/v1/webhooks", json={"url": "https://example.invalid/hook"}, headers=auth(key))
-    assert created.status_code == 201 and len(created.json()["secret"]) == 64
-    assert [h["url"] for h in client.get("/v1/webhooks", headers=auth(key)).json()] == ["https://example.invalid/hook"]
+    created = client.post("/v1/webhooks", json={"url": "https://93.184.216.34/hook"}, headers=auth(key))
+    secret = created.json()["secret"]
+    assert created.status_code == 201 and secret.startswith("whsec_") and len(base64.b64decode(secret[6:])) == 32
+    assert [h["url"] for h in client.get("/v1/webhooks", headers=auth(key)).json()] == ["https://93.184.216.34/hook"]
     assert client.get("/v1/webhooks", headers=auth(make_key("admin"))).json() == []
     assert client.post("/v1/webhooks", json={"url": "ftp://example.invalid/x"}, headers=auth(key)).status_code == 422
     assert client.delete(f"/v1/webhooks/{created.json()['id']}", headers=auth(make_key("admin"))).status_code == 404

@@ -376,14 +376,15 @@ def test_contact_drill_down_shows_the_analysis_and_is_audited(client, make_key, 
     assert {e.tenant for e in views} == {dataset["tenant"]}
 
 
-def test_recording_streams_with_range_for_seeking(client, make_key, dataset):
+def test_recording_streams_with_range_for_seeking_and_every_fetch_is_audited(client, make_key, dataset, session):
     voice = dataset["ids"]["voice"]
     keys = keys_for(make_key, dataset["tenant"])
     path = f"/v1/interactions/{voice}/audio"
     full = client.get(path, headers=auth(keys["supervisor"]))
     assert full.status_code == 200 and full.content == CALL and full.headers["content-type"] == "audio/wav"
     assert full.headers["accept-ranges"] == "bytes"
-    part = client.get(path, headers={**auth(keys["ingest"]), "Range": "bytes=100-199"})
+    assert client.get(path, headers={**auth(keys["ingest"]), "Range": "bytes=100-199"}).status_code == 403
+    part = client.get(path, headers={**auth(keys["supervisor"]), "Range": "bytes=100-199"})
     assert part.status_code == 206 and part.content == CALL[100:200]
     assert part.headers["content-range"] == f"bytes 100-199/{len(CALL)}"
     tail = client.get(path, headers={**auth(keys["admin"]), "Range": "bytes=-10"})
@@ -394,6 +395,9 @@ def test_recording_streams_with_range_for_seeking(client, make_key, dataset):
     assert bad.status_code == 416 and bad.headers["content-range"] == f"bytes */{len(CALL)}"
     assert client.get(path, headers=auth(keys["agent"])).status_code == 403
     assert client.get(path).status_code == 401
+    fetches = session.scalars(select(AuditEvent.action).where(AuditEvent.target == voice,
+                                                              AuditEvent.action.startswith("contact.audio")))
+    assert sorted(fetches) == ["contact.audio"] + ["contact.audio.range"] * 3  # a seek is a fetch too
     other = make_key("admin", tenant=dataset["other"])
     assert client.get(path, headers=auth(other)).status_code == 404
     assert (

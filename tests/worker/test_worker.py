@@ -8,10 +8,11 @@ import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
+from standardwebhooks.webhooks import Webhook as StandardWebhook
+from standardwebhooks.webhooks import WebhookVerificationError
 
 from callscope.contacts import ContactMeta
 from callscope.pipeline import jobs
-from callscope.pipeline.webhooks import SIGNATURE_HEADER, verify
 from callscope.settings import get_settings
 from callscope.storage.db import AudioBlob, Interaction
 from callscope.storage.recordings import recordings
@@ -93,12 +94,12 @@ def test_a_task_that_keeps_failing_ends_failed_after_bounded_retries(client, mak
 
 
 class _Receiver(BaseHTTPRequestHandler):
-    calls: list[tuple[bytes, str]] = []
+    calls: list[tuple[bytes, dict[str, str]]] = []
     fail_first = True
 
     def do_POST(self):  # noqa: N802 - http.server API
         body = self.rfile.read(int(self.headers["Content-Length"]))
-        _Receiver.calls.append((body, self.headers[SIGNATURE_HEADER]))
+        _Receiver.calls.append((body, dict(self.headers.items())))
         status = 500 if _Receiver.fail_first and len(_Receiver.calls) == 1 else 200
         self.send_response(status)
         self.end_headers()
@@ -107,9 +108,12 @@ class _Receiver(BaseHTTPRequestHandler):
         pass
 
 
-def test_webhook_is_signed_and_retried_until_delivered(client, make_key):
+def test_webhook_is_signed_as_standard_webhooks_and_retried_until_delivered(client, make_key, monkeypatch):
+    """Verified by the Standard Webhooks reference library: the id and timestamp are signed, so a captured delivery
+    is refused once it is old, and the id is the same on the retry (receivers drop repeats)."""
     server = HTTPServer(("127.0.0.1", 0), _Receiver)
     threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setattr(get_settings(), "webhook_allowed_hosts", "127.0.0.1")  # the worker's env allows it too
     try:
         key = make_key("admin")
         hook = client.post(
@@ -124,10 +128,15 @@ def test_webhook_is_signed_and_retried_until_delivered(client, make_key):
         while len(_Receiver.calls) < 2 and time.monotonic() < deadline:
             time.sleep(0.2)
         assert len(_Receiver.calls) == 2  # the first delivery got a 500 and was retried
-        body, signature = _Receiver.calls[-1]
-        assert verify(hook["secret"], body, signature)
-        payload = json.loads(body)
+        (_, first), (body, headers) = _Receiver.calls
+        payload = StandardWebhook(hook["secret"]).verify(body, headers)
         assert payload["event"] == "interaction.done" and payload["interaction"]["id"] == interaction_id
+        assert first["webhook-id"] == headers["webhook-id"]
+        with pytest.raises(WebhookVerificationError):  # the body re-signed by nobody: a tampered delivery
+            StandardWebhook(hook["secret"]).verify(body.replace(b"done", b"fail"), headers)
+        replayed = {**headers, "webhook-timestamp": str(int(headers["webhook-timestamp"]) - 600)}
+        with pytest.raises(WebhookVerificationError):  # ten minutes later the same capture no longer verifies
+            StandardWebhook(hook["secret"]).verify(body, replayed)
     finally:
         server.shutdown()
 
