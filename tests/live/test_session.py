@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -606,3 +607,38 @@ def test_agent_page_is_served_without_external_assets(ws_client: Any) -> None:
     socket_line = next(line for line in script.text.splitlines() if "new WebSocket(" in line)
     assert "key" not in socket_line.replace("encodeURIComponent", "")  # never in the URL
     assert ws_client.get("/agent/secret.py").status_code == 404
+
+
+def test_hostile_events_are_refused_one_by_one_and_the_session_keeps_its_turns(resources: LiveResources,
+                                                                              clock: Clock) -> None:
+    """Deep nesting, NaN, numbers out of range and lone surrogates: an error event each, never the end of the call."""
+    session = LiveSession("hostile", resources, clock=clock)
+    assert live.handle_message(session, json.dumps(turn("customer", "My card was declined")))["type"] == "update"
+    hostile = ["[" * 100_000 + "]" * 100_000, '{"type": "turn", "speaker": "agent", "text": NaN}',
+               '{"type": "turn", "n": 1e999}', '{"type": "turn", "speaker": "agent", "text": "\\ud800"}',
+               '{"a":' * 5000 + "1" + "}" * 5000]  # fmt: skip
+    for raw in hostile:
+        answer = live.handle_message(session, raw)
+        assert answer["type"] == "error" and not answer.get("fatal"), (raw[:40], answer)
+    assert live.handle_message(session, json.dumps(turn("agent", "Let me check that")))["type"] == "update"
+    assert [t.text for t in session.turns()] == ["My card was declined", "Let me check that"]
+
+
+def test_a_used_session_id_is_refused_and_a_posted_key_is_no_live_id(ws_client: Any, make_key: Any) -> None:
+    """A second call under an id already stored would have vanished at `end`: it is refused at the start instead;
+    a posted contact's Idempotency-Key (even `live:<id>`) never counts as a live session's id."""
+    key = make_key("admin")
+    posted = {"channel": "sms", "direction": "inbound", "text": "my card is lost"}
+    headers = {**auth(key), "Idempotency-Key": "live:call-7"}
+    assert ws_client.post("/v1/interactions", json=posted, headers=headers).status_code == 202
+    with ws_client.websocket_connect("/v1/live/call-7", headers=auth(key)) as ws:
+        ws.send_json(turn("customer", "I lost my card yesterday"))
+        assert recv(ws)["type"] == "update"
+        ws.send_json({"type": "end"})
+        first = recv(ws)
+    assert first["stored"] is True and first["created"] is True
+    with ws_client.websocket_connect("/v1/live/call-7", headers=auth(key)) as ws:
+        refused = recv(ws)
+        assert refused["fatal"] is True and "used before" in refused["error"]
+    stored = ws_client.get(f"/v1/interactions/{first['interaction_id']}", headers=auth(key)).json()
+    assert [t["text"] for t in stored["turns"]] == ["I lost my card yesterday"]

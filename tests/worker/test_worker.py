@@ -278,3 +278,30 @@ def test_a_card_number_read_out_group_by_group_is_not_stored(client, make_key, s
     assert client.get(f"/v1/interactions/{body['id']}/audio/original", headers=auth(supervisor)).status_code == 403
     events = client.get("/v1/audit", headers=auth(admin)).json()
     assert any(e["action"] == "contact.audio.original" and e["target"] == body["id"] for e in events)
+
+
+def test_a_tenants_backtracking_pattern_costs_the_worker_no_more_than_a_plain_one(client, make_key):
+    """A tenant admin's QA phrase `(a+)+$` and an SMS of 40 a's and a '!': with a backtracking engine the worker
+    would spend hours on it (and time out); on RE2 the contact is scored like any other."""
+    from tests.api.test_hostile_input import CATASTROPHIC
+
+    tenant = "evil-pattern"
+    admin = make_key("admin", tenant=tenant)
+    assert client.put("/v1/qa/forms/evil", json=CATASTROPHIC, headers=auth(admin)).status_code == 200
+    posted = client.post("/v1/interactions", json={"channel": "sms", "direction": "inbound", "text": "a" * 40 + "!"},
+                         headers=auth(admin)).json()  # fmt: skip
+    done = wait_final(client, admin, posted["id"], timeout_s=60)
+    assert done["status"] == "done" and done["qa"]["form"] == "evil"
+    assert done["qa"]["answers"][0]["answer"] == "no"
+
+
+def test_every_task_has_a_soft_and_a_hard_time_limit():
+    """No task runs unbounded; a new task without a limit fails here."""
+    import worker.tasks  # noqa: F401 - registers the tasks
+    from worker.app import celery_app
+
+    names = [n for n in celery_app.tasks if n.startswith("callscope.")]
+    assert len(names) >= 10
+    for name in names:
+        task = celery_app.tasks[name]
+        assert task.soft_time_limit and task.time_limit and task.time_limit > task.soft_time_limit, name
