@@ -530,6 +530,7 @@ class WebhookIn(BaseModel):
 def create_webhook(body: WebhookIn, who: Admin, session: SessionDep) -> dict[str, Any]:
     """Register a URL for finished interactions; the secret (shown once) signs each delivery."""
     hook = store.create_webhook(session, tenant=who.tenant, url=body.url)
+    store.audit(session, who, action="create webhook", target=str(hook.id))  # the URL may hold credentials: not kept
     return {"id": hook.id, "url": hook.url, "secret": hook.secret}
 
 
@@ -541,6 +542,7 @@ def list_webhooks(who: Admin, session: SessionDep) -> list[dict[str, Any]]:
 @app.delete("/v1/webhooks/{webhook_id}", status_code=204, tags=["webhooks"])
 def delete_webhook(webhook_id: Annotated[int, Path(ge=1, le=2**31 - 1)], who: Admin, session: SessionDep) -> Response:
     store.delete_webhook(session, tenant=who.tenant, webhook_id=webhook_id)
+    store.audit(session, who, action="delete webhook", target=str(webhook_id))
     return Response(status_code=204)
 
 
@@ -591,6 +593,7 @@ class RetentionIn(BaseModel):
 def set_retention(body: RetentionIn, who: Admin, session: SessionDep) -> dict[str, Any]:
     """Recordings (and optionally whole contacts) older than this are erased by the hourly retention sweep."""
     row = store.set_retention(session, tenant=who.tenant, audio_days=body.audio_days, contact_days=body.contact_days)
+    store.audit(session, who, action="set retention", target=f"audio {body.audio_days} contacts {body.contact_days}")
     return {"audio_days": row.audio_retention_days, "contact_days": row.contact_retention_days}
 
 

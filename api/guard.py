@@ -64,6 +64,11 @@ def _refusal(status: int, detail: str, headers: dict[str, str] | None = None) ->
     return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
 
+def _too_large(limit: int) -> JSONResponse:
+    """413, and the connection closed after it: the server reads no more of what the client still sends."""
+    return _refusal(413, f"the request body is over the limit of {limit} bytes", {"Connection": "close"})
+
+
 class RequestGuard:
     """Pure ASGI middleware: limits, JSON checks and rate limits for every HTTP route."""
 
@@ -93,7 +98,7 @@ class RequestGuard:
         limit = body_limit(scope, settings)
         declared = _header(scope, b"content-length")
         if declared.isdigit() and int(declared) > limit:
-            return await _refusal(413, f"the request body is over the limit of {limit} bytes")(scope, receive, send)
+            return await _too_large(limit)(scope, receive, send)
         content_type = _header(scope, b"content-type")
         try:
             if content_type.startswith("multipart/form-data"):
@@ -107,7 +112,7 @@ class RequestGuard:
                 await self.asgi(scope, _replay(body, receive), send_watched)
         except BodyTooLarge:
             if not status["code"]:
-                await _refusal(413, f"the request body is over the limit of {limit} bytes")(scope, receive, send)
+                await _too_large(limit)(scope, receive, send)
         except InvalidInput as exc:
             if not status["code"]:
                 await _refusal(exc.status_code, str(exc))(scope, receive, send)

@@ -33,6 +33,7 @@ from callscope.settings import get_settings
 from callscope.storage import scorecards, store
 from callscope.storage.db import ApiKey, AudioBlob, Interaction, get_sessionmaker
 from callscope.storage.recordings import recordings
+from callscope.storage.search import search_terms
 from callscope.storage.store import Principal, hash_key
 from callscope.understanding import categories, tenant_intents
 
@@ -136,8 +137,10 @@ def audit(session: Session, viewer: Viewer, action: str, target: str | None) -> 
 
 
 def _exported(report: str, f: filters.Filters) -> str:
-    """What an export selected, as the audit keeps it: the filters in words (PII in them is redacted by `audit`)."""
-    return " ".join([report, *(f"{k}={v}" for k, v in f.as_query().items())])
+    """What an export selected, as the audit keeps it: the filters in words (PII in them is redacted by `audit`),
+    and of a text search only how many terms it had: free text may name anyone, in words no redaction knows."""
+    described = {k: (f"[{search_terms(v)} terms]" if k == "q" else v) for k, v in f.as_query().items()}
+    return " ".join([report, *(f"{k}={v}" for k, v in described.items())])
 
 
 def _date(value: str | None, name: str) -> date | None:
@@ -369,6 +372,7 @@ def search(
     if format == "csv":
         audit(session, viewer, "reports.export", _exported("search", f))
         return _csv(export.csv_text(data["items"], contacts.CONTACT_COLUMNS), "search.csv")
+    audit(session, viewer, "reports.search", _exported("search", f))
     return data
 
 
@@ -381,7 +385,9 @@ def contact_list(
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> dict[str, Any]:
     """The contacts the filters select, newest first."""
-    return contacts.contacts(session, viewer.tenant, f, limit=limit, offset=offset)
+    listed = contacts.contacts(session, viewer.tenant, f, limit=limit, offset=offset)
+    audit(session, viewer, "reports.list", _exported("contacts", f))
+    return listed
 
 
 @router.get("/v1/reports/contacts/{interaction_id}", tags=["reports"])
@@ -473,19 +479,24 @@ def list_categories(viewer: Reporter, session: SessionDep) -> list[dict[str, Any
 @router.post("/v1/categories", status_code=201, tags=["categories"])
 def create_category(body: categories.CategoryIn, viewer: Reporter, session: SessionDep) -> dict[str, Any]:
     """A rule that tags contacts as they are analyzed (see docs/reports.md for the rule format)."""
-    return categories.create_category(session, tenant=viewer.tenant, body=body)
+    created = categories.create_category(session, tenant=viewer.tenant, body=body)
+    audit(session, viewer, "create category", str(created["id"]))
+    return created
 
 
 @router.put("/v1/categories/{category_id}", tags=["categories"])
 def update_category(
     category_id: CategoryId, body: categories.CategoryIn, viewer: Reporter, session: SessionDep
 ) -> dict[str, Any]:
-    return categories.update_category(session, tenant=viewer.tenant, category_id=category_id, body=body)
+    updated = categories.update_category(session, tenant=viewer.tenant, category_id=category_id, body=body)
+    audit(session, viewer, "update category", str(category_id))
+    return updated
 
 
 @router.delete("/v1/categories/{category_id}", status_code=204, tags=["categories"])
 def delete_category(category_id: CategoryId, viewer: Reporter, session: SessionDep) -> Response:
     categories.delete_category(session, tenant=viewer.tenant, category_id=category_id)
+    audit(session, viewer, "delete category", str(category_id))
     return Response(status_code=204)
 
 

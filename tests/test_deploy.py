@@ -30,3 +30,61 @@ def test_compose_runs_redis_postgres_api_and_scalable_workers_with_health_checks
     assert "pip install" in dockerfile and "models" in dockerfile
     for package in ("callscope", "api", "worker", "cli"):  # every package the `callscope` command imports
         assert f"COPY {package} ./{package}" in dockerfile
+
+
+def test_compose_ships_no_secret_and_every_service_requires_its_own():
+    """A placeholder shipped in compose.yaml was a public secret (a forged session cookie opened another tenant's
+    reports): every secret is now required from the environment."""
+    text = (ROOT / "compose.yaml").read_text()
+    assert "change-me" not in text and "SESSION_SECRET" not in text
+    env = yaml.safe_load(text)["services"]["api"]["environment"]
+    for name in ("CALLSCOPE_CUSTOMER_HASH_KEY", "CALLSCOPE_RECORDINGS_KEY", "CALLSCOPE_METRICS_TOKEN",
+                 "CALLSCOPE_S3_SECRET_ACCESS_KEY"):  # fmt: skip
+        assert env[name].startswith("${" + name + ":?"), name
+
+
+def test_placeholder_or_short_secrets_stop_the_service(tmp_path):
+    import pytest
+
+    from callscope.settings import InsecureSetting, Settings
+
+    server = "postgresql://db/callscope"
+    for refused in ({"database_url": server, "customer_hash_key": ""},  # none with a database server
+                    {"database_url": server, "customer_hash_key": "callscope-dev-only"},  # the old public default
+                    {"database_url": server, "customer_hash_key": "x" * 31},
+                    {"customer_hash_key": "change-me-to-a-long-random-secret"},
+                    {"recordings_key": "short"}):  # fmt: skip
+        with pytest.raises(InsecureSetting):
+            Settings(data_dir=tmp_path, **refused).check_secrets()
+    Settings(data_dir=tmp_path, database_url=server, customer_hash_key="k" * 32).check_secrets()
+    embedded = Settings(data_dir=tmp_path, database_url="", customer_hash_key="")
+    embedded.check_secrets()
+    made = embedded.resolved_customer_hash_key
+    again = Settings(data_dir=tmp_path, database_url="", customer_hash_key="").resolved_customer_hash_key
+    assert len(made) == 64 and made == again  # made once, then kept
+    assert (tmp_path / "customer_hash_key").stat().st_mode & 0o777 == 0o600
+
+
+def test_an_api_with_a_placeholder_secret_does_not_start():
+    import pytest
+
+    from tests.services import log_path, start_api
+
+    env = {"CALLSCOPE_CUSTOMER_HASH_KEY": "callscope-dev-only"}
+    with pytest.raises(RuntimeError, match="API exited"):
+        start_api(name="placeholder-api", env=env)
+    assert "CALLSCOPE_CUSTOMER_HASH_KEY is a placeholder" in log_path("placeholder-api", env).read_text()
+
+
+def test_the_embedded_database_and_recordings_are_the_owners_alone(tmp_path):
+    import io
+
+    from callscope.storage.db import get_engine
+    from callscope.storage.recordings import FolderStore
+
+    database = tmp_path / "db" / "callscope.db"
+    get_engine(f"sqlite:///{database}")
+    assert database.stat().st_mode & 0o777 == 0o600
+    store = FolderStore(tmp_path / "recordings")
+    store.put("tenant/id/audio.wav", io.BytesIO(b"RIFF"))
+    assert (tmp_path / "recordings" / "tenant" / "id" / "audio.wav").stat().st_mode & 0o777 == 0o600

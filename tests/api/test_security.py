@@ -148,3 +148,33 @@ def test_retention_erases_old_recordings_and_old_contacts_per_tenant(client, mak
     apply_retention(session)
     session.expire_all()
     assert session.get(Interaction, ids["a"]) is None and session.get(Interaction, ids["b"]) is not None
+
+
+INTERNAL_TARGETS = [
+    "http://127.0.0.1:8799/", "http://0x7f000001:8799/", "http://2130706433/", "http://0177.0.0.1/",
+    "http://169.254.169.254/latest/meta-data/", "https://10.0.0.1/", "http://192.168.1.10/hook", "http://172.16.0.5/",
+    "http://[::1]/", "http://[::ffff:127.0.0.1]/", "http://localhost:8000/", "http://0.0.0.0/", "http://100.64.0.1/",
+    "http://[fe80::1]/", "http://[fc00::1]/", "http://224.0.0.1/", "ftp://93.184.216.34/", "http:///nohost",
+    "http://no-such-host.invalid/",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("url", INTERNAL_TARGETS)
+def test_webhooks_to_internal_or_odd_targets_are_refused(client, make_key, url):
+    response = client.post("/v1/webhooks", json={"url": url}, headers=auth(make_key("admin")))
+    assert response.status_code == 422, (url, response.text)
+
+
+def test_named_internal_receivers_are_allowed_by_the_operator_and_checked_again_at_delivery(client, make_key,
+                                                                                          monkeypatch):  # fmt: skip
+    from callscope.errors import InvalidInput
+    from callscope.pipeline import webhooks
+
+    admin = auth(make_key("admin"))
+    monkeypatch.setattr(get_settings(), "webhook_allowed_hosts", "localhost, 10.20.0.0/16")
+    for url in ("http://localhost:8000/hook", "https://10.20.3.4/hook"):
+        assert client.post("/v1/webhooks", json={"url": url}, headers=admin).status_code == 201, url
+    assert client.post("/v1/webhooks", json={"url": "https://10.21.0.1/"}, headers=admin).status_code == 422
+    with pytest.raises(InvalidInput):  # the allowance withdrawn (or the name now resolving inside): never posted
+        webhooks.deliver("http://localhost:8000/hook", b"{}", secret=webhooks.new_secret(), message_id="msg_1",
+                         timeout_s=1, allowed="")  # fmt: skip

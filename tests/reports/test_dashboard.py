@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -517,3 +518,12 @@ def test_reports_and_search_work_on_the_embedded_sqlite_default(tmp_path):
         session.commit()
         assert search.search_ids(session, "t", "euros") == []  # deleting a contact takes it out of search
         assert search.reindex(session, tenant="t") == 7
+
+
+def test_csv_cells_hold_no_formula_a_spreadsheet_would_run_whatever_its_separator():
+    from callscope.reports.export import csv_text
+
+    rows = [{"agent": "=HYPERLINK(1)", "queue": "cards;=HYPERLINK(2)", "summary": "ok\t@SUM(1)\n+cmd|x"}]
+    written = "".join(csv_text(rows, ["agent", "queue", "summary"]))
+    cells = re.split(r"[,;\t|\n]", written.replace('"', ""))
+    assert not [c for c in cells if c.strip()[:1] in ("=", "+", "-", "@")], written
