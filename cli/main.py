@@ -164,6 +164,16 @@ def keys_list(tenant: Annotated[str, typer.Option(help="the tenant whose keys to
             typer.echo(f"{key.prefix}\t{key.role}\t{'revoked' if key.revoked else 'active'}")
 
 
+def _secrets_or_fail() -> None:
+    """A service with a placeholder or missing secret stops here, with the reason, before it starts anything."""
+    from callscope.settings import InsecureSetting
+
+    try:
+        get_settings().check_secrets()
+    except InsecureSetting as exc:
+        _fail(str(exc))
+
+
 def _worker_argv(concurrency: int, queues: str, log_level: str = "info", beat: bool = False) -> list[str]:
     argv = ["worker", "-Q", queues, "-c", str(concurrency), "--loglevel", log_level.upper()]
     return [*argv, "-n", f"callscope-{os.getpid()}@%h", *(["--beat"] if beat else [])]
@@ -184,6 +194,7 @@ def worker(
     """Start a Celery worker alone, on CALLSCOPE_BROKER_URL and CALLSCOPE_DATABASE_URL."""
     if not get_settings().broker_url:
         _fail("CALLSCOPE_BROKER_URL is empty: a lone worker needs a shared broker (e.g. redis://host:6379/0)")
+    _secrets_or_fail()
     from worker.app import celery_app
 
     settings = get_settings()
@@ -213,6 +224,8 @@ def serve(
 ) -> None:
     """Start the API; with the embedded broker (CALLSCOPE_BROKER_URL empty) also its broker and a worker."""
     import uvicorn
+
+    _secrets_or_fail()
 
     exit_on_sigterm()  # a SIGTERM anywhere below still stops the worker and the broker (they also die with us)
     settings = get_settings()

@@ -9,10 +9,11 @@ import uuid
 
 import httpx
 import pytest
+import redis
 from sqlalchemy import text
 
 from callscope.storage.store import create_api_key
-from tests.conftest import BROKER_URL
+from tests.conftest import FAULTS_REDIS_DB, REDIS_HOST_URL
 from tests.services import start_api, stop
 
 pytestmark = pytest.mark.slow
@@ -58,7 +59,8 @@ async def _round(base: str, good_key: str, bad_key: str) -> tuple[list[httpx.Res
 def test_bad_requests_beside_good_ones_lose_nothing_and_stall_no_one(session, database):
     good_key = create_api_key(session, tenant="good-tenant", role="ingest")
     bad_key = create_api_key(session, tenant="bad-tenant", role="ingest")
-    env = {"CALLSCOPE_BROKER_URL": BROKER_URL, "CALLSCOPE_API_PROCESSES": "2", "CALLSCOPE_RATE_LIMIT_PER_MINUTE": "0"}
+    broker = f"{REDIS_HOST_URL}/{FAULTS_REDIS_DB}"  # its queued tasks are no other test's worker's work
+    env = {"CALLSCOPE_BROKER_URL": broker, "CALLSCOPE_API_PROCESSES": "2", "CALLSCOPE_RATE_LIMIT_PER_MINUTE": "0"}
     api, base = start_api(name="bad-beside-good-api", env=env)
     try:
         for _ in range(ROUNDS):
@@ -81,5 +83,6 @@ def test_bad_requests_beside_good_ones_lose_nothing_and_stall_no_one(session, da
         assert sent["chunks"] < 200, sent  # refused at the limit (about 16 chunks), not after reading it all
     finally:
         stop(api)
+        redis.Redis.from_url(broker).flushdb()
     stored = session.execute(text("select count(*) from interactions where tenant = 'good-tenant'")).scalar_one()
     assert stored == ROUNDS * GOOD_PER_ROUND

@@ -179,3 +179,15 @@ def test_no_customer_turns():
     assert s["customer_mean"] is None and s["label"] is None
     assert s["customer_trajectory"] == {"start": None, "middle": None, "end": None, "change": None}
     assert sentiment_summary([])["turn_scores"] == []
+
+
+def test_a_pasted_transcript_is_scored_in_pieces_like_its_sentences():
+    """VADER's time grows with the square of a text's words (a 190 KB chat took 155 s of a worker): a long text is
+    scored by sentence-bounded pieces, which for repeated sentences gives the sentence's own score."""
+    from callscope.understanding.sentiment import VADER_PIECE_CHARS, score_text
+
+    angry, glad = "This is ridiculous, I am so angry. ", "Thank you so much, that is wonderful. "
+    assert len(angry * 3000) > 100 * VADER_PIECE_CHARS
+    assert score_text(angry * 3000) == pytest.approx(score_text((angry * 20).strip()), abs=0.02)
+    mixed = score_text(angry * 1500 + glad * 1500)
+    assert score_text(angry * 20) < mixed < score_text(glad * 20)
