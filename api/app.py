@@ -736,7 +736,9 @@ INTENT_NAME = Path(pattern=r"^[a-z][a-z0-9_]{1,59}$", description="lower-case le
 
 
 class IntentIn(BaseModel):
-    examples: list[str] = Field(min_length=5, max_length=500, description="at least 5 different example utterances")
+    examples: list[Annotated[str, Field(min_length=1, max_length=1000)]] = Field(
+        min_length=5, max_length=500, description="at least 5 different example utterances (1,000 characters each)"
+    )
     queue: str = Field(min_length=1, max_length=100, description="the queue its contacts go to")
     priority: int = Field(ge=1, le=5, description="1 is the most urgent")
     escalate: bool = False

@@ -32,6 +32,12 @@ ANSWERS: tuple[str, ...] = ("yes", "no", "n/a")
 
 
 MAX_PATTERN_CHARS = 500
+# the checks' numeric parameters and their ranges: a form is refused when it is saved, not failed at each contact
+NUMBER_PARAMS: dict[str, tuple[float, float]] = {
+    "turns": (0, 1000), "within_agent_turns": (0, 1000), "last_agent_turns": (0, 1000),
+    "max_agent_interruptions": (0, 1000), "silence_s": (0, 86_400), "hold_s": (0, 86_400),
+    "negative_below": (-1, 1),
+}  # fmt: skip
 
 
 @lru_cache(maxsize=512)
@@ -72,6 +78,10 @@ class Question(BaseModel):
                 raise ValueError(f"check parameter {name!r} must be a finite number")
             if isinstance(given, str) and len(given) > MAX_PATTERN_CHARS:
                 raise ValueError(f"check parameter {name!r} is over {MAX_PATTERN_CHARS} characters")
+            low, high = NUMBER_PARAMS.get(name, (None, None))
+            if low is not None and (isinstance(given, bool) or not isinstance(given, int | float)
+                                    or not low <= given <= high):  # fmt: skip
+                raise ValueError(f"check parameter {name!r} must be a number from {low} to {high}")
         return value
 
 

@@ -141,3 +141,53 @@ def test_the_newest_form_for_the_channel_is_used_else_the_shipped_one():
         {"id": "closing", "text": "C", "check": {"type": "closing"}}]})  # fmt: skip
     assert qa.form_for([voice], "voice") is voice
     assert qa.form_for([voice], "chat").id == "callscope-default"
+
+
+# --- every tenant-defined pattern and document: refused when saved, or run in bounded time without failing ----------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_ATOMS = st.sampled_from(["a", "a+", "a*", ".", ".*", "\\w+", "(a|a)", "(a|aa)", "[a-z]", "\\1", "(?=a)", "b?"])
+
+
+@st.composite
+def nested_patterns(draw, depth=0):
+    """Patterns that send a backtracking engine into exponential time: nested quantified groups and alternations."""
+    if depth > 3 or draw(st.booleans()):
+        return draw(_ATOMS)
+    inner = "".join(draw(st.lists(nested_patterns(depth=depth + 1), min_size=1, max_size=3)))
+    return "(" + inner + ")" + draw(st.sampled_from(["+", "*", "{1,30}", "", "?"])) + draw(st.sampled_from(["", "$"]))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(pattern=nested_patterns())
+def test_any_tenant_pattern_is_refused_or_matches_in_linear_time(pattern):
+    form = {"id": "t", "name": "T", "questions": [{"id": "q", "text": "Q", "check": {"type": "phrase",
+                                                                                     "pattern": pattern}}]}
+    try:
+        parsed = qa.parse_form(form)
+    except InvalidInput:
+        return
+    hostile = qa.Contact(turns=[Turn(speaker="agent", text="a" * 5_000 + "!")], channel="sms")
+    # a backtracking engine takes hours on some of these: the suite's time limit would stop it
+    assert qa.evaluate(parsed, hostile)["answers"][0]["answer"] in ("yes", "no")
+
+
+_ANY = st.one_of(st.none(), st.booleans(), st.integers(-10**30, 10**30), st.floats(allow_nan=True),
+                 st.text(max_size=20), st.lists(st.integers(), max_size=3))  # fmt: skip
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(kind=st.sampled_from(sorted(qa.CHECKS)), params=st.dictionaries(st.sampled_from(sorted(qa.NUMBER_PARAMS)), _ANY,
+                                                                        max_size=3))  # fmt: skip
+def test_any_check_parameters_are_refused_when_saved_or_score_every_contact(kind, params):
+    check = {"type": kind, **params, **({"pattern": "card"} if kind == "phrase" else {})}
+    form = {"id": "t", "name": "T", "questions": [{"id": "q", "text": "Q", "check": check}]}
+    try:
+        parsed = qa.parse_form(form)
+    except InvalidInput:
+        return
+    contact = qa.Contact(turns=[Turn(speaker="agent", text="Hello, how can I help?", start=0, end=2),
+                                Turn(speaker="customer", text="My card is lost", start=40, end=42)], channel="voice")
+    assert qa.evaluate(parsed, contact)["answers"][0]["answer"] in ("yes", "no", "n/a")
