@@ -20,7 +20,7 @@ demo: install
 
 test: install system-packages object-store
 	$(PY) -m ruff check .
-	$(PY) -m pytest -ra
+	$(PY) -m pytest -ra --durations=25
 
 # Debian packages the suite needs: chromium for the browser tests (Playwright cannot download its own browser here),
 # espeak-ng to speak the test calls.

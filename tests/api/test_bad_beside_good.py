@@ -17,7 +17,7 @@ from tests.conftest import FAULTS_REDIS_DB, REDIS_HOST_URL
 from tests.services import start_api, stop
 
 pytestmark = pytest.mark.slow
-ROUNDS, GOOD_PER_ROUND = 3, 30
+ROUNDS, GOOD_PER_ROUND = 2, 30
 
 
 def _bad_requests() -> list[tuple[dict[str, str], bytes, set[int]]]:

@@ -70,7 +70,7 @@ def flatmap_body(ctx, body):
 
 @hostile_schema.hooks.apply(flatmap_body)
 @hostile_schema.parametrize()
-@settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=5, deadline=None, suppress_health_check=list(HealthCheck))
 def test_hostile_values_anywhere_in_a_body_get_a_4xx_never_a_5xx(case, admin_key, hostile_client):
     headers = {"Authorization": f"Bearer {admin_key}"}
     if case.media_type not in (None, "application/json"):

@@ -379,7 +379,7 @@ def _digits_left(text: str) -> str:
                    or tok.lower() in words)  # fmt: skip
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(drawn=card_read_outs(spoken=False))
 def test_a_written_card_number_with_any_separators_is_a_card(drawn):
     card, _, _, text = drawn
