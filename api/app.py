@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -29,19 +29,18 @@ from api import live, metrics, reports
 from api.batching import IngestBatcher, store_one
 from api.enqueue import send_task
 from api.guard import RequestGuard
-from callscope.access import scrub
-from callscope.contacts import ContactMeta, load_json, parse_text_body, turns_from_body
+from callscope.access import audit, scrub
+from callscope.contacts import ChatBody, ChatMessage, ContactMeta, Turn, load_json, parse_text_body, turns_from_body
 from callscope.errors import Conflict, InvalidInput, NotFound, StoreUnavailable
-from callscope.pipeline.analysis import Resources, analyze_turns
-from callscope.pipeline.jobs import tenant_resources
-from callscope.prediction import learning
+from callscope.interactions import intake
+from callscope.interactions.analyze import Batch, analyze_snippet
+from callscope.pipeline import webhooks
 from callscope.settings import Settings, get_settings
-from callscope.storage import scorecards, store
+from callscope.storage import store
 from callscope.storage import versions as model_versions
 from callscope.storage.db import Interaction, get_sessionmaker, utcnow
-from callscope.understanding import qa, tenant_intents
-from callscope.understanding.redact import redact_many
-from callscope.voice.transcribe import probe
+from callscope.tenants import intents as tenant_intents
+from callscope.tenants import learning, scorecards
 
 log = logging.getLogger("callscope.api")
 scrub.install()  # no key, credential, query value or PII number in any log line of the API process
@@ -50,8 +49,9 @@ scrub.install()  # no key, credential, query value or PII number in any log line
 def _sweep_forever(stop: threading.Event) -> None:
     """Queue again contacts the broker lost (`recovery.recover_lost_queue` at once after a broker restart,
     `jobs.requeue_stale` for the rest); runs in every API process."""
-    from callscope.pipeline.jobs import requeue_queued_before, requeue_stale
-    from callscope.pipeline.recovery import broker_redis, recover_lost_queue
+    from callscope.interactions.jobs import requeue_queued_before, requeue_stale
+    from callscope.pipeline.recovery import recover_lost_queue
+    from callscope.storage.broker import broker_redis
 
     settings = get_settings()
     last_retention = 0.0
@@ -79,11 +79,8 @@ def _sweep_forever(stop: threading.Event) -> None:
 
 def _load_models(settings: Settings) -> None:
     """Load every model a request may need once, at start-up (a first request must not wait for them)."""
-    from callscope.contacts import Turn
-
-    redact_many(["Hello, this is Anna Smith"])
-    turns = [Turn(speaker="customer", text="I lost my card yesterday")]
-    analyze_turns(turns, channel="chat", resources=Resources.from_settings(settings), outcomes=lambda _intent: {})
+    turns = [Turn(speaker="customer", text="Hello, this is Anna Smith: I lost my card yesterday")]
+    analyze_snippet(None, tenant="warm-up", channel="chat", turns=turns, batch=Batch.from_settings(settings))
 
 
 @asynccontextmanager
@@ -352,7 +349,7 @@ async def _accept_recording(request: Request, settings: Settings, tenant: str, k
         agent_channel = meta.pop("agent_channel", None)
         if agent_channel not in (None, "left", "right", "auto"):
             raise InvalidInput("metadata.agent_channel must be 'left', 'right' or 'auto'")
-        duration = await run_in_threadpool(probe, upload.file)
+        duration = await run_in_threadpool(intake.recording_duration, upload.file)
         if duration is not None and duration > settings.max_audio_seconds:
             raise InvalidInput(f"the recording is longer than the limit of {settings.max_audio_seconds:.0f} s", 413)
         request_hash = await run_in_threadpool(_recording_hash, upload.file, meta, agent_channel) if key else None
@@ -413,7 +410,7 @@ async def post_interaction(request: Request, who: Ingest, settings: SettingsDep,
         payload = getattr(request.state, "json", None)  # parsed and checked once, by `api.guard`
         body = parse_text_body(payload)
         turns = turns_from_body(body)
-        contact = store.NewTextContact(who.tenant, body.channel, ContactMeta.model_validate(body.model_dump()), key,
+        contact = intake.NewTextContact(who.tenant, body.channel, ContactMeta.model_validate(body.model_dump()), key,
                                        turns, _body_hash(payload) if key else None)  # fmt: skip
         if sum(len(t.text) for t in turns) > LARGE_CONTACT_CHARS:  # stored on its own: no batch waits for it
             accepted = await run_in_threadpool(partial(store_one, **dataclasses.asdict(contact)))
@@ -455,7 +452,7 @@ def _view(row: Interaction, hidden: Callable[[Interaction], bool]) -> dict[str, 
 def get_interaction(interaction_id: str, who: Reader, session: SessionDep) -> dict[str, Any]:
     row = store.get_interaction(session, tenant=who.tenant, interaction_id=interaction_id)
     view = _view(row, _qa_hidden(session, who))
-    store.audit(session, who, action="read", target=interaction_id)
+    audit.record(session, who, action="read", target=interaction_id)
     return view
 
 
@@ -463,7 +460,7 @@ def get_interaction(interaction_id: str, who: Reader, session: SessionDep) -> di
 def delete_interaction(interaction_id: str, who: Admin, session: SessionDep) -> Response:
     """Erase a contact: recording, turns, analysis, outcome."""
     store.delete_interaction(session, tenant=who.tenant, interaction_id=interaction_id)
-    store.audit(session, who, action="delete", target=interaction_id)
+    audit.record(session, who, action="delete", target=interaction_id)
     return Response(status_code=204)
 
 
@@ -476,7 +473,7 @@ def list_interactions(
     next: Annotated[str | None, Query(description="the `next` cursor of the previous page")] = None,  # noqa: A002
 ) -> dict[str, Any]:
     rows, cursor = store.list_interactions(session, tenant=who.tenant, status=status, limit=limit, before=next)
-    store.audit(session, who, action="list", target=f"{len(rows)} contacts")
+    audit.record(session, who, action="list", target=f"{len(rows)} contacts")
     hidden = _qa_hidden(session, who)
     return {"items": [_view(r, hidden) for r in rows], "next": cursor}
 
@@ -490,7 +487,7 @@ class OutcomeIn(BaseModel):
 @app.post("/v1/interactions/{interaction_id}/outcome", tags=["interactions"])
 def post_outcome(interaction_id: str, outcome: OutcomeIn, who: Ingest, session: SessionDep) -> dict[str, Any]:
     """Report what happened; later predictions for the same intent learn from it."""
-    row = store.record_outcome(session, tenant=who.tenant, interaction_id=interaction_id, **outcome.model_dump())
+    row = intake.record_outcome(session, tenant=who.tenant, interaction_id=interaction_id, **outcome.model_dump())
     return {
         "interaction_id": interaction_id,
         "handle_time_s": row.handle_time_s,
@@ -500,26 +497,33 @@ def post_outcome(interaction_id: str, outcome: OutcomeIn, who: Ingest, session: 
 
 
 class AnalyzeIn(BaseModel):
-    text: str = Field(min_length=1, max_length=20_000)
+    """A snippet of customer text, or a whole conversation (chat messages, as `POST /v1/interactions` takes them)."""
+
+    text: str | None = Field(default=None, min_length=1, max_length=20_000)
+    messages: list[ChatMessage] | None = Field(default=None, min_length=1, max_length=500)
     channel: str = Field(default="chat", pattern="^(voice|sms|chat)$")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> AnalyzeIn:
+        if (self.text is None) == (self.messages is None):
+            raise ValueError("send exactly one of `text` or `messages`")
+        return self
+
+    def turns(self) -> list[Turn]:
+        if self.text is not None:
+            return [Turn(speaker="customer", text=self.text)]
+        return turns_from_body(ChatBody(channel="chat", messages=self.messages))
 
 
 @app.post("/v1/analyze", tags=["analysis"])
 def analyze(body: AnalyzeIn, who: Analyzer, session: SessionDep, settings: SettingsDep) -> dict[str, Any]:
-    """Synchronous analysis of a snippet of customer text (nothing is stored)."""
-    from callscope.contacts import Turn
-
-    turns = [Turn.model_validate(t) for t in store.redact_turns([Turn(speaker="customer", text=body.text)])]
-    resources = tenant_resources(session, Resources.from_settings(settings), tenant=who.tenant)
-    analysis = analyze_turns(
-        turns,
-        channel=body.channel,
-        resources=resources,
-        outcomes=lambda intent: store.outcome_durations(session, tenant=who.tenant, intent=intent),
-    )
-    snippet = Interaction(id="snippet", tenant=who.tenant, channel=body.channel, created_at=utcnow())
-    learning.enrich(session, snippet, analysis, min_outcomes=resources.min_outcomes)
-    return {"text": turns[0].text, **analysis.model_dump()}
+    """Synchronous analysis of a snippet of customer text or a conversation, the way a posted contact is analyzed
+    (nothing is stored)."""
+    row, analysis = analyze_snippet(session, tenant=who.tenant, channel=body.channel, turns=body.turns(),
+                                    batch=Batch.from_settings(settings))  # fmt: skip
+    turns = row.turns or []
+    return {"text": turns[0]["text"] if turns else "", "turns": turns, **analysis.model_dump(),
+            "categories": row.categories or [], "repeat_contact": row.analysis["repeat_contact"]}  # fmt: skip
 
 
 class WebhookIn(BaseModel):
@@ -527,10 +531,10 @@ class WebhookIn(BaseModel):
 
 
 @app.post("/v1/webhooks", status_code=201, tags=["webhooks"])
-def create_webhook(body: WebhookIn, who: Admin, session: SessionDep) -> dict[str, Any]:
+def create_webhook(body: WebhookIn, who: Admin, session: SessionDep, settings: SettingsDep) -> dict[str, Any]:
     """Register a URL for finished interactions; the secret (shown once) signs each delivery."""
-    hook = store.create_webhook(session, tenant=who.tenant, url=body.url)
-    store.audit(session, who, action="create webhook", target=str(hook.id))  # the URL may hold credentials: not kept
+    hook = webhooks.register(session, tenant=who.tenant, url=body.url, allowed=settings.webhook_allowed_hosts)
+    audit.record(session, who, action="create webhook", target=str(hook.id))  # the URL may hold credentials: not kept
     return {"id": hook.id, "url": hook.url, "secret": hook.secret}
 
 
@@ -542,7 +546,7 @@ def list_webhooks(who: Admin, session: SessionDep) -> list[dict[str, Any]]:
 @app.delete("/v1/webhooks/{webhook_id}", status_code=204, tags=["webhooks"])
 def delete_webhook(webhook_id: Annotated[int, Path(ge=1, le=2**31 - 1)], who: Admin, session: SessionDep) -> Response:
     store.delete_webhook(session, tenant=who.tenant, webhook_id=webhook_id)
-    store.audit(session, who, action="delete webhook", target=str(webhook_id))
+    audit.record(session, who, action="delete webhook", target=str(webhook_id))
     return Response(status_code=204)
 
 
@@ -557,7 +561,7 @@ class KeyIn(BaseModel):
 def create_key(body: KeyIn, who: Admin, session: SessionDep) -> dict[str, Any]:
     """A new key for the admin's own tenant; shown once, stored hashed."""
     key = store.create_api_key(session, tenant=who.tenant, role=body.role, agent=body.agent)
-    store.audit(session, who, action="create_key", target=key[:10])
+    audit.record(session, who, action="create_key", target=key[:10])
     return {"key": key, "prefix": key[:10], "role": body.role, "agent": body.agent}
 
 
@@ -571,7 +575,7 @@ def list_keys(who: Admin, session: SessionDep) -> list[dict[str, Any]]:
 def revoke_key(prefix: str, who: Admin, session: SessionDep) -> Response:
     store.revoke_key(session, tenant=who.tenant, prefix=prefix)
     _KEY_CACHE.clear()  # at once in this process; other API processes within KEY_CACHE_TTL_S
-    store.audit(session, who, action="revoke_key", target=prefix)
+    audit.record(session, who, action="revoke_key", target=prefix)
     return Response(status_code=204)
 
 
@@ -581,7 +585,7 @@ def audit_log(
 ) -> list[dict[str, Any]]:
     """Who read, listed, exported or erased which contacts, newest first."""
     return [{"at": e.at.isoformat(), "key_prefix": e.key_prefix, "action": e.action, "target": e.target}
-            for e in store.audit_events(session, tenant=who.tenant, limit=limit)]  # fmt: skip
+            for e in audit.events(session, tenant=who.tenant, limit=limit)]  # fmt: skip
 
 
 class RetentionIn(BaseModel):
@@ -593,7 +597,7 @@ class RetentionIn(BaseModel):
 def set_retention(body: RetentionIn, who: Admin, session: SessionDep) -> dict[str, Any]:
     """Recordings (and optionally whole contacts) older than this are erased by the hourly retention sweep."""
     row = store.set_retention(session, tenant=who.tenant, audio_days=body.audio_days, contact_days=body.contact_days)
-    store.audit(session, who, action="set retention", target=f"audio {body.audio_days} contacts {body.contact_days}")
+    audit.record(session, who, action="set retention", target=f"audio {body.audio_days} contacts {body.contact_days}")
     return {"audio_days": row.audio_retention_days, "contact_days": row.contact_retention_days}
 
 
@@ -607,7 +611,7 @@ class ChannelMapIn(BaseModel):
 def set_channel_map(body: ChannelMapIn, who: Admin, session: SessionDep) -> dict[str, Any]:
     """The tenant's channel map: used for every recording that does not bring its own `agent_channel`."""
     row = store.set_channel_map(session, tenant=who.tenant, agent_channel=body.agent_channel)
-    store.audit(session, who, action="set channel map", target=row.agent_channel or "auto")
+    audit.record(session, who, action="set channel map", target=row.agent_channel or "auto")
     return {"agent_channel": row.agent_channel or "auto"}
 
 
@@ -620,7 +624,7 @@ def set_recording_policy(body: RecordingPolicyIn, who: Admin, session: SessionDe
     """Whether the tenant keeps the original of each recording beside its redacted copy (default: discarded)."""
     store.set_keep_original(session, tenant=who.tenant, keep=body.keep_original)
     policy = "keep original" if body.keep_original else "discard"
-    store.audit(session, who, action="set recording policy", target=policy)
+    audit.record(session, who, action="set recording policy", target=policy)
     return {"keep_original": body.keep_original}
 
 
@@ -632,7 +636,7 @@ class QaSettingsIn(BaseModel):
 def set_qa_settings(body: QaSettingsIn, who: Admin, session: SessionDep) -> dict[str, Any]:
     """Whether agents see their own contacts' QA scores (default: no agent sees any)."""
     scorecards.set_agents_see_own_qa(session, tenant=who.tenant, allow=body.agents_see_own)
-    store.audit(session, who, action="set qa visibility", target=str(body.agents_see_own).lower())
+    audit.record(session, who, action="set qa visibility", target=str(body.agents_see_own).lower())
     return {"agents_see_own": body.agents_see_own}
 
 
@@ -659,7 +663,7 @@ _FORM_BODY = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/json": {"schema": _inlined(qa.Form.model_json_schema())},
+            "application/json": {"schema": _inlined(scorecards.form_schema())},
             "application/yaml": {"schema": {"type": "string"}},
         },
     }
@@ -675,7 +679,7 @@ def qa_forms(who: Admin, session: SessionDep) -> dict[str, Any]:
     """The tenant's forms in force, newest first (a contact is scored with the newest for its channel), and the
     shipped default, used when none applies."""
     forms = [_describe_form(row.definition) for row in scorecards.active_forms(session, tenant=who.tenant)]
-    return {"forms": forms, "default": _describe_form(qa.default_form().model_dump(mode="json"), shipped=True)}
+    return {"forms": forms, "default": _describe_form(scorecards.shipped_form(), shipped=True)}
 
 
 @app.put("/v1/qa/forms/{form_id}", tags=["qa"], openapi_extra=_FORM_BODY)
@@ -684,15 +688,12 @@ async def put_qa_form(request: Request, who: Admin, form_id: str = FORM_ID) -> d
     raw = await request.body()
     if len(raw) > MAX_FORM_BYTES:
         raise InvalidInput(f"a form is at most {MAX_FORM_BYTES} bytes", status_code=413)
-    data = qa.load_form_data(raw)
-    if isinstance(data, dict):
-        data = {**data, "id": form_id}
-    form = qa.parse_form(data)
+    form = scorecards.read_form(raw, form_id=form_id)
 
     def save() -> dict[str, Any]:
         with get_sessionmaker(get_settings().resolved_database_url)() as session:
             row = scorecards.put_form(session, tenant=who.tenant, form=form)
-            store.audit(session, who, action="put qa form", target=f"{form_id} v{row.version}")
+            audit.record(session, who, action="put qa form", target=f"{form_id} v{row.version}")
             return _describe_form(row.definition)
 
     return await run_in_threadpool(save)
@@ -702,7 +703,7 @@ async def put_qa_form(request: Request, who: Admin, form_id: str = FORM_ID) -> d
 def delete_qa_form(who: Admin, session: SessionDep, form_id: str = FORM_ID) -> Response:
     """Retire a form: contacts analyzed from now on use the tenant's other forms or the shipped one."""
     scorecards.delete_form(session, tenant=who.tenant, form_id=form_id)
-    store.audit(session, who, action="delete qa form", target=form_id)
+    audit.record(session, who, action="delete qa form", target=form_id)
     return Response(status_code=204)
 
 
@@ -711,7 +712,7 @@ def delete_qa_form(who: Admin, session: SessionDep, form_id: str = FORM_ID) -> R
 def original_audio(interaction_id: str, who: Admin, session: SessionDep) -> Response:
     """The unredacted recording, where the tenant's policy kept it: admins only, every fetch audited."""
     chunks = store.load_original(session, tenant=who.tenant, interaction_id=interaction_id)
-    store.audit(session, who, action="contact.audio.original", target=interaction_id)
+    audit.record(session, who, action="contact.audio.original", target=interaction_id)
     no_store = {"Cache-Control": "private, no-store"}
     return StreamingResponse(chunks, media_type="application/octet-stream", headers=no_store)
 
@@ -776,7 +777,7 @@ def custom_intent_put(body: IntentIn, who: Admin, session: SessionDep, name: str
         )
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from exc
-    store.audit(session, who, action="put intent", target=name)
+    audit.record(session, who, action="put intent", target=name)
     return tenant_intents.describe_intent(row)
 
 
@@ -784,7 +785,7 @@ def custom_intent_put(body: IntentIn, who: Admin, session: SessionDep, name: str
 def custom_intent_delete(who: Admin, session: SessionDep, name: str = INTENT_NAME) -> Response:
     if not tenant_intents.delete_intent(session, tenant=who.tenant, name=name):
         raise HTTPException(404, f"no intent {name!r}")
-    store.audit(session, who, action="delete intent", target=name)
+    audit.record(session, who, action="delete intent", target=name)
     return Response(status_code=204)
 
 
@@ -798,7 +799,7 @@ def custom_intents_fit(body: IntentFitIn, who: Admin, session: SessionDep) -> di
         send_task("callscope.fit_intents", who.tenant, body.base)
     except Exception as exc:
         raise HTTPException(503, "the queue is unavailable", headers={"Retry-After": "5"}) from exc
-    store.audit(session, who, action="fit intents", target=body.base)
+    audit.record(session, who, action="fit intents", target=body.base)
     return {"queued": True, "tenant": who.tenant, "base": body.base}
 
 

@@ -18,7 +18,8 @@ from sqlalchemy.exc import DataError, IntegrityError
 
 from api.enqueue import send_task
 from callscope.errors import CallscopeError, InvalidInput
-from callscope.pipeline.jobs import next_task
+from callscope.interactions import intake
+from callscope.interactions.jobs import next_task
 from callscope.settings import get_settings
 from callscope.storage import store
 from callscope.storage.db import get_sessionmaker
@@ -31,7 +32,7 @@ QUEUE_UNAVAILABLE = HTTPException(
 )
 
 
-def store_and_queue(contacts: list[store.NewTextContact]) -> list[store.Accepted | Exception]:
+def store_and_queue(contacts: list[intake.NewTextContact]) -> list[intake.Accepted | Exception]:
     """Commit the batch, then publish its analysis tasks; a contact whose publish failed answers 503.
 
     Each request of a batch stands alone: when the batch's insert fails (a key inserted concurrently by another
@@ -39,11 +40,11 @@ def store_and_queue(contacts: list[store.NewTextContact]) -> list[store.Accepted
     gets the error."""
     with get_sessionmaker(get_settings().resolved_database_url)() as session:
         try:
-            answers = store.create_text_interactions(session, contacts)
+            answers = intake.create_text_interactions(session, contacts)
         except (IntegrityError, DataError):
             session.rollback()
             return [_alone(c) for c in contacts]
-        pending = [a for a in answers if isinstance(a, store.Accepted) and a.needs_queue]
+        pending = [a for a in answers if isinstance(a, intake.Accepted) and a.needs_queue]
         if not pending:
             return list(answers)
         try:
@@ -59,7 +60,7 @@ def store_and_queue(contacts: list[store.NewTextContact]) -> list[store.Accepted
         return list(answers)
 
 
-def _alone(contact: store.NewTextContact) -> store.Accepted | Exception:
+def _alone(contact: intake.NewTextContact) -> intake.Accepted | Exception:
     try:
         return store_one(**asdict(contact))
     except DataError:
@@ -68,10 +69,10 @@ def _alone(contact: store.NewTextContact) -> store.Accepted | Exception:
         return exc
 
 
-def store_one(**contact: Any) -> store.Accepted | Exception:
+def store_one(**contact: Any) -> intake.Accepted | Exception:
     """The unbatched path (recordings; a batch whose insert hit a concurrent duplicate): commit, then queue."""
     with get_sessionmaker(get_settings().resolved_database_url)() as session:
-        row, created = store.create_interaction(session, **contact)
+        row, created = intake.create_interaction(session, **contact)
         if created or not row.enqueued:
             # A new row is committed as `enqueued`, so the happy path costs one commit; a failed publish flips it
             # back and the sweeper (or a retry with the same Idempotency-Key) queues it later.
@@ -83,18 +84,18 @@ def store_one(**contact: Any) -> store.Accepted | Exception:
                 return QUEUE_UNAVAILABLE
             if not row.enqueued:
                 store.mark_enqueued(session, [row.id])
-        return store.Accepted(row.id, row.status, created=created, needs_queue=False)
+        return intake.Accepted(row.id, row.status, created=created, needs_queue=False)
 
 
 class IngestBatcher:
     """One per API process: requests `submit` a contact and await its answer; `run` writes batches."""
 
     def __init__(self) -> None:
-        self.waiting: asyncio.Queue[tuple[store.NewTextContact, asyncio.Future[store.Accepted]]] = asyncio.Queue()
+        self.waiting: asyncio.Queue[tuple[intake.NewTextContact, asyncio.Future[intake.Accepted]]] = asyncio.Queue()
         self.writing: set[asyncio.Task[None]] = set()
 
-    async def submit(self, contact: store.NewTextContact) -> store.Accepted:
-        answer: asyncio.Future[store.Accepted] = asyncio.get_running_loop().create_future()
+    async def submit(self, contact: intake.NewTextContact) -> intake.Accepted:
+        answer: asyncio.Future[intake.Accepted] = asyncio.get_running_loop().create_future()
         await self.waiting.put((contact, answer))
         return await answer
 
@@ -110,7 +111,7 @@ class IngestBatcher:
             task.add_done_callback(self.writing.discard)
 
     async def write(
-        self, batch: list[tuple[store.NewTextContact, asyncio.Future[store.Accepted]]], slots: asyncio.Semaphore
+        self, batch: list[tuple[intake.NewTextContact, asyncio.Future[intake.Accepted]]], slots: asyncio.Semaphore
     ) -> None:
         try:
             answers = await anyio.to_thread.run_sync(store_and_queue, [c for c, _ in batch])

@@ -72,7 +72,7 @@ def _used_before(tenant: str, session_id: str) -> bool:
 
 def _tenant_analysis(resources: LiveResources, tenant: str) -> Any:
     """The tenant's own intent model and routes for this session, when it has fitted one."""
-    from callscope.pipeline.jobs import tenant_resources
+    from callscope.interactions.analyze import tenant_resources
 
     with _db() as db:
         return tenant_resources(db, resources.analysis, tenant=tenant)

@@ -13,10 +13,9 @@ from typing import Any
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest, multiprocess
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from callscope.storage.db import Interaction
+from callscope.storage import store
 
 REGISTRY = CollectorRegistry()
 REQUESTS = Histogram(
@@ -44,13 +43,12 @@ class _StateCollector(Collector):
 
     def collect(self) -> Iterator[Any]:
         statuses = GaugeMetricFamily("callscope_interactions", "Stored interactions by status", labels=["status"])
-        for status, count in self.session.execute(
-            select(Interaction.status, func.count()).group_by(Interaction.status)
-        ):
+        counts = store.status_counts(self.session)
+        for status, count in counts.items():
             statuses.add_metric([status], count)
         yield statuses
         failed = CounterMetricFamily("callscope_task_errors", "Interactions that ended failed")
-        failed.add_metric([], self.session.scalar(select(func.count()).where(Interaction.status == "failed")) or 0)
+        failed.add_metric([], counts.get("failed", 0))
         yield failed
         yield self._durations()
         depth = GaugeMetricFamily("callscope_queue_depth", "Tasks waiting in the broker", labels=["queue"])
@@ -63,13 +61,7 @@ class _StateCollector(Collector):
 
     def _durations(self) -> HistogramMetricFamily:
         """Processing time (first start to finish) of the last 1,000 finished interactions."""
-        rows = self.session.execute(
-            select(Interaction.started_at, Interaction.finished_at)
-            .where(Interaction.status == "done", Interaction.started_at.is_not(None))
-            .order_by(Interaction.finished_at.desc())
-            .limit(1000)
-        )
-        seconds = [(end - start).total_seconds() for start, end in rows if end]
+        seconds = store.recent_processing_s(self.session)
         buckets = [(str(b) if b != float("inf") else "+Inf", sum(s <= b for s in seconds)) for b in TASK_BUCKETS]
         family = HistogramMetricFamily("callscope_task_duration_seconds", "Processing time of recent interactions")
         family.add_metric([], buckets, sum(seconds))

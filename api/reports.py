@@ -23,19 +23,20 @@ from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, StreamingResponse
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.enqueue import send_task
+from callscope.access import audit
 from callscope.errors import InvalidInput, NotFound
 from callscope.reports import contacts, dashboard, export, filters, journeys, themes
 from callscope.settings import get_settings
-from callscope.storage import scorecards, store
-from callscope.storage.db import ApiKey, AudioBlob, Interaction, get_sessionmaker
+from callscope.storage import store
+from callscope.storage.db import ApiKey, get_sessionmaker
 from callscope.storage.recordings import recordings
 from callscope.storage.search import search_terms
-from callscope.storage.store import Principal, hash_key
-from callscope.understanding import categories, tenant_intents
+from callscope.storage.store import Principal
+from callscope.tenants import categories, scorecards
+from callscope.tenants import intents as tenant_intents
 
 log = logging.getLogger("callscope.api.reports")
 HERE = Path(__file__).resolve().parent
@@ -84,7 +85,7 @@ def _viewer(request: Request, session: Session) -> Viewer | None:
         scheme, _, key = header.partition(" ")
         if scheme.lower() != "bearer" or not key.strip():
             return None
-        row = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(key.strip())))
+        row = store.key_row(session, key=key)
     elif cookie := request.cookies.get(COOKIE):
         row = store.web_session_key(session, token=cookie)
     if row is None or row.revoked:
@@ -131,9 +132,9 @@ PageViewer = Annotated[Viewer, Depends(page_viewer)]
 Listener = Annotated[Viewer, Depends(audio_viewer)]
 
 
-def audit(session: Session, viewer: Viewer, action: str, target: str | None) -> None:
+def _audit(session: Session, viewer: Viewer, action: str, target: str | None) -> None:
     """Who looked at or exported what (never the content)."""
-    store.audit(session, viewer.principal, action=action, target=(target or "")[:200])
+    audit.record(session, viewer.principal, action=action, target=(target or "")[:200])
 
 
 def _exported(report: str, f: filters.Filters) -> str:
@@ -229,17 +230,18 @@ def login(
     """Check the key once; the browser then keeps a random, HttpOnly, SameSite=Strict session id (the session lives
     on the server: logout and the key's revocation end it). Every login is audited; failures count against the
     address's failed authentications (`api.guard`)."""
-    row = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(key.strip()), ApiKey.revoked.is_(False)))
+    row = store.key_row(session, key=key)
+    row = None if row is None or row.revoked else row
     if row is None:
         log.warning("report login refused: unknown or revoked key from %s", request.client.host if request.client
                     else "unknown")  # fmt: skip
         return _page(request, "login.html", {"next": _safe_next(next), "error": "Unknown or revoked key."}, 401)
     who = Principal(tenant=row.tenant, role=row.role, key_prefix=row.prefix)
     if not who.may("reports"):
-        store.audit(session, who, action="login refused", target=f"role {row.role}")
+        audit.record(session, who, action="login refused", target=f"role {row.role}")
         error = f"A key with the role {row.role!r} may not view reports: use a supervisor or admin key."
         return _page(request, "login.html", {"next": _safe_next(next), "error": error}, 403)
-    store.audit(session, who, action="login", target="reports")
+    audit.record(session, who, action="login", target="reports")
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.set_cookie(
         COOKIE,
@@ -292,7 +294,7 @@ def contact_page(request: Request, interaction_id: str, viewer: PageViewer, sess
         contact = contacts.contact_detail(session, viewer.tenant, interaction_id)
     except NotFound:
         return _page(request, "not_found.html", {"viewer": viewer, "what": "contact"}, 404)
-    audit(session, viewer, "contact.view", interaction_id)
+    _audit(session, viewer, "contact.view", interaction_id)
     return _page(request, "contact.html", {"viewer": viewer, "contact": contact})
 
 
@@ -303,7 +305,7 @@ CustomerHash = Annotated[str, PathParam(pattern="^[0-9a-f]{64}$", description="t
 def customer_journey(customer_hash: CustomerHash, viewer: Reporter, session: SessionDep) -> dict[str, Any]:
     """Every contact of one customer over every channel, oldest first, with repeats linked to what they repeat."""
     data = journeys.journey(session, viewer.tenant, customer_hash)
-    audit(session, viewer, "customer.journey", customer_hash)
+    _audit(session, viewer, "customer.journey", customer_hash)
     return data
 
 
@@ -314,7 +316,7 @@ def journey_page(request: Request, customer_hash: str, viewer: PageViewer, sessi
         data = journeys.journey(session, viewer.tenant, customer_hash)
     except NotFound:
         return _page(request, "not_found.html", {"viewer": viewer, "what": "customer"}, 404)
-    audit(session, viewer, "customer.journey", customer_hash)
+    _audit(session, viewer, "customer.journey", customer_hash)
     return _page(request, "journey.html", {"viewer": viewer, "journey": data})
 
 
@@ -343,7 +345,7 @@ def _report_route(name: str) -> Any:
     def route(viewer: Reporter, session: SessionDep, f: FiltersDep, format: Format = "json") -> Any:  # noqa: A002
         data = dashboard.build(session, viewer.tenant, name, f)
         if format == "csv":
-            audit(session, viewer, "reports.export", _exported(name, f))
+            _audit(session, viewer, "reports.export", _exported(name, f))
             columns, rows = export.flatten(data)
             return _csv(export.csv_text(rows, columns), f"{name}.csv")
         return data
@@ -370,9 +372,9 @@ def search(
         raise InvalidInput("search needs `q`")
     data = contacts.contacts(session, viewer.tenant, f, limit=limit, offset=offset)
     if format == "csv":
-        audit(session, viewer, "reports.export", _exported("search", f))
+        _audit(session, viewer, "reports.export", _exported("search", f))
         return _csv(export.csv_text(data["items"], contacts.CONTACT_COLUMNS), "search.csv")
-    audit(session, viewer, "reports.search", _exported("search", f))
+    _audit(session, viewer, "reports.search", _exported("search", f))
     return data
 
 
@@ -386,7 +388,7 @@ def contact_list(
 ) -> dict[str, Any]:
     """The contacts the filters select, newest first."""
     listed = contacts.contacts(session, viewer.tenant, f, limit=limit, offset=offset)
-    audit(session, viewer, "reports.list", _exported("contacts", f))
+    _audit(session, viewer, "reports.list", _exported("contacts", f))
     return listed
 
 
@@ -394,14 +396,14 @@ def contact_list(
 def contact_json(interaction_id: str, viewer: Reporter, session: SessionDep) -> dict[str, Any]:
     """A contact as the drill-down page shows it (turns, entities, placeholders, predicted and actual time)."""
     contact = contacts.contact_detail(session, viewer.tenant, interaction_id)
-    audit(session, viewer, "contact.view", interaction_id)
+    _audit(session, viewer, "contact.view", interaction_id)
     return contact
 
 
 @router.get("/v1/reports/export.csv", tags=["reports"])
 def export_csv(viewer: Reporter, session: SessionDep, f: FiltersDep) -> StreamingResponse:
     """Every contact the filters select, one row each, streamed."""
-    audit(session, viewer, "reports.export", _exported("contacts", f))
+    _audit(session, viewer, "reports.export", _exported("contacts", f))
     return _csv(
         export.csv_text(contacts.iter_contacts(session, viewer.tenant, f), contacts.CONTACT_COLUMNS), "contacts.csv"
     )
@@ -419,7 +421,7 @@ def qa_override(
     contact's score and the QA report follow it."""
     updated = scorecards.override_answer(session, tenant=viewer.tenant, interaction_id=interaction_id,
                                          question=question_id, answer=body.answer, by=viewer.key_prefix)  # fmt: skip
-    audit(session, viewer, "qa.override", f"{interaction_id} {question_id}={body.answer}")
+    _audit(session, viewer, "qa.override", f"{interaction_id} {question_id}={body.answer}")
     return updated
 
 
@@ -431,8 +433,7 @@ _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 @router.get("/v1/interactions/{interaction_id}/audio", tags=["interactions"])
 def audio(interaction_id: str, request: Request, viewer: Listener, session: SessionDep) -> Response:
     """The stored recording with its content type; honours `Range` so a player can seek."""
-    owner = session.scalar(select(Interaction.tenant).where(Interaction.id == interaction_id))
-    blob = session.get(AudioBlob, interaction_id) if owner == viewer.tenant else None
+    blob = store.recording_of(session, tenant=viewer.tenant, interaction_id=interaction_id)
     if blob is None:  # another tenant's contact answers like a missing one
         raise NotFound(f"no recording stored for interaction {interaction_id}")
     size = len(blob.content) if blob.content is not None else blob.size or 0
@@ -451,7 +452,7 @@ def audio(interaction_id: str, request: Request, viewer: Listener, session: Sess
 
     wanted = request.headers.get("range")
     if not wanted:
-        audit(session, viewer, "contact.audio", interaction_id)
+        _audit(session, viewer, "contact.audio", interaction_id)
         return body(0, size - 1, 200)
     match = _RANGE.match(wanted.strip())
     if not match or match.groups() == ("", ""):
@@ -463,7 +464,7 @@ def audio(interaction_id: str, request: Request, viewer: Listener, session: Sess
         start, end = int(first), min(int(last), size - 1) if last else size - 1
     if start >= size or start > end:
         return Response(status_code=416, headers={**headers, "Content-Range": f"bytes */{size}"})
-    audit(session, viewer, "contact.audio.range", interaction_id)  # every fetch is audited, each seek too
+    _audit(session, viewer, "contact.audio.range", interaction_id)  # every fetch is audited, each seek too
     headers["Content-Range"] = f"bytes {start}-{end}/{size}"
     return body(start, end, 206)
 
@@ -480,7 +481,7 @@ def list_categories(viewer: Reporter, session: SessionDep) -> list[dict[str, Any
 def create_category(body: categories.CategoryIn, viewer: Reporter, session: SessionDep) -> dict[str, Any]:
     """A rule that tags contacts as they are analyzed (see docs/reports.md for the rule format)."""
     created = categories.create_category(session, tenant=viewer.tenant, body=body)
-    audit(session, viewer, "create category", str(created["id"]))
+    _audit(session, viewer, "create category", str(created["id"]))
     return created
 
 
@@ -489,14 +490,14 @@ def update_category(
     category_id: CategoryId, body: categories.CategoryIn, viewer: Reporter, session: SessionDep
 ) -> dict[str, Any]:
     updated = categories.update_category(session, tenant=viewer.tenant, category_id=category_id, body=body)
-    audit(session, viewer, "update category", str(category_id))
+    _audit(session, viewer, "update category", str(category_id))
     return updated
 
 
 @router.delete("/v1/categories/{category_id}", status_code=204, tags=["categories"])
 def delete_category(category_id: CategoryId, viewer: Reporter, session: SessionDep) -> Response:
     categories.delete_category(session, tenant=viewer.tenant, category_id=category_id)
-    audit(session, viewer, "delete category", str(category_id))
+    _audit(session, viewer, "delete category", str(category_id))
     return Response(status_code=204)
 
 
@@ -550,7 +551,7 @@ def theme_to_intent(
         )
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from exc
-    audit(session, viewer, "theme.intent", body.name)
+    _audit(session, viewer, "theme.intent", body.name)
     return tenant_intents.describe_intent(row)
 
 

@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from callscope.contacts import Turn
-from callscope.pipeline import analysis as analysis_module
-from callscope.pipeline.analysis import Resources, analyze_turns, no_outcomes
+from callscope.interactions import analysis as analysis_module
+from callscope.interactions.analysis import Resources, analyze_turns, no_outcomes
+from callscope.interactions.intake import redact_turns
 from callscope.settings import get_settings
-from callscope.storage.store import redact_turns
 from callscope.understanding import qa
 from callscope.understanding.summary import summarize
 

@@ -164,15 +164,16 @@ def redaction_time(repeats: int = 3) -> dict[str, float]:
     the redaction of the turns and the recording."""
     from dataclasses import replace
 
+    from callscope.interactions.intake import redactions_of
+    from callscope.interactions.options import whisper_options
     from callscope.settings import get_settings
-    from callscope.storage.store import redactions_of
     from callscope.voice.audio_redaction import pii_spans, redact_audio
-    from callscope.voice.transcribe import WhisperOptions, transcribe
+    from callscope.voice.transcribe import transcribe
     from tests.speech import spoken_call
 
     call = WORK / "spoken.wav"
     call.write_bytes(spoken_call(SCRIPT * 2))
-    options = WhisperOptions.from_settings(get_settings())
+    options = whisper_options(get_settings())
     first_only = replace(options, number_pass=False)
     transcribe(call, options=options, agent_channel="left")  # loads the model: not timed
     heard, plain, redact = [], [], []

@@ -42,6 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from callscope.contacts import Turn  # noqa: E402
+from callscope.interactions.options import whisper_options  # noqa: E402
 from callscope.settings import get_settings  # noqa: E402
 from callscope.understanding import redact as current  # noqa: E402
 from callscope.voice import number_pass  # noqa: E402
@@ -227,7 +228,7 @@ def real_speech(options: WhisperOptions) -> None:
 
     import speech_corpus
 
-    from callscope.storage.store import redactions_of
+    from callscope.interactions.intake import redactions_of
 
     manifest = speech_corpus.build()
     print("| recording | audio s | turns | heard again | placeholders: first hearing | with the pass | first hearing s "
@@ -266,13 +267,13 @@ def live(cases_voices: list[tuple[Case, tuple[str, int]]], bands: list[str]) -> 
 
     from faster_whisper.audio import decode_audio
 
+    from callscope.interactions.intake import redactions_of
     from callscope.live.session import LiveSession
     from callscope.live.streaming import StreamingTranscriber, WhisperWindowDecoder
-    from callscope.storage.store import redactions_of
     from callscope.voice.transcribe import load_whisper
 
     settings = get_settings()
-    options = replace(WhisperOptions.from_settings(settings), model=settings.live_whisper_model)
+    options = replace(whisper_options(settings), model=settings.live_whisper_model)
     decoder = WhisperWindowDecoder(load_whisper(options), beam_size=settings.live_beam_size)
     rows: dict[tuple[str, str], list[int]] = {}
     stream_s = pass_s = 0.0
@@ -325,7 +326,7 @@ def main() -> None:
     parser.add_argument("--real-speech", action="store_true", help="only the pass's cost on real recorded speech")
     parser.add_argument("--live", action="store_true", help="live calls: the live transcriber and its number pass")
     args = parser.parse_args()
-    options = WhisperOptions.from_settings(get_settings())
+    options = whisper_options(get_settings())
     if args.real_speech:
         return real_speech(options)
     if args.model:

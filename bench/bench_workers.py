@@ -50,8 +50,8 @@ def run(processes: int, calls: int, audio: bytes) -> dict[str, float]:
            "CALLSCOPE_DATA_DIR": tempfile.mkdtemp(prefix="callscope-bench-workers-")}  # fmt: skip
     os.environ.update(env)
     from callscope.contacts import ContactMeta
+    from callscope.interactions.intake import create_interaction
     from callscope.storage.db import get_sessionmaker, migrate
-    from callscope.storage.store import create_interaction
     from worker.app import celery_app
 
     migrate(url)

@@ -1,7 +1,7 @@
 """Build a million contacts fast for the report benches: a few hundred analyzed by the real pipeline, copied in bulk.
 
 What is real: each of `--archetypes` contacts (default 400) is made by `make_contacts.make_turns`, redacted by
-`store.redact_turns`, analyzed by `pipeline.analyze_turns` (intent model, entities, sentiment, features, summary, QA)
+`intake.redact_turns`, analyzed by `pipeline.analyze_turns` (intent model, entities, sentiment, features, summary, QA)
 and tagged by the tenant's category rules; its report row is `search.contact_figures` of that contact and its search
 document PostgreSQL's own `to_tsvector` of its redacted turns. What is synthetic: each of the `--count` contacts is one
 of those archetypes (weighted by intent as in make_contacts) with its own id, time (over `--days`, more on weekdays
@@ -43,12 +43,13 @@ INTERACTION_COLUMNS = [
 def archetypes(url: str, tenant: str, n: int, seed: int) -> list[dict[str, Any]]:
     """`n` contacts through the real redaction, analysis and category rules (not stored)."""
     from callscope.contacts import Turn
-    from callscope.pipeline.analysis import Resources, analyze_turns, no_outcomes
+    from callscope.interactions.analysis import Resources, analyze_turns, no_outcomes
+    from callscope.interactions.intake import redact_turns
     from callscope.settings import get_settings
     from callscope.storage.db import Interaction, get_sessionmaker
-    from callscope.storage.search import contact_figures, contact_text
-    from callscope.storage.store import redact_turns
-    from callscope.understanding import categories
+    from callscope.storage.search import contact_text
+    from callscope.tenants import categories
+    from callscope.understanding.figures import contact_figures
 
     rng = random.Random(seed)
     resources = Resources.from_settings(get_settings())

@@ -1,8 +1,8 @@
 """Build N analyzed contacts with outcomes (default 100,000) through Callscope's own ingestion and storage code.
 
-Every contact goes through `store.create_interaction` (redaction included), `pipeline.analyze_turns` (the real
+Every contact goes through `intake.create_interaction` (redaction included), `pipeline.analyze_turns` (the real
 intent model, entities, sentiment, conversation features, routing, handling time; stored as `details()`),
-`categories.tag`, `search.index_contact` and `store.record_outcome`: no raw SQL. Texts come from a finite pool of
+`categories.tag`, `search.index_contact` and `intake.record_outcome`: no raw SQL. Texts come from a finite pool of
 templates, so the pure per-text functions (redaction, intent, entity extraction) are memoized: each distinct text
 is still processed by the real code once, which keeps 100,000 contacts to about an hour on two shared cores.
 
@@ -179,14 +179,15 @@ def memoize_many(function: Callable[[list[Any]], list[Any]], key: Callable[[Any]
 
 def generate(worker: int, workers: int, count: int, url: str, tenant: str, days: int, seed: int, report: Any) -> None:
     """Contacts worker, worker + workers, ... of `count`: each stored, analyzed, tagged, indexed and closed."""
-    import callscope.pipeline.analysis as pipeline
+    import callscope.interactions.analysis as pipeline
     import callscope.storage.store as store
     from callscope.contacts import ContactMeta, Turn
-    from callscope.pipeline.analysis import Resources, analyze_turns
+    from callscope.interactions import intake
+    from callscope.interactions.analysis import Resources, analyze_turns
     from callscope.settings import get_settings
     from callscope.storage import search
     from callscope.storage.db import get_sessionmaker, utcnow
-    from callscope.understanding import categories
+    from callscope.tenants import categories
 
     # pure per-text functions: the same text always redacts and reads the same way
     store.redact_many = memoize_many(store.redact_many)
@@ -227,7 +228,7 @@ def generate(worker: int, workers: int, count: int, url: str, tenant: str, days:
             repeat = customer in last_seen and when - last_seen[customer] < timedelta(days=7)
             last_seen[customer] = when
             queue = rng.choice(QUEUES) if rng.random() < 0.15 else None
-            row, _ = store.create_interaction(
+            row, _ = intake.create_interaction(
                 session,
                 tenant=tenant,
                 channel=channel,
@@ -257,7 +258,7 @@ def generate(worker: int, workers: int, count: int, url: str, tenant: str, days:
                 factor *= (1.9 if row.queue == "general" else 1.0) * (1.4 if row.agent in slow_agents else 1.0)
                 seconds = max(20.0, rng.lognormvariate(0, 0.15) * typical * factor)
                 resolution = rng.choices(["resolved", "transferred", "abandoned"], [84, 11, 5])[0]
-                store.record_outcome(
+                intake.record_outcome(
                     session,
                     tenant=tenant,
                     interaction_id=row.id,
@@ -271,7 +272,7 @@ def generate(worker: int, workers: int, count: int, url: str, tenant: str, days:
 
 def _seed_categories(url: str, tenant: str) -> None:
     from callscope.storage.db import get_sessionmaker
-    from callscope.understanding import categories
+    from callscope.tenants import categories
 
     rules = {
         "complaint": {"phrases": ["frustrating", "already called"], "speaker": "customer"},

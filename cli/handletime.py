@@ -51,7 +51,7 @@ def _report_errors(errors: list[Any], *, what: str) -> None:
 
 def _read_history(path: Path, fmt: HistoryFormat) -> list[Any]:
     """Rows with a handle time from either format; unusable rows reported on stderr (outcome skips as counts)."""
-    from callscope.prediction.history import read_anonymous_bank, read_history_csv
+    from callscope.tenants.training import read_anonymous_bank, read_history_csv
 
     ignored: list[Any] = []
     if fmt is HistoryFormat.csv:
@@ -109,7 +109,7 @@ def fit_command(
     ] = None,
 ) -> None:
     """Fit p50/p90 on the history, report the latest 10% (by time) held out, then refit on all rows and save."""
-    from callscope.prediction.handletime_eval import fit_with_holdout
+    from callscope.tenants.training import fit_with_holdout
 
     cutoff = _parse_day(before, option="--before")
     hyper = _read_params(params)
@@ -142,8 +142,8 @@ def predict_command(
     with input rows; the exit code is then 1. An optional field out of range is named on stderr and the row is
     predicted without it.
     Each customer's recent contacts are counted within this file only (the model stores no customer data)."""
-    from callscope.prediction.handletime_model import load
-    from callscope.prediction.history import RowError, iter_history_csv
+    from callscope.tenants.training import RowError, iter_history_csv
+    from callscope.tenants.training import load_handle_time_model as load
 
     try:
         fitted = load(model)
@@ -181,7 +181,7 @@ def backtest_command(
 ) -> None:
     """JSON on stdout: the test period scored by a fit on all earlier days, and daily replays (no refit, refit on
     all earlier days, refit on the last --window-days) against global and per-type median baselines."""
-    from callscope.prediction.handletime_eval import backtest_summary
+    from callscope.tenants.training import backtest_summary
 
     start = _parse_day(test_from, option="--test-from")
     hyper = _read_params(params)

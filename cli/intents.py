@@ -31,7 +31,7 @@ def fit_command(
     base: Annotated[Base, typer.Option(help="none: the tenant's intents; banking77: and Banking77's")] = Base.none,
 ) -> None:
     """Fit a model on the examples, report its cross-validated accuracy (JSON on stdout) and write it to --out."""
-    from callscope.understanding import custom_intents
+    from callscope.tenants.training import custom_intents
 
     if not examples.is_file():
         err.print(f"[red]error:[/red] no such file: {examples}")
@@ -55,7 +55,7 @@ def themes_command(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON: themes (name, size, members, examples)")] = False,
 ) -> None:
     """Group similar requests into themes, as many as the texts hold, each named by its words."""
-    from callscope.understanding.themes import find_themes
+    from callscope.tenants.training import find_themes
 
     if not file.is_file():
         err.print(f"[red]error:[/red] no such file: {file}")

@@ -293,29 +293,6 @@ def api_processes(settings: Settings) -> int:
     return 1 if settings.resolved_database_url.startswith("sqlite") else os.cpu_count() or 1
 
 
-def _load_contact(path: Path, on_progress: Any = None) -> tuple[str, list[Any], float | None]:
-    """A local file as (channel, turns, duration): SMS/chat JSON, a plain-text chat, or a recording."""
-    from callscope.contacts import parse_plain_transcript, parse_text_body, turns_from_body
-    from callscope.voice.transcribe import WhisperOptions, transcribe
-
-    if path.suffix.lower() == ".json":
-        try:
-            body = parse_text_body(json.loads(path.read_text()))
-        except ValueError as exc:
-            raise CallscopeError(f"malformed JSON: {exc}") from exc
-        return body.channel, turns_from_body(body), None
-    if path.suffix.lower() == ".txt":
-        return "chat", parse_plain_transcript(path.read_text()), None
-    settings = get_settings()
-    result = transcribe(
-        path.read_bytes(),
-        options=WhisperOptions.from_settings(settings),
-        agent_channel=settings.agent_channel,
-        on_progress=on_progress,
-    )
-    return "voice", result.turns, result.duration
-
-
 @app.command()
 def analyze(
     files: Annotated[list[Path], typer.Argument(help="recordings, SMS/chat JSON (API body format) or chat .txt")],
@@ -324,26 +301,19 @@ def analyze(
     """Run the whole pipeline on local files, without a server."""
     from rich.table import Table
 
-    from callscope.contacts import Turn
-    from callscope.pipeline.analysis import Resources, analyze_turns, no_outcomes
-    from callscope.storage.store import redact_turns
+    from callscope.interactions.analyze import Batch
+    from callscope.interactions.files import analyze_file
 
-    resources = Resources.from_settings(get_settings())
+    settings = get_settings()
+    batch = Batch.from_settings(settings)
     failures, results = 0, []
     with _progress() as progress:
         overall = progress.add_task("analyzing", total=len(files))
         for path in files:
             current = progress.add_task(f"  {path.name}", total=1.0)
             try:
-                if not path.is_file():
-                    raise CallscopeError(f"no such file: {path}")
-                channel, raw_turns, duration = _load_contact(
-                    path, lambda done, task=current: progress.update(task, completed=done)
-                )
-                turns = [Turn.model_validate(t) for t in redact_turns(raw_turns)]
-                analysis = analyze_turns(
-                    turns, channel=channel, resources=resources, outcomes=no_outcomes, duration_s=duration
-                )
+                shown = lambda done, task=current: progress.update(task, completed=done)  # noqa: E731
+                result = analyze_file(path, settings=settings, batch=batch, on_progress=shown)
             except CallscopeError as exc:
                 failures += 1
                 err.print(f"[red]error:[/red] {path}: {exc}")
@@ -351,17 +321,6 @@ def analyze(
             finally:
                 progress.update(current, completed=1.0, visible=False)
                 progress.advance(overall)
-            result = {
-                "file": str(path),
-                "channel": channel,
-                "duration_s": duration,
-                "turns": [t.model_dump() for t in turns],
-                "intent": analysis.intent["label"],
-                "confidence": analysis.intent["confidence"],
-                "routing": analysis.routing.model_dump(),
-                "handle_time": analysis.handle_time.model_dump(),
-                **analysis.details(),
-            }
             results.append(result)
             if as_json:
                 typer.echo(json.dumps(result))
@@ -390,8 +349,7 @@ def transcribe(
     agent_channel: Annotated[str | None, typer.Option(help="left, right or auto (default: setting)")] = None,
 ) -> None:
     """Transcribe a recording: dual-channel calls come back as agent/customer turns with times."""
-    from callscope.voice.transcribe import WhisperOptions
-    from callscope.voice.transcribe import transcribe as run
+    from callscope.interactions.options import transcribe_file
 
     if not file.is_file():
         _fail(f"no such file: {file}")
@@ -402,10 +360,10 @@ def transcribe(
     with _progress() as progress:
         task = progress.add_task(f"transcribing {file.name}", total=1.0)
         try:
-            result = run(
+            result = transcribe_file(
                 file,  # streamed from disk window by window: memory does not grow with the call's length
-                options=WhisperOptions.from_settings(settings),
-                agent_channel=channel,  # type: ignore[arg-type]
+                settings=settings,
+                agent_channel=channel,
                 on_progress=lambda done: progress.update(task, completed=done),
             )
         except CallscopeError as exc:
@@ -425,11 +383,10 @@ def classify(
     ] = None,
 ) -> None:
     """Read one text per line on stdin; write one JSON object per line: intent and confidence, in order."""
-    from callscope.understanding.custom_intents import CustomIntentModel
-    from callscope.understanding.intent import load_intent_model
+    from callscope.interactions.files import intent_classifier
 
     try:
-        model = CustomIntentModel.load(model_dir) if model_dir else load_intent_model(get_settings().intent_model_dir)
+        model = intent_classifier(get_settings(), model_dir)
     except (FileNotFoundError, ValueError) as exc:
         _fail(str(exc))
     out = sys.stdout
@@ -456,15 +413,15 @@ def import_contacts(
     analyze: Annotated[bool, typer.Option("--analyze/--no-analyze", help="analyze contacts that have words")] = True,
 ) -> None:
     """Stream past contacts and their outcomes into storage, with a progress bar and bounded memory."""
-    from callscope.pipeline.analysis import Resources
-    from callscope.storage.importing import FORMATS, import_file
+    from callscope.interactions.analyze import Batch
+    from callscope.interactions.importing import FORMATS, import_file
 
     fmt = fmt or {".jsonl": "jsonl", ".csv": "csv"}.get(file.suffix.lower(), "")
     if fmt not in FORMATS:
         _fail(f"unknown format for {file.name}: pass --format {'|'.join(FORMATS)}")
     if not file.is_file():
         _fail(f"no such file: {file}")
-    resources = Resources.from_settings(get_settings()) if analyze else None
+    batch = Batch.from_settings(get_settings()) if analyze else None
     with _migrated_sessionmaker()() as session, _progress() as progress:
         task = progress.add_task(f"importing {file.name}", total=None)
 
@@ -472,7 +429,7 @@ def import_contacts(
             progress.update(task, completed=n, description=f"imported {n}")
 
         try:
-            report = import_file(session, file, fmt=fmt, tenant=tenant, resources=resources, on_progress=show)
+            report = import_file(session, file, fmt=fmt, tenant=tenant, batch=batch, on_progress=show)
         except CallscopeError as exc:
             _fail(str(exc))
     for note in report.ignored[:50]:

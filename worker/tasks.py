@@ -1,4 +1,4 @@
-"""Thin Celery tasks: each takes an id, opens a session, calls one `callscope.pipeline.jobs` step, declares retries."""
+"""Thin Celery tasks: each takes an id, opens a session, calls one `callscope.interactions` step, declares retries."""
 
 from __future__ import annotations
 
@@ -10,15 +10,15 @@ from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy.exc import OperationalError
 
 from callscope.errors import AudioError, InvalidInput
-from callscope.pipeline import jobs
-from callscope.pipeline.analysis import Resources
+from callscope.interactions import jobs
+from callscope.interactions.analyze import Batch
 from callscope.pipeline.webhooks import deliver, encode, message_id
-from callscope.prediction import learning
 from callscope.reports import rollups, themes
 from callscope.settings import get_settings
 from callscope.storage.db import Webhook, get_sessionmaker
 from callscope.storage.store import get_interaction, interaction_view, webhooks_for
-from callscope.understanding import tenant_intents
+from callscope.tenants import intents as tenant_intents
+from callscope.tenants import learning
 from worker.app import celery_app
 
 log = logging.getLogger("callscope.worker")
@@ -69,7 +69,7 @@ def transcribe_interaction(self: Task, interaction_id: str) -> None:
 def analyze_interaction(self: Task, interaction_id: str) -> None:
     try:
         with _session() as session:
-            row = jobs.analyze_step(session, interaction_id, resources=Resources.from_settings(get_settings()))
+            row = jobs.analyze_step(session, interaction_id, batch=Batch.from_settings(get_settings()))
     except Exception as exc:
         _retry_or_fail(self, interaction_id, exc)
         return
@@ -82,11 +82,11 @@ def analyze_many(interaction_ids: list[str]) -> None:
     """The API's batched ingest sends one task per batch; a contact that fails here goes on alone, with the
     retries of `callscope.analyze`. Each step is idempotent, so a batch redelivered after a lost worker only
     finishes what was left."""
-    resources = Resources.from_settings(get_settings())
+    batch = Batch.from_settings(get_settings())  # each tenant's resources loaded once for the batch
     for done, interaction_id in enumerate(interaction_ids):
         try:
             with _session() as session:
-                row = jobs.analyze_step(session, interaction_id, resources=resources)
+                row = jobs.analyze_step(session, interaction_id, batch=batch)
         except SoftTimeLimitExceeded:  # the batch is out of time: each contact left goes on alone, with its own
             log.warning("a batch ran out of time at %s: %d contacts go on alone", interaction_id,
                         len(interaction_ids) - done)  # fmt: skip

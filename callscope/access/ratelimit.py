@@ -9,7 +9,7 @@ import time
 
 import redis
 
-from callscope.pipeline.recovery import broker_redis
+from callscope.storage.broker import broker_redis
 
 
 def check(

@@ -25,6 +25,8 @@ import numpy as np
 
 from callscope.contacts import ContactMeta, Turn, load_json
 from callscope.errors import Conflict, InvalidInput
+from callscope.interactions.analysis import OutcomeLookup, Resources, contact_intents, customer_texts, no_outcomes
+from callscope.interactions.options import whisper_options
 from callscope.live.events import (
     AudioEvent,
     LiveInputError,
@@ -33,7 +35,6 @@ from callscope.live.events import (
     error_event,
     parse_event,
 )
-from callscope.live.kb import KnowledgeBase, extract_entities, load_kb, suggest
 from callscope.live.streaming import (
     StreamingTranscriber,
     Upsampler,
@@ -41,13 +42,13 @@ from callscope.live.streaming import (
     WindowDecoder,
     speech_regions,
 )
-from callscope.pipeline.analysis import OutcomeLookup, Resources, contact_intents, customer_texts, no_outcomes
 from callscope.prediction.handletime import predict_handle_time
 from callscope.prediction.routing import route
 from callscope.settings import Settings
 from callscope.understanding import compliance
 from callscope.understanding.intent import heard, intent_units, intents_from_predictions
 from callscope.understanding.intent_components import torch_threads
+from callscope.understanding.kb import KnowledgeBase, extract_entities, load_kb, suggest
 from callscope.understanding.summary import summarize
 from callscope.voice import number_pass
 from callscope.voice.transcribe import SAMPLE_RATE, WhisperOptions, decode_kwargs, load_whisper, merge_turns
@@ -79,7 +80,7 @@ class LiveResources:
         return cls(
             analysis=analysis,
             kb=load_kb(settings.kb_dir, settings.next_actions),
-            whisper=replace(WhisperOptions.from_settings(settings), model=settings.live_whisper_model),
+            whisper=replace(whisper_options(settings), model=settings.live_whisper_model),
             settings=settings,
         )
 
@@ -126,7 +127,7 @@ class LiveSession:
         outcomes: OutcomeLookup = no_outcomes,
         clock: Callable[[], float] = time.monotonic,
         settings: Settings | None = None,
-        analysis: Resources | None = None,  # the tenant's own intent model and routes (pipeline.jobs.tenant_resources)
+        analysis: Resources | None = None,  # the tenant's own intent model and routes (analyze.tenant_resources)
     ) -> None:
         self.session_id, self.resources, self.outcomes, self.clock = session_id, resources, outcomes, clock
         self.analysis = analysis or resources.analysis
@@ -259,7 +260,7 @@ class LiveSession:
     # analysis
 
     def intents(self, turns: Sequence[Turn]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        """`pipeline.contact_intent`'s answer for the turns so far, and the top labels behind it.
+        """`interactions.analysis.contact_intents`' answer for the turns so far, and the top labels behind it.
 
         The same units and weighting as a posted contact (`callscope.intent.detect_intents`), so the live answer
         is the one the stored analysis will give; each distinct text is classified once per session.
@@ -336,7 +337,7 @@ class LiveSession:
         """The after-contact summary the stored analysis gives, on the redacted turns (sent once, at the end)."""
         said = [t.model_copy(update={"text": redacted(t.text)}) for t in turns]
         with _INTENT_LOCK:
-            intents = contact_intents(self.intent_model, said)
+            _, intents = contact_intents(self.intent_model, said)
         return summarize(said, intents=intents, entities=[])
 
     def answer(self, event: str) -> dict[str, Any]:
@@ -454,7 +455,7 @@ def handle_message(session: LiveSession, raw: str | bytes) -> dict[str, Any]:
 
 def store_session(session: LiveSession, *, db: Any, tenant: str, send: Callable[[str, str], None]) -> dict[str, Any]:
     """Store the finished contact like a posted one (redacted turns, no audio) and queue its analysis."""
-    from callscope.storage import store
+    from callscope.interactions import intake
 
     if not session.ended:
         session.finish()
@@ -466,11 +467,11 @@ def store_session(session: LiveSession, *, db: Any, tenant: str, send: Callable[
     said = json.dumps([[t.speaker, t.text] for t in turns]).encode()
     with REDACT_LOCK:  # create_interaction redacts the turns
         try:  # a retried store of this session answers with the contact stored first
-            row, created = store.create_interaction(db, **contact, idempotency_key=session.session_id,
+            row, created = intake.create_interaction(db, **contact, idempotency_key=session.session_id,
                                                     key_namespace="live", request_hash=hashlib.sha256(said).hexdigest())
         except Conflict:  # the id was used by another call meanwhile: this call's turns are stored all the same
             db.rollback()
-            row, created = store.create_interaction(db, **contact)
+            row, created = intake.create_interaction(db, **contact)
     if created:
         row.duration_s = round(session.elapsed_s, 3)
         db.commit()

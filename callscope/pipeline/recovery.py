@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from functools import lru_cache
 
 import redis
 
@@ -19,19 +18,6 @@ MARKER_KEY = "callscope:broker:marker"
 LOCK_KEY = "callscope:broker:recovery"
 LOCK_TTL_S = 120  # a process that died while recovering hands over to another one after this
 CLOCK_MARGIN_S = 5.0  # contacts queued this long after the broker's start are queued again too
-
-
-def redis_url_for(broker_url: str) -> str:
-    """The broker's Redis as a redis-py URL (the embedded broker listens on a Unix socket)."""
-    if broker_url.startswith("redis+socket://"):
-        return "unix://" + broker_url.removeprefix("redis+socket://")
-    return broker_url
-
-
-@lru_cache(maxsize=4)
-def broker_redis(broker_url: str) -> redis.Redis:
-    """One client per broker and process, with short timeouts: callers fail open when the broker is away."""
-    return redis.Redis.from_url(redis_url_for(broker_url), socket_timeout=0.5, socket_connect_timeout=0.5)
 
 
 def recover_lost_queue(

@@ -27,8 +27,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+from sqlalchemy.orm import Session
 
 from callscope.errors import InvalidInput
+from callscope.storage import store
+from callscope.storage.db import Webhook
 
 SECRET_PREFIX = "whsec_"
 
@@ -116,3 +119,9 @@ def deliver(url: str, body: bytes, *, secret: str, message_id: str, timeout_s: f
                           timeout=timeout_s, follow_redirects=False)  # fmt: skip
     response.raise_for_status()
     return response.status_code
+
+
+def register(session: Session, *, tenant: str, url: str, allowed: str) -> Webhook:
+    """A receiver at a public address (or one the operator allows); its Standard Webhooks secret is made here."""
+    check_target(url, allowed=allowed)
+    return store.add_webhook(session, tenant=tenant, url=url, secret=new_secret())

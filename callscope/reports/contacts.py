@@ -15,7 +15,7 @@ from callscope.contacts import PII_KINDS
 from callscope.errors import InvalidInput, NotFound
 from callscope.reports.filters import F, Filters, O, actual_col, queue_col, where_clauses
 from callscope.storage.db import AudioBlob, Interaction
-from callscope.storage.search import turn_sentiments
+from callscope.understanding.figures import turn_sentiments
 
 CONTACT_COLUMNS = [
     "id", "created_at", "channel", "intent", "queue", "agent", "predicted_p50_s", "predicted_p90_s", "actual_s",

@@ -38,8 +38,8 @@ from callscope.reports.filters import (
 )
 from callscope.reports.rollups import HIGH_OVERTALK_RATIO, HIGH_SILENCE_RATIO
 from callscope.settings import get_settings
-from callscope.storage import scorecards
 from callscope.storage.db import QaAnswer
+from callscope.tenants import scorecards
 
 MIN_GROUP = 20  # handled contacts a queue needs before its handling time is compared
 QUEUE_GAP = 1.25  # a queue this much slower than the best one for the same intent is an opportunity

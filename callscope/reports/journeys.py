@@ -9,7 +9,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from callscope.errors import NotFound
-from callscope.storage.db import Interaction, Outcome, as_utc
+from callscope.storage.db import Interaction, Outcome
+from callscope.understanding.figures import as_utc
 
 
 def journey(session: Session, tenant: str, customer_hash: str, *, limit: int = 500) -> dict[str, Any]:

@@ -16,7 +16,8 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from callscope.errors import NotFound
-from callscope.storage.db import Interaction, ThemeRun, as_utc, utcnow
+from callscope.storage.db import Interaction, ThemeRun, utcnow
+from callscope.understanding.figures import as_utc
 from callscope.understanding.themes import find_themes
 
 UNSURE_BELOW = 0.5

@@ -3,33 +3,26 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import hashlib
 import hmac
 import io
 import itertools
 import secrets
 import tempfile
-import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, BinaryIO
 
-from sqlalchemy import delete, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from callscope.access.scrub import scrub
-from callscope.contacts import ContactMeta, Turn
 from callscope.errors import Conflict, InvalidInput, NotFound
-from callscope.pipeline import webhooks
 from callscope.settings import get_settings
 from callscope.storage import recordings
 from callscope.storage.db import (
     ApiKey,
     AudioBlob,
-    AuditEvent,
     Interaction,
     Outcome,
     TenantSettings,
@@ -38,8 +31,6 @@ from callscope.storage.db import (
     as_utc,
     utcnow,
 )
-from callscope.understanding.redact import Redaction, redact_many
-from callscope.voice.number_pass import number_regions
 
 ROLES = ("ingest", "agent", "supervisor", "admin")
 # What each role may do; admin may do everything the others may.
@@ -130,20 +121,6 @@ def revoke_key(session: Session, *, tenant: str, prefix: str) -> None:
     session.commit()
 
 
-def audit(session: Session, who: Principal, *, action: str, target: str | None = None) -> None:
-    """Record who read, exported or erased what: ids and actions only, never content (a target such as an export's
-    filters is scrubbed of query values, keys and PII before it is written)."""
-    if target is not None:
-        target = scrub(target, names=True)[:200]
-    session.add(AuditEvent(tenant=who.tenant, key_prefix=who.key_prefix, action=action, target=target))
-    session.commit()
-
-
-def audit_events(session: Session, *, tenant: str, limit: int = 200) -> list[AuditEvent]:
-    query = select(AuditEvent).where(AuditEvent.tenant == tenant).order_by(AuditEvent.id.desc()).limit(limit)
-    return list(session.scalars(query))
-
-
 def delete_interaction(session: Session, *, tenant: str, interaction_id: str) -> None:
     """Erase a contact: its recording, turns, analysis and outcome go with the row (foreign keys cascade)."""
     row = get_interaction(session, tenant=tenant, interaction_id=interaction_id)
@@ -227,27 +204,6 @@ def apply_retention(session: Session, *, now: datetime | None = None) -> dict[st
     return erased
 
 
-def redactions_of(turns: list[Turn], contacts: list[int] | None = None) -> list[Redaction]:
-    """Each turn's redaction. `contacts` (one index per turn) keeps several contacts' turns apart: a number read out
-    over a speaker's turns is redacted as one within a contact, never across two."""
-    owners = contacts if contacts is not None else [0] * len(turns)
-    speakers = [(c, t.speaker) for c, t in zip(owners, turns, strict=True)]
-    return redact_many([t.text for t in turns], speakers=speakers, also=number_regions(turns, speakers))
-
-
-def stored_turns(turns: list[Turn], redactions: list[Redaction]) -> list[dict[str, Any]]:
-    """Turns as stored: the redacted text and its placeholders (their offsets kept); word timings never."""
-    return [
-        {**t.model_dump(), "text": r.text, "redactions": [asdict(span) for span in r.spans]}
-        for t, r in zip(turns, redactions, strict=True)
-    ]
-
-
-def redact_turns(turns: list[Turn], contacts: list[int] | None = None) -> list[dict[str, Any]]:
-    """Turns as stored: PII replaced by typed placeholders before anything reaches the database."""
-    return stored_turns(turns, redactions_of(turns, contacts))
-
-
 def replace_audio(
     session: Session, *, interaction_id: str, audio: BinaryIO, original: BinaryIO, content_type: str = "audio/wav"
 ) -> str | None:
@@ -314,146 +270,11 @@ def idempotency_digest(key: str | None, namespace: str = "post") -> str | None:
     return hashlib.sha256(f"{namespace}\x00{key}".encode()).hexdigest()
 
 
-def _same_request(row: Interaction, request_hash: str | None) -> Interaction:
+def same_request(row: Interaction, request_hash: str | None) -> Interaction:
     """An earlier contact stored under the same key answers only the same request (payment APIs answer 409)."""
     if request_hash and row.request_hash and row.request_hash != request_hash:
         raise Conflict("this Idempotency-Key was used for a different request: use a new key for a new contact")
     return row
-
-
-def create_interaction(
-    session: Session,
-    *,
-    tenant: str,
-    channel: str,
-    meta: ContactMeta,
-    idempotency_key: str | None = None,
-    turns: list[Turn] | None = None,
-    audio: BinaryIO | None = None,
-    filename: str | None = None,
-    content_type: str | None = None,
-    agent_channel: str | None = None,
-    request_hash: str | None = None,
-    key_namespace: str = "post",
-) -> tuple[Interaction, bool]:
-    """Store a new contact (committed before anything is queued); a repeated idempotency key returns the first,
-    if it answered the same request (`request_hash`), else raises Conflict."""
-    idempotency_key = idempotency_digest(idempotency_key, key_namespace)
-    if idempotency_key:
-        existing = _by_idempotency_key(session, tenant=tenant, key=idempotency_key)
-        if existing is not None:
-            return _same_request(existing, request_hash), False
-    turns_stored = redact_turns(turns) if turns is not None else None
-    row = Interaction(**_new_row(tenant, channel, meta, idempotency_key, turns_stored), agent_channel=agent_channel,
-                      request_hash=request_hash)  # fmt: skip
-    session.add(row)
-    key = None
-    try:
-        if audio is not None:
-            session.flush()  # the row first: the blob's foreign key points at it
-            key = recordings.new_key(tenant, row.id)
-            size = recordings.recordings().put(key, audio)  # stored before the row that points at it
-            session.add(AudioBlob(interaction_id=row.id, filename=filename, content_type=content_type, object_key=key,
-                                  size=size))  # fmt: skip
-        session.commit()
-    except IntegrityError:
-        session.rollback()
-        if key is not None:
-            recordings.recordings().delete(key)
-        existing = _by_idempotency_key(session, tenant=tenant, key=idempotency_key or "")
-        if existing is None:
-            raise
-        return _same_request(existing, request_hash), False
-    return row, True
-
-
-def _new_row(
-    tenant: str, channel: str, meta: ContactMeta, idempotency_key: str | None, turns: list[dict[str, Any]] | None
-) -> dict[str, Any]:
-    """A new contact's columns; `enqueued` because the caller publishes right after the commit (and flips it back
-    if that fails)."""
-    return {
-        "id": str(uuid.uuid4()),
-        "tenant": tenant,
-        "channel": channel,
-        "status": "queued",
-        "enqueued": True,
-        "idempotency_key": idempotency_key,
-        "turns": turns,
-        "customer_hash": hash_customer(tenant, meta.customer_ref) if meta.customer_ref else None,
-        **{field: redacted_label(value) for field, value in meta.model_dump(exclude={"customer_ref"}).items()},
-    }
-
-
-def redacted_label(value: str | None) -> str | None:
-    """A free-text field a caller sends beside the turns (an external id, a queue, an agent, a resolution) as stored:
-    numbers that are PII redacted like the turns' (names kept: an agent's name is how reports group contacts)."""
-    return redact_many([value], names=False)[0].text if value else value
-
-
-@dataclass(frozen=True)
-class NewTextContact:
-    tenant: str
-    channel: str
-    meta: ContactMeta
-    idempotency_key: str | None
-    turns: list[Turn]
-    request_hash: str | None = None
-
-
-@dataclass(frozen=True)
-class Accepted:
-    id: str
-    status: str
-    created: bool
-    needs_queue: bool  # new, or stored earlier but never queued
-
-
-def create_text_interactions(session: Session, contacts: list[NewTextContact]) -> list[Accepted | Conflict]:
-    """Store many text contacts at once: one NER pass over all their turns, one insert, one commit.
-
-    This is the API's group commit under load; a repeated idempotency key (earlier or within the batch) answers
-    with the first contact, as `create_interaction` does, or a Conflict for that contact alone where the body
-    differs. A key inserted concurrently by another process makes the insert fail as a whole; the caller then
-    stores the batch one contact at a time.
-    """
-    contacts = [dataclasses.replace(c, idempotency_key=idempotency_digest(c.idempotency_key)) for c in contacts]
-    existing: dict[tuple[str, str], Interaction] = {}
-    for tenant in {c.tenant for c in contacts}:
-        keys = [c.idempotency_key for c in contacts if c.tenant == tenant and c.idempotency_key]
-        if keys:
-            query = select(Interaction).where(Interaction.tenant == tenant, Interaction.idempotency_key.in_(keys))
-            existing.update({(tenant, row.idempotency_key or ""): row for row in session.scalars(query)})
-    redacted = iter(
-        redact_turns([t for c in contacts for t in c.turns], [i for i, c in enumerate(contacts) for _ in c.turns])
-    )
-    new_rows: list[dict[str, Any]] = []
-    answers: list[Accepted | Conflict] = []
-    in_batch: dict[tuple[str, str], tuple[Accepted, str | None]] = {}
-    for contact in contacts:
-        turns = [next(redacted) for _ in contact.turns]
-        key = (contact.tenant, contact.idempotency_key or "")
-        try:
-            if contact.idempotency_key and key in existing:
-                row = _same_request(existing[key], contact.request_hash)
-                answers.append(Accepted(row.id, row.status, created=False, needs_queue=not row.enqueued))
-            elif contact.idempotency_key and key in in_batch:
-                first, first_hash = in_batch[key]
-                if contact.request_hash and first_hash and contact.request_hash != first_hash:
-                    raise Conflict("this Idempotency-Key was used for a different request: use a new key")
-                answers.append(Accepted(first.id, "queued", created=False, needs_queue=False))
-            else:
-                fields = _new_row(contact.tenant, contact.channel, contact.meta, contact.idempotency_key, turns)
-                new_rows.append({**fields, "request_hash": contact.request_hash})
-                answers.append(Accepted(fields["id"], "queued", created=True, needs_queue=True))
-                if contact.idempotency_key:
-                    in_batch[key] = (answers[-1], contact.request_hash)  # type: ignore[assignment]
-        except Conflict as exc:
-            answers.append(exc)
-    if new_rows:
-        session.execute(insert(Interaction), new_rows)
-    session.commit()
-    return answers
 
 
 def mark_not_enqueued(session: Session, ids: list[str]) -> None:
@@ -469,10 +290,10 @@ def mark_enqueued(session: Session, ids: list[str]) -> None:
 
 def idempotency_key_used(session: Session, *, tenant: str, key: str, namespace: str = "post") -> bool:
     """Whether a contact of the tenant was stored under this key (a live session's id, say)."""
-    return _by_idempotency_key(session, tenant=tenant, key=idempotency_digest(key, namespace) or "") is not None
+    return by_idempotency_key(session, tenant=tenant, key=idempotency_digest(key, namespace) or "") is not None
 
 
-def _by_idempotency_key(session: Session, *, tenant: str, key: str) -> Interaction | None:
+def by_idempotency_key(session: Session, *, tenant: str, key: str) -> Interaction | None:
     return session.scalar(select(Interaction).where(Interaction.tenant == tenant, Interaction.idempotency_key == key))
 
 
@@ -555,30 +376,6 @@ def _erase_recordings(session: Session, interaction_ids: Any) -> int:
     return session.execute(delete(AudioBlob).where(AudioBlob.interaction_id.in_(interaction_ids))).rowcount
 
 
-def record_outcome(
-    session: Session,
-    *,
-    tenant: str,
-    interaction_id: str,
-    handle_time_s: float,
-    queue: str | None,
-    resolution: str | None,
-) -> Outcome:
-    """Store (or replace) the actual handling time reported by the call center."""
-    row = get_interaction(session, tenant=tenant, interaction_id=interaction_id)
-    outcome = session.scalar(select(Outcome).where(Outcome.interaction_id == row.id)) or Outcome(
-        interaction_id=row.id, tenant=tenant
-    )
-    outcome.channel, outcome.intent = row.channel, row.intent_label
-    outcome.handle_time_s, outcome.queue, outcome.resolution = handle_time_s, redacted_label(queue), redacted_label(
-        resolution
-    )
-    outcome.created_at = utcnow()
-    session.add(outcome)
-    session.commit()
-    return outcome
-
-
 def outcome_durations(
     session: Session, *, tenant: str, intent: str | None, limit: int = 2000
 ) -> dict[str, list[float]]:
@@ -595,10 +392,9 @@ def outcome_durations(
     return grouped
 
 
-def create_webhook(session: Session, *, tenant: str, url: str) -> Webhook:
-    """A receiver at a public address (or one the operator allows); its Standard Webhooks secret is made here."""
-    webhooks.check_target(url, allowed=get_settings().webhook_allowed_hosts)
-    hook = Webhook(tenant=tenant, url=url, secret=webhooks.new_secret())
+def add_webhook(session: Session, *, tenant: str, url: str, secret: str) -> Webhook:
+    """Store a receiver (`pipeline.webhooks.register` checks its address and makes its secret)."""
+    hook = Webhook(tenant=tenant, url=url, secret=secret)
     session.add(hook)
     session.commit()
     return hook
@@ -643,3 +439,31 @@ def interaction_view(row: Interaction) -> dict[str, Any]:
     if row.status == "failed":
         view["error"] = row.error
     return view
+
+
+def key_row(session: Session, *, key: str) -> ApiKey | None:
+    """The stored key a secret names, revoked or not (the caller decides what a revoked key may still do)."""
+    return session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(key.strip())))
+
+
+def recording_of(session: Session, *, tenant: str, interaction_id: str) -> AudioBlob | None:
+    """A contact's stored recording; another tenant's contact answers like a missing one."""
+    owner = session.scalar(select(Interaction.tenant).where(Interaction.id == interaction_id))
+    return session.get(AudioBlob, interaction_id) if owner == tenant else None
+
+
+def status_counts(session: Session) -> dict[str, int]:
+    """Stored contacts by status (the metrics' gauge)."""
+    rows = session.execute(select(Interaction.status, func.count()).group_by(Interaction.status))
+    return {status: count for status, count in rows}
+
+
+def recent_processing_s(session: Session, *, limit: int = 1000) -> list[float]:
+    """Processing time (first start to finish) of the last `limit` finished contacts."""
+    rows = session.execute(
+        select(Interaction.started_at, Interaction.finished_at)
+        .where(Interaction.status == "done", Interaction.started_at.is_not(None))
+        .order_by(Interaction.finished_at.desc())
+        .limit(limit)
+    )
+    return [(end - start).total_seconds() for start, end in rows if end]

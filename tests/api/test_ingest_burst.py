@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import text
 
 from callscope.contacts import ContactMeta, Turn
-from callscope.storage.store import NewTextContact, create_api_key, create_text_interactions
+from callscope.interactions.intake import NewTextContact, create_text_interactions
+from callscope.storage.store import create_api_key
 from tests.conftest import BROKER_URL
 from tests.services import start_api, start_worker, stop
 

@@ -56,8 +56,8 @@ def test_an_admin_defines_versions_lists_and_retires_forms_and_bad_forms_are_ref
 
 
 def test_agent_keys_see_their_own_contacts_scores_only_where_the_tenant_allows(client, make_key, session):
-    from callscope.pipeline import jobs
-    from callscope.pipeline.analysis import Resources
+    from callscope.interactions import jobs
+    from callscope.interactions.analyze import Batch
     from callscope.settings import get_settings
     from callscope.storage.store import create_api_key
 
@@ -73,7 +73,7 @@ def test_agent_keys_see_their_own_contacts_scores_only_where_the_tenant_allows(c
         body = {"channel": "chat", "agent": agent, "transcript": "Agent: Hi, Northfield Bank here.\n"
                 "Customer: What's your exchange rate for euros?\nAgent: 1.15 today. Anything else? Bye!"}  # fmt: skip
         ids[agent] = client.post("/v1/interactions", json=body, headers=auth(admin)).json()["id"]
-        jobs.analyze_step(session, ids[agent], resources=Resources.from_settings(get_settings()))
+        jobs.analyze_step(session, ids[agent], batch=Batch.from_settings(get_settings()))
 
     assert "qa" in client.get(f"/v1/interactions/{ids['ana']}", headers=auth(admin)).json()
     assert "qa" not in client.get(f"/v1/interactions/{ids['ana']}", headers=auth(ana)).json()  # not allowed yet
@@ -88,8 +88,8 @@ def test_agent_keys_see_their_own_contacts_scores_only_where_the_tenant_allows(c
 
 
 def test_the_qa_report_reads_a_tenants_own_form_by_its_questions(client, make_key, session):
-    from callscope.pipeline import jobs
-    from callscope.pipeline.analysis import Resources
+    from callscope.interactions import jobs
+    from callscope.interactions.analyze import Batch
     from callscope.settings import get_settings
 
     tenant = f"qa-{uuid.uuid4().hex[:8]}"
@@ -100,7 +100,7 @@ def test_the_qa_report_reads_a_tenants_own_form_by_its_questions(client, make_ke
     for transcript in said:
         body = {"channel": "chat", "transcript": transcript}
         posted = client.post("/v1/interactions", json=body, headers=auth(admin))
-        jobs.analyze_step(session, posted.json()["id"], resources=Resources.from_settings(get_settings()))
+        jobs.analyze_step(session, posted.json()["id"], batch=Batch.from_settings(get_settings()))
     report = client.get("/v1/reports/qa", headers=auth(admin)).json()
     by_question = {q["question"]: q for q in report["by_question"]}
     assert set(by_question) == {"greeting", "fraud_warning"}

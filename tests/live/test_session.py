@@ -18,12 +18,12 @@ from starlette.websockets import WebSocketDisconnect
 from callscope.contacts import Turn
 from callscope.live import session as live
 from callscope.live import streaming
-from callscope.live.kb import extract_entities, load_kb, suggest, tokenize
 from callscope.live.session import LiveResources, LiveSession, handle_event
 from callscope.live.streaming import StreamingTranscriber, Upsampler, Word
 from callscope.settings import Settings, get_settings
 from callscope.understanding import compliance
 from callscope.understanding.intent import Fallback, IntentModel
+from callscope.understanding.kb import extract_entities, load_kb, suggest, tokenize
 from callscope.voice import number_pass
 from tests.conftest import SAMPLES, auth
 
@@ -398,14 +398,14 @@ def ws_client(client: Any) -> Iterator[Any]:
 
 
 def test_live_intent_is_the_one_the_stored_analysis_gives(resources: LiveResources, clock: Clock) -> None:
-    from callscope.pipeline.analysis import contact_intent
+    from callscope.interactions.analysis import contact_intents
 
     session = LiveSession("s-same", resources, clock=clock)
     said = ["Hi there.", "My top-up failed. Also, I was charged twice for a coffee.", "It was yesterday, in euros."]
     for text in said:
         clock.now += 5
         answer = handle_event(session, turn("customer", text))
-    stored = contact_intent(resources.analysis.intent_model, session.turns(partial=False))
+    stored = contact_intents(resources.analysis.intent_model, session.turns(partial=False))[0]
     assert stored is not None and stored.label != "other"
     assert answer["intent"] == {"label": stored.label, "confidence": round(stored.confidence, 4)}
 

@@ -9,6 +9,7 @@ import pytest
 import redis
 
 from callscope.pipeline import recovery
+from callscope.storage import broker
 from tests.conftest import FAULTS_REDIS_DB, REDIS_HOST_URL
 
 NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
@@ -54,5 +55,5 @@ def test_a_failed_requeue_leaves_the_marker_unset_so_the_next_sweep_tries_again(
 
 
 def test_the_embedded_brokers_socket_url_becomes_a_redis_py_url() -> None:
-    assert recovery.redis_url_for("redis+socket:///var/broker/redis.sock") == "unix:///var/broker/redis.sock"
-    assert recovery.redis_url_for("redis://h:6379/0") == "redis://h:6379/0"
+    assert broker.redis_url_for("redis+socket:///var/broker/redis.sock") == "unix:///var/broker/redis.sock"
+    assert broker.redis_url_for("redis://h:6379/0") == "redis://h:6379/0"

@@ -91,12 +91,13 @@ def contacts(database: str) -> dict[str, Any]:
 
     from api.app import app
     from callscope.contacts import Turn
-    from callscope.pipeline import jobs
-    from callscope.pipeline.analysis import Resources
+    from callscope.interactions import intake, jobs
+    from callscope.interactions.analysis import Resources
+    from callscope.interactions.analyze import Batch
     from callscope.settings import get_settings
     from callscope.storage import search, store
     from callscope.storage.db import Interaction, get_sessionmaker
-    from callscope.understanding import categories
+    from callscope.tenants import categories
 
     tenant = f"browser-{uuid.uuid4().hex[:8]}"
     # Nothing is queued: this fixture analyzes the contacts itself, and a live worker of the same test session
@@ -133,7 +134,7 @@ def contacts(database: str) -> dict[str, Any]:
         voice = call.json()["id"]
         row = session.get(Interaction, voice)
         # stands in for the transcription step (tested with the real model elsewhere): timed, redacted turns
-        row.turns = store.redact_turns(
+        row.turns = intake.redact_turns(
             [
                 Turn(speaker="agent", start=0.4, end=3.0, text="Thank you for calling, how can I help?"),
                 Turn(speaker="customer", start=4.0, end=9.5, text="I lost my card, the number is 4111 1111 1111 1111"),
@@ -146,7 +147,7 @@ def contacts(database: str) -> dict[str, Any]:
         resources = Resources.from_settings(get_settings())
         now = datetime.now(UTC)
         for n, interaction_id in enumerate([*ids, voice]):
-            row = jobs.analyze_step(session, interaction_id, resources=resources)
+            row = jobs.analyze_step(session, interaction_id, batch=Batch.from_settings(get_settings(), resources))
             assert row is not None and row.status == "done"
             row.created_at = now - timedelta(days=n % 5)
             categories.tag(session, row)
@@ -288,7 +289,7 @@ def test_supervisor_sees_the_themes_with_their_trend_opens_a_contact_and_asks_fo
     from callscope.reports import themes
     from callscope.storage import store
     from callscope.storage.db import get_sessionmaker
-    from callscope.understanding import tenant_intents
+    from callscope.tenants import intents as tenant_intents
     from tests.reports.test_themes import unnamed_contacts
 
     tenant = f"browser-themes-{uuid.uuid4().hex[:8]}"

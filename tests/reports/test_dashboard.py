@@ -16,10 +16,11 @@ import pytest
 from sqlalchemy import select
 
 from callscope.contacts import ContactMeta, Turn
+from callscope.interactions import intake
 from callscope.reports import contacts, dashboard, filters
-from callscope.storage import search, store
+from callscope.storage import search
 from callscope.storage.db import AuditEvent, Interaction, Outcome
-from callscope.understanding import categories
+from callscope.tenants import categories
 from tests.conftest import SAMPLES, auth
 
 TODAY = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
@@ -85,7 +86,7 @@ def add_contact(
         Turn(speaker="agent", start=0, end=4, text="Hello, how can I help?"),
         Turn(speaker="customer", start=5, end=9, text=text),
     ]
-    row, _ = store.create_interaction(
+    row, _ = intake.create_interaction(
         session,
         tenant=tenant,
         channel=channel,
@@ -104,7 +105,7 @@ def add_contact(
     search.index_contact(session, row)
     session.commit()
     if actual is not None:
-        store.record_outcome(
+        intake.record_outcome(
             session, tenant=tenant, interaction_id=row.id, handle_time_s=actual, queue=queue, resolution=resolution
         )
     return row.id

@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 from unittest import mock
 
 from callscope.contacts import Turn
-from callscope.pipeline import jobs
-from callscope.pipeline.analysis import Resources
+from callscope.interactions import intake, jobs
+from callscope.interactions.analyze import Batch
 from callscope.settings import get_settings
-from callscope.storage import search, store
+from callscope.storage import search
 from callscope.storage.db import Interaction
 from tests.conftest import SAMPLES, auth
 
@@ -32,13 +32,13 @@ def post(client, key, body=None, *, customer, hours, session):
     row = session.get(Interaction, answer.json()["id"])
     row.created_at = START + timedelta(hours=hours)
     if body is None:
-        row.turns = store.redact_turns([
+        row.turns = intake.redact_turns([
             Turn(speaker="agent", start=0, end=2, text="Northfield Bank, how can I help?"),
             Turn(speaker="customer", start=3, end=8, text="I lost my card yesterday, can you block it?"),
             Turn(speaker="agent", start=9, end=12, text="I've blocked the card and ordered a new one."),
         ])  # fmt: skip
     session.commit()
-    jobs.analyze_step(session, row.id, resources=Resources.from_settings(get_settings()))
+    jobs.analyze_step(session, row.id, batch=Batch.from_settings(get_settings()))
     return row.id
 
 

@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 
 from callscope.contacts import ContactMeta, Turn
+from callscope.interactions import intake
 from callscope.reports import themes
-from callscope.storage import store
 from callscope.storage.db import Interaction, utcnow
 from callscope.understanding.custom_intents import read_examples
 from tests.conftest import SAMPLES, auth
@@ -22,7 +22,7 @@ def unnamed_contacts(session, tenant: str, *, label: str = "other", confidence: 
     for n, (text, intent) in enumerate(EXAMPLES):
         turns = [Turn(speaker="agent", text="Hello, how can I help?"), Turn(speaker="customer", text="Yes."),
                  Turn(speaker="customer", text=text)]  # fmt: skip
-        row, _ = store.create_interaction(session, tenant=tenant, channel="chat", meta=ContactMeta(), turns=turns)
+        row, _ = intake.create_interaction(session, tenant=tenant, channel="chat", meta=ContactMeta(), turns=turns)
         row.status, row.intent_label, row.intent_confidence = "done", label, confidence
         row.created_at = utcnow() - timedelta(days=n % 6, hours=1)
         ids[row.id] = intent

@@ -99,7 +99,8 @@ def test_recordings_stored_in_the_database_by_an_earlier_version_are_served_then
     """Rows of before migration 0006 hold the bytes: they still play, and `callscope db move-recordings` moves them
     out (with a progress bar) while the API goes on serving them."""
     from callscope.contacts import ContactMeta
-    from callscope.storage.store import create_interaction, recordings_in_rows
+    from callscope.interactions.intake import create_interaction
+    from callscope.storage.store import recordings_in_rows
     from tests.cli.test_cli import callscope
 
     tenant = f"old-{os.urandom(4).hex()}"

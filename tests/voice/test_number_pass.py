@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from callscope.contacts import Turn
-from callscope.storage.store import redactions_of
+from callscope.interactions.intake import redactions_of
 from callscope.voice.audio_redaction import pii_spans
 from callscope.voice.number_pass import DIGIT_PROMPT, hear_digits, may_hold_number, number_regions
 from callscope.voice.transcribe import WhisperOptions, decode_kwargs, load_whisper, transcribe

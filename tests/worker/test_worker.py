@@ -12,12 +12,14 @@ from standardwebhooks.webhooks import Webhook as StandardWebhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from callscope.contacts import ContactMeta
-from callscope.pipeline import jobs
+from callscope.interactions import jobs
+from callscope.interactions.analyze import Batch
+from callscope.interactions.intake import create_interaction
+from callscope.interactions.options import whisper_options
 from callscope.settings import get_settings
 from callscope.storage.db import AudioBlob, Interaction
 from callscope.storage.recordings import recordings
-from callscope.storage.store import create_interaction
-from callscope.voice.transcribe import WhisperOptions, transcribe
+from callscope.voice.transcribe import transcribe
 from tests.audio import spoken_call
 from tests.conftest import SAMPLES, auth, wait_final
 
@@ -151,11 +153,12 @@ def test_steps_are_idempotent_when_a_task_is_delivered_twice(session):
     turns = list(session.get(Interaction, row.id).turns)
     assert jobs.transcribe_step(session, row.id, settings=settings) is True  # redelivered: nothing transcribed again
     assert session.get(Interaction, row.id).turns == turns
-    from callscope.pipeline.analysis import Resources
+    from callscope.interactions.analysis import Resources
 
     resources = Resources.from_settings(settings)
-    assert jobs.analyze_step(session, row.id, resources=resources).status == "done"
-    assert jobs.analyze_step(session, row.id, resources=resources) is None  # already done: left as it is
+    batch = Batch.from_settings(get_settings(), resources)
+    assert jobs.analyze_step(session, row.id, batch=batch).status == "done"
+    assert jobs.analyze_step(session, row.id, batch=batch) is None  # already done: left as it is
     assert jobs.transcribe_step(session, row.id, settings=settings) is False
     assert session.get(Interaction, row.id).attempts == 2  # one transcription run, one analysis run
 
@@ -266,7 +269,7 @@ def test_a_card_number_read_out_group_by_group_is_not_stored(client, make_key, s
     assert "Cut from the recording" in page.text and "CARD" in page.text and "4539" not in page.text
     stored = client.get(f"/v1/interactions/{body['id']}/audio", headers=auth(admin))
     assert stored.status_code == 200 and stored.headers["content-type"] == "audio/wav"
-    heard = transcribe(stored.content, options=WhisperOptions.from_settings(get_settings()), agent_channel="left")
+    heard = transcribe(stored.content, options=whisper_options(get_settings()), agent_channel="left")
     spoken = " ".join(t.text for t in heard.turns if t.speaker == "customer")
     assert not any(ch.isdigit() for ch in spoken) and "1488" not in spoken, spoken  # the recording holds none of it
     assert "yes" in spoken.lower() or "call me" in spoken.lower(), spoken  # the rest of what was said is still there

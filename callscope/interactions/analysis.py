@@ -30,6 +30,8 @@ from callscope.understanding.summary import summarize
 
 # channel -> stored handling times for an intent, for the tenant asking (see store.outcome_durations)
 OutcomeLookup = Callable[[str | None], dict[str, list[float]]]
+# (intent, queue) -> the tenant's trained handling-time model's answer, None while it has none (tenants.learning)
+LearnedHandleTime = Callable[[str | None, str], HandleTime | None]
 
 
 class Analysis(BaseModel):
@@ -76,24 +78,25 @@ def customer_texts(turns: Sequence[Turn]) -> list[str]:
 
 def contact_intents(
     model: IntentModel, turns: Sequence[Turn], *, min_confidence: float = MIN_INTENT_CONFIDENCE
-) -> list[dict[str, Any]]:
-    """Primary then secondary intents (callscope.intent.detect_intents), each with the contact's turn index."""
-    indexed = [(i, t.text) for i, t in enumerate(turns) if t.speaker in ("customer", "unknown") and t.text.strip()]
+) -> tuple[IntentPrediction | None, list[dict[str, Any]]]:
+    """The primary intent and the list of intents (primary first, each with its turn index), from one pass.
+
+    The customer's turns are classified once (`detect_intents`); when no turn qualifies, the whole contact's answer
+    (may be `other`) is the primary intent and the list is empty."""
+    indexed = [(i, t.text) for i, t in enumerate(turns) if t.speaker == "customer" and t.text.strip()]
+    if not indexed:  # a single-track recording has no labelled customer: all its words count
+        indexed = [(i, t.text) for i, t in enumerate(turns) if t.speaker == "unknown" and t.text.strip()]
+    if not indexed:
+        return None, []
     found = detect_intents(model, [text for _, text in indexed], min_confidence=min_confidence)
-    return [
+    listed = [
         {"label": d.label, "confidence": round(d.confidence, 4), "turn": indexed[d.turn][0], "support": d.support,
          "primary": d.primary}
         for d in found
     ]  # fmt: skip
-
-
-def contact_intent(model: IntentModel, turns: Sequence[Turn]) -> IntentPrediction | None:
-    """The primary intent of the customer's turns; else the whole contact's answer (may be `other`)."""
-    texts = customer_texts(turns)
-    if not texts:
-        return None
-    found = detect_intents(model, texts)
-    return IntentPrediction(found[0].label, found[0].confidence) if found else model.predict([" ".join(texts)])[0]
+    if found:
+        return IntentPrediction(found[0].label, found[0].confidence), listed
+    return model.predict([" ".join(text for _, text in indexed)])[0], listed
 
 
 def contact_entities(turns: Sequence[Turn]) -> list[dict[str, Any]]:
@@ -110,28 +113,33 @@ def analyze_turns(
     resources: Resources,
     outcomes: OutcomeLookup,
     duration_s: float | None = None,
+    learned: LearnedHandleTime | None = None,
 ) -> Analysis:
-    """Intent(s), entities, sentiment, conversation features, routing hint and handling time for one contact."""
+    """Intent(s), entities, sentiment, conversation features, routing hint and handling time for one contact.
+
+    Handling time is predicted once: by the tenant's trained model where `learned` has one, else from priors and the
+    stored outcomes."""
     model = heard(resources.intent_model) if channel == "voice" else resources.intent_model
-    prediction = contact_intent(model, turns)
+    prediction, intents = contact_intents(model, turns)
     label = prediction.label if prediction else None
     confidence = round(prediction.confidence, 4) if prediction else 0.0
     hint = route(resources.routing_table, intent=label, confidence=confidence)
-    by_channel = outcomes(label)
-    intents = contact_intents(model, turns)
     entities = contact_entities(turns)
     sentiment = sentiment_summary(turns)
     features = conversation_features(turns, channel=channel, duration_s=duration_s) if turns else {}
     summary = summarize(turns, intents=intents, entities=entities, intent=label) if turns else None
-    handle_time = predict_handle_time(
-        resources.priors,
-        channel=channel,
-        queue=hint.queue,
-        intent=label,
-        same_channel=by_channel.get(channel, []),
-        any_channel=[s for values in by_channel.values() for s in values],
-        min_outcomes=resources.min_outcomes,
-    )
+    handle_time = learned(label, hint.queue) if learned is not None else None
+    if handle_time is None:
+        by_channel = outcomes(label)
+        handle_time = predict_handle_time(
+            resources.priors,
+            channel=channel,
+            queue=hint.queue,
+            intent=label,
+            same_channel=by_channel.get(channel, []),
+            any_channel=[s for values in by_channel.values() for s in values],
+            min_outcomes=resources.min_outcomes,
+        )
     scored = None
     if summary is not None:
         contact = qa.Contact(

@@ -95,3 +95,21 @@ def set_agents_see_own_qa(session: Session, *, tenant: str, allow: bool) -> None
     settings.agents_see_own_qa = allow
     session.add(settings)
     session.commit()
+
+
+def form_schema() -> dict[str, Any]:
+    """The JSON schema of a form, for the API's documentation."""
+    return qa.Form.model_json_schema()
+
+
+def shipped_form() -> dict[str, Any]:
+    """The form a contact is scored with when its tenant has none for its channel."""
+    return qa.default_form().model_dump(mode="json")
+
+
+def read_form(raw: bytes, *, form_id: str) -> qa.Form:
+    """A form sent as JSON or YAML (aliases refused, sizes capped: `qa.load_form_data`), under the id of its URL."""
+    data = qa.load_form_data(raw)
+    if isinstance(data, dict):
+        data = {**data, "id": form_id}
+    return qa.parse_form(data)

@@ -4,7 +4,7 @@ import pytest
 
 from callscope.prediction.routing import load_routing_table, route, with_tenant_intents
 from callscope.settings import get_settings
-from callscope.understanding import tenant_intents
+from callscope.tenants import intents as tenant_intents
 from callscope.understanding.custom_intents import read_examples
 from tests.conftest import SAMPLES
 

@@ -79,9 +79,9 @@ def test_a_version_that_is_worse_on_recent_outcomes_does_not_replace_the_active_
     from datetime import timedelta
 
     from callscope.contacts import ContactMeta, Turn
-    from callscope.prediction import learning
+    from callscope.interactions.intake import create_interaction
     from callscope.storage.db import Interaction, Outcome, utcnow
-    from callscope.storage.store import create_interaction
+    from callscope.tenants import learning
 
     rng, start = random.Random(5), utcnow() - timedelta(days=30)
     for i in range(60):

@@ -9,35 +9,29 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from callscope.contacts import Turn
-from callscope.pipeline.analysis import Analysis, Resources, analyze_turns
-from callscope.prediction import learning
-from callscope.prediction.routing import with_tenant_intents
-from callscope.settings import Settings, get_settings
-from callscope.storage import scorecards, search
-from callscope.storage.db import Interaction, Outcome, utcnow
+from callscope.interactions.analyze import Batch, analyze_contact
+from callscope.interactions.options import whisper_options
+from callscope.settings import Settings
+from callscope.storage.db import Interaction, utcnow
 from callscope.storage.store import (
     channel_map,
     delete_recording,
     load_audio,
-    outcome_durations,
-    previous_contact,
     redactions_of,
     replace_audio,
     stored_turns,
 )
-from callscope.understanding import categories, tenant_intents
 from callscope.understanding.redact import Redaction
 from callscope.voice.audio_redaction import SPEECH_KINDS, AudioSpan, pii_spans, redact_audio
-from callscope.voice.transcribe import Transcript, WhisperOptions, transcribe
+from callscope.voice.transcribe import Transcript, transcribe
 
 FINAL = ("done", "failed")
 
@@ -88,7 +82,7 @@ def transcribe_step(
         load_audio(session, interaction_id=interaction_id, into=audio)
         transcript = transcribe(
             Path(audio.name),
-            options=WhisperOptions.from_settings(settings),
+            options=whisper_options(settings),
             agent_channel=agent_channel,  # type: ignore[arg-type]
             on_progress=heartbeat(session, row, every_s=settings.heartbeat_interval_s, report=on_progress),
         )
@@ -136,74 +130,17 @@ def redact_recording(
         return spans, replace_audio(session, interaction_id=interaction_id, audio=redacted, original=audio)
 
 
-def tenant_resources(session: Session, resources: Resources, *, tenant: str) -> Resources:
-    """The resources with the tenant's QA forms and its own intent model and routes, when it has fitted one."""
-    resources = replace(resources, qa_forms=scorecards.tenant_forms(session, tenant=tenant))
-    found = tenant_intents.active_model(session, tenant=tenant)
-    if found is None:
-        return resources
-    model, intents = found
-    routes = [(i.name, i.queue, i.priority, i.escalate) for i in intents]
-    return replace(resources, intent_model=model, routing_table=with_tenant_intents(resources.routing_table, routes))
-
-
-def analyze_step(session: Session, interaction_id: str, *, resources: Resources) -> Interaction | None:
-    """Intent, routing and handling time for a contact whose turns are stored; marks it done."""
+def analyze_step(session: Session, interaction_id: str, *, batch: Batch) -> Interaction | None:
+    """Analyze a contact whose turns are stored (`analyze.analyze_contact`) and mark it done."""
     row = _load(session, interaction_id)
     if row is None or row.status in FINAL:
         return None
     start_attempt(session, row)
     if row.turns is None:
         raise RuntimeError(f"interaction {interaction_id} has no turns yet")
-    turns = [Turn.model_validate(t) for t in row.turns]
-    resources = tenant_resources(session, resources, tenant=row.tenant)
-    analysis = analyze_turns(
-        turns,
-        channel=row.channel,
-        resources=resources,
-        outcomes=lambda intent: outcome_durations(session, tenant=row.tenant, intent=intent),
-        duration_s=row.duration_s,
-    )
-    learning.enrich(session, row, analysis, min_outcomes=resources.min_outcomes)
-    apply_analysis(row, analysis)
-    row.analysis = {**(row.analysis or {}), "repeat_contact": repeat_contact(session, row, settings=get_settings())}
-    # an outcome reported before the analysis finished learns the intent now
-    session.execute(update(Outcome).where(Outcome.interaction_id == row.id).values(intent=row.intent_label))
-    categories.tag(session, row)
-    search.index_contact(session, row)
+    analyze_contact(session, row, batch=batch)
     session.commit()
     return row
-
-
-def repeat_contact(session: Session, row: Interaction, *, settings: Settings) -> dict[str, Any]:
-    """Whether the same customer (by hashed reference) got in touch within the configured window before this."""
-    if not row.customer_hash:
-        return {"is_repeat": False, "known_customer": False}
-    earlier = previous_contact(
-        session, tenant=row.tenant, customer_hash=row.customer_hash, before=row.created_at,
-        window_days=settings.repeat_window_days, exclude=row.id,
-    )  # fmt: skip
-    if earlier is None:
-        return {"is_repeat": False, "known_customer": True, "window_days": settings.repeat_window_days}
-    gap_h = (row.created_at - earlier.created_at).total_seconds() / 3600
-    return {
-        "is_repeat": True,
-        "known_customer": True,
-        "window_days": settings.repeat_window_days,
-        "previous_id": earlier.id,
-        "previous_intent": earlier.intent_label,
-        "hours_since": round(gap_h, 1),
-    }
-
-
-def apply_analysis(row: Interaction, analysis: Analysis) -> None:
-    """Store an analysis on its contact and mark it done (the worker and the bulk import share this)."""
-    row.intent_label = analysis.intent["label"]
-    row.intent_confidence = analysis.intent["confidence"]
-    row.routing = analysis.routing.model_dump()
-    row.handle_time = analysis.handle_time.model_dump()
-    row.analysis = {**(row.analysis or {}), **analysis.details()}  # keeps what transcription found (roles)
-    row.status, row.error, row.finished_at, row.progress = "done", None, utcnow(), 1.0
 
 
 def fail(session: Session, interaction_id: str, *, reason: str) -> Interaction | None:

@@ -17,7 +17,6 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from callscope.pipeline.analysis import Analysis
 from callscope.prediction import handletime_eval, handletime_model
 from callscope.prediction.handletime import HandleTime
 from callscope.prediction.history import HistoryRow
@@ -182,25 +181,6 @@ def _fastest_agents(session: Session, *, tenant: str, intent: str, min_outcomes:
         .limit(3)
     )
     return [{"agent": a, "n": n, "mean_s": round(float(m), 1)} for a, n, m in session.execute(query)]
-
-
-def enrich(session: Session, row: Interaction, analysis: Analysis, *, min_outcomes: int) -> None:
-    """Let what the tenant's history teaches override the first-version figures: model p50/p90, learned route."""
-    intent, queue = analysis.intent["label"], analysis.routing.queue
-    learned = predict(session, row, intent=intent, queue=queue)
-    if learned is not None:
-        analysis.handle_time = learned
-    preference = learned_routing(session, tenant=row.tenant, intent=intent, default_queue=queue,
-                                 min_outcomes=min_outcomes)  # fmt: skip
-    if preference is not None:
-        analysis.routing.learned = preference
-        best = preference["preferred_queue"]
-        if best:
-            evidence = preference["evidence"][best]
-            analysis.routing.reasons.append(
-                f"history: {best} handles {intent} in a median {evidence['median_s']:.0f} s over {evidence['n']} "
-                f"outcomes, about {preference['expected_saving_s']:.0f} s less than {preference['compared_with']}"
-            )
 
 
 def tenants_with_outcomes(session: Session) -> list[str]:

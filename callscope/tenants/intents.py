@@ -18,9 +18,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callscope.storage import versions as model_versions
-from callscope.storage.db import CustomIntent, ModelVersion, as_utc, utcnow
+from callscope.storage.db import CustomIntent, ModelVersion, utcnow
 from callscope.understanding import custom_intents
 from callscope.understanding.custom_intents import CustomIntentModel
+from callscope.understanding.figures import as_utc
 
 KIND = "intents"
 MIN_INTENTS = {"none": 2, "banking77": 1}  # by base: a model tells apart at least two intents

@@ -3,7 +3,7 @@
 Formats:
 - `jsonl`: one API body per line (SMS or chat, as `POST /v1/interactions` takes it), plus optional
   `created_at` (ISO 8601) and `outcome` (`{"handle_time_s", "queue", "resolution"}`). Contacts are
-  redacted, stored and analyzed in the importing process.
+  redacted, stored and analyzed in the importing process, the way a posted contact is.
 - `csv`: the history CSV of `callscope.prediction.history` (a `text` column becomes the customer's turn).
 - `anonymous-bank`: the Anonymous Bank call-center log (served calls become voice contacts with outcomes).
 """
@@ -11,7 +11,6 @@ Formats:
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,13 +21,12 @@ from sqlalchemy.orm import Session
 
 from callscope.contacts import ContactMeta, Turn, parse_text_body, turns_from_body
 from callscope.errors import CallscopeError
-from callscope.pipeline.analysis import Resources, analyze_turns, no_outcomes
-from callscope.pipeline.jobs import apply_analysis
+from callscope.interactions.analyze import Batch, analyze_contact
+from callscope.interactions.intake import new_row, redact_turns, redacted_label
 from callscope.prediction import history
 from callscope.storage import search
 from callscope.storage.db import Interaction, Outcome
-from callscope.storage.store import redact_turns
-from callscope.understanding import categories
+from callscope.tenants import categories
 
 FORMATS = ("jsonl", "csv", "anonymous-bank")
 BATCH = 500
@@ -94,23 +92,26 @@ def records(
         raise CallscopeError(f"unknown format {fmt!r}: expected one of {', '.join(FORMATS)}")
 
 
-def _store(session: Session, *, tenant: str, record: Record, resources: Resources | None) -> Interaction:
-    """One contact as the worker would have left it: redacted, analyzed (priors for handling time), done."""
+def _store(session: Session, *, tenant: str, record: Record, batch: Batch | None) -> Interaction:
+    """One contact as a posted one ends: metadata and turns redacted (`intake`), analyzed the one way
+    (`analyze.analyze_contact`) when it has words and `batch` is given, done."""
     turns = [Turn.model_validate(t) for t in redact_turns(record.turns)]
-    row = Interaction(id=str(uuid.uuid4()), tenant=tenant, channel=record.channel, status="done", turns=[
-        t.model_dump() for t in turns], enqueued=True, **record.meta.model_dump())  # fmt: skip
+    row = Interaction(**new_row(tenant, record.channel, record.meta, None, [t.model_dump() for t in turns]))
+    row.status = "done"
     if record.created_at is not None:
         row.created_at = record.created_at
-    if record.analyze and resources is not None:
-        apply_analysis(row, analyze_turns(turns, channel=row.channel, resources=resources, outcomes=no_outcomes))
     session.add(row)
     session.flush()
-    categories.tag(session, row)
-    search.index_contact(session, row)
+    if record.analyze and batch is not None:
+        analyze_contact(session, row, batch=batch)
+    else:
+        categories.tag(session, row)
+        search.index_contact(session, row)
     if record.outcome and record.outcome.get("handle_time_s"):
         session.add(Outcome(interaction=row, tenant=tenant, channel=row.channel, intent=row.intent_label,
-                            handle_time_s=float(record.outcome["handle_time_s"]), queue=record.outcome.get("queue"),
-                            resolution=record.outcome.get("resolution")))  # fmt: skip
+                            handle_time_s=float(record.outcome["handle_time_s"]),
+                            queue=redacted_label(record.outcome.get("queue")),
+                            resolution=redacted_label(record.outcome.get("resolution"))))  # fmt: skip
     return row
 
 
@@ -120,10 +121,10 @@ def import_file(
     *,
     fmt: str,
     tenant: str,
-    resources: Resources | None,
+    batch: Batch | None,
     on_progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
-    """Store every readable contact (analyzed when it has words and `resources` is given) with its outcome."""
+    """Store every readable contact (analyzed when it has words and `batch` is given) with its outcome."""
     report = ImportReport()
     pending = 0
 
@@ -135,7 +136,7 @@ def import_file(
         if isinstance(item, tuple):
             report.errors.append(item)
             continue
-        _store(session, tenant=tenant, record=item, resources=resources)
+        _store(session, tenant=tenant, record=item, batch=batch)
         report.imported += 1
         pending += 1
         if pending >= BATCH:

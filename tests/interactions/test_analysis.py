@@ -5,7 +5,7 @@ import dataclasses
 import pytest
 
 from callscope.contacts import Turn
-from callscope.pipeline.analysis import Resources, analyze_turns, contact_intent, no_outcomes
+from callscope.interactions.analysis import Resources, analyze_turns, contact_intents, no_outcomes
 from callscope.prediction.handletime import load_priors, predict_handle_time
 from callscope.prediction.routing import load_routing_table, route
 from callscope.settings import get_settings
@@ -59,7 +59,7 @@ def test_contact_intent_comes_from_the_customer_not_the_agent(resources):
         Turn(speaker="customer", text="Thanks"),
         Turn(speaker="customer", text="My card still has not arrived and it has been two weeks"),
     ]
-    assert contact_intent(resources.intent_model, turns).label in ("card_arrival", "card_delivery_estimate")
+    assert contact_intents(resources.intent_model, turns)[0].label in ("card_arrival", "card_delivery_estimate")
 
 
 def test_analysis_of_a_stolen_card_chat(resources):
