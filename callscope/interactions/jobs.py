@@ -18,17 +18,11 @@ from sqlalchemy.orm import Session
 
 from callscope.contacts import Turn
 from callscope.interactions.analyze import Batch, analyze_contact
+from callscope.interactions.intake import redactions_of, stored_turns
 from callscope.interactions.options import whisper_options
 from callscope.settings import Settings
 from callscope.storage.db import Interaction, utcnow
-from callscope.storage.store import (
-    channel_map,
-    delete_recording,
-    load_audio,
-    redactions_of,
-    replace_audio,
-    stored_turns,
-)
+from callscope.storage.store import channel_map, delete_recording, load_audio, replace_audio
 from callscope.understanding.redact import Redaction
 from callscope.voice.audio_redaction import SPEECH_KINDS, AudioSpan, pii_spans, redact_audio
 from callscope.voice.transcribe import Transcript, transcribe

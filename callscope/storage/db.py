@@ -29,6 +29,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, sessionmaker
 
 from callscope.settings import get_settings
+from callscope.understanding.figures import as_utc as as_utc  # re-exported: stored times are read through it
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
