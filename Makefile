@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 export HF_HUB_OFFLINE := 1
 
-.PHONY: install demo test lint models bench services object-store system-packages clean
+.PHONY: install demo test test-fast lint models bench services object-store system-packages clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ demo: install
 test: install system-packages object-store
 	$(PY) -m ruff check .
 	$(PY) -m pytest -ra --durations=25
+
+# The pure-domain tests alone: no PostgreSQL, Redis, object store or worker (`fast` in tests/conftest.py).
+test-fast: install
+	$(PY) -m pytest -m fast -q
 
 # Debian packages the suite needs: chromium for the browser tests (Playwright cannot download its own browser here),
 # espeak-ng to speak the test calls.

@@ -63,9 +63,26 @@ def _require_services() -> None:
         raise RuntimeError(f"PostgreSQL is required at {PG_ADMIN_URL} (run `make services`): {exc}") from exc
 
 
+# The fast tier (`make test-fast`, `pytest -m fast`): pure-domain tests that need no PostgreSQL or Redis.
+FAST = ("tests/understanding/", "tests/prediction/", "tests/test_architecture.py", "tests/test_contacts.py")
+SERVICE_FIXTURES = {"session", "client", "make_key", "live_worker", "seaweedfs"}  # (`database` is autouse)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        where = Path(str(item.fspath)).relative_to(ROOT).as_posix()
+        if where.startswith(FAST) and not SERVICE_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.fast)
+
+
 @pytest.fixture(scope="session", autouse=True)
-def database() -> Iterator[str]:
-    """A fresh, migrated PostgreSQL database for this test session; an empty Redis database for the broker."""
+def database(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database for this test session; an empty Redis database for the broker.
+
+    A run of the fast tier alone (`pytest -m fast`) touches neither."""
+    if request.session.items and all(item.get_closest_marker("fast") for item in request.session.items):
+        yield DATABASE_URL
+        return
     _require_services()
     admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:

@@ -83,6 +83,11 @@ def analyze_many(interaction_ids: list[str]) -> None:
     retries of `callscope.analyze`. Each step is idempotent, so a batch redelivered after a lost worker only
     finishes what was left."""
     batch = Batch.from_settings(get_settings())  # each tenant's resources loaded once for the batch
+    try:
+        with _session() as session:
+            batch.prepare(session, interaction_ids)  # intents and entities of the whole batch, one pass each
+    except Exception as exc:  # each contact is then analyzed on its own, as before
+        log.warning("a batch could not be prepared (%s): its contacts go one by one", exc.__class__.__name__)
     for done, interaction_id in enumerate(interaction_ids):
         try:
             with _session() as session:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from pydantic import BaseModel
@@ -14,14 +14,15 @@ from callscope.prediction.routing import RoutingHint, load_routing_table, route
 from callscope.settings import Settings
 from callscope.understanding import qa
 from callscope.understanding.custom_intents import CustomIntentModel
-from callscope.understanding.entities import extract_entities_many
+from callscope.understanding.entities import extract_entities_many, read_docs
 from callscope.understanding.features import conversation_features
 from callscope.understanding.intent import (
     MIN_INTENT_CONFIDENCE,
     IntentModel,
     IntentPrediction,
-    detect_intents,
     heard,
+    intent_units,
+    intents_from_predictions,
     load_intent_model,
 )
 from callscope.understanding.redact import RedactedSpan
@@ -76,19 +77,54 @@ def customer_texts(turns: Sequence[Turn]) -> list[str]:
     return texts or [t.text for t in turns if t.speaker in ("unknown", "customer") and t.text.strip()]
 
 
+@dataclass
+class Memo:
+    """What a batch of contacts shares: intent answers (per model and text) and NER readings (per text), each made
+    in one pass over the whole batch (`remember`), so the encoder and spaCy run once per batch, not per contact."""
+
+    intents: dict[tuple[int, str], IntentPrediction] = field(default_factory=dict)
+    docs: dict[str, Any] = field(default_factory=dict)
+
+    def predict(self, model: IntentModel, texts: Sequence[str]) -> list[IntentPrediction]:
+        missing = list(dict.fromkeys(t for t in texts if (id(model), t) not in self.intents))
+        if missing:
+            self.intents.update(((id(model), t), p) for t, p in zip(missing, model.predict(missing), strict=True))
+        return [self.intents[(id(model), t)] for t in texts]
+
+    def remember(self, contacts: Sequence[tuple[IntentModel, Sequence[Turn]]]) -> None:
+        """Classify every contact's intent units and read every turn's entities, in one pass each."""
+        by_model: dict[int, tuple[IntentModel, list[str]]] = {}
+        for model, turns in contacts:
+            texts = [text for _, text in intent_units([text for _, text in _customer_turns(turns)])]
+            by_model.setdefault(id(model), (model, []))[1].extend(texts)
+        for model, texts in by_model.values():
+            self.predict(model, texts)
+        self.docs.update(read_docs([t.text for _, turns in contacts for t in turns if t.text.strip()]))
+
+
+def _customer_turns(turns: Sequence[Turn]) -> list[tuple[int, str]]:
+    """(index, text) of the customer's turns; a single-track recording has no labelled customer: all its words count."""
+    indexed = [(i, t.text) for i, t in enumerate(turns) if t.speaker == "customer" and t.text.strip()]
+    return indexed or [(i, t.text) for i, t in enumerate(turns) if t.speaker == "unknown" and t.text.strip()]
+
+
 def contact_intents(
-    model: IntentModel, turns: Sequence[Turn], *, min_confidence: float = MIN_INTENT_CONFIDENCE
+    model: IntentModel,
+    turns: Sequence[Turn],
+    *,
+    min_confidence: float = MIN_INTENT_CONFIDENCE,
+    memo: Memo | None = None,
 ) -> tuple[IntentPrediction | None, list[dict[str, Any]]]:
     """The primary intent and the list of intents (primary first, each with its turn index), from one pass.
 
-    The customer's turns are classified once (`detect_intents`); when no turn qualifies, the whole contact's answer
-    (may be `other`) is the primary intent and the list is empty."""
-    indexed = [(i, t.text) for i, t in enumerate(turns) if t.speaker == "customer" and t.text.strip()]
-    if not indexed:  # a single-track recording has no labelled customer: all its words count
-        indexed = [(i, t.text) for i, t in enumerate(turns) if t.speaker == "unknown" and t.text.strip()]
+    The customer's turns are classified once (`detect_intents`; from `memo` when the batch classified them); when
+    no turn qualifies, the whole contact's answer (may be `other`) is the primary intent and the list is empty."""
+    indexed = _customer_turns(turns)
     if not indexed:
         return None, []
-    found = detect_intents(model, [text for _, text in indexed], min_confidence=min_confidence)
+    units = intent_units([text for _, text in indexed])
+    predictions = (memo or Memo()).predict(model, [text for _, text in units])
+    found = intents_from_predictions(units, predictions, min_confidence=min_confidence)
     listed = [
         {"label": d.label, "confidence": round(d.confidence, 4), "turn": indexed[d.turn][0], "support": d.support,
          "primary": d.primary}
@@ -99,10 +135,11 @@ def contact_intents(
     return model.predict([" ".join(text for _, text in indexed)])[0], listed
 
 
-def contact_entities(turns: Sequence[Turn]) -> list[dict[str, Any]]:
+def contact_entities(turns: Sequence[Turn], memo: Memo | None = None) -> list[dict[str, Any]]:
     """Entities of every turn (read from redacted text and its placeholders), each with its turn index."""
     spans = [[RedactedSpan(**r) for r in t.redactions] for t in turns]
-    found = extract_entities_many([(t.text, s) for t, s in zip(turns, spans, strict=True)])
+    items = [(t.text, s) for t, s in zip(turns, spans, strict=True)]
+    found = extract_entities_many(items, docs=memo.docs if memo else None)
     return [{**asdict(e), "turn": i, "speaker": turns[i].speaker} for i, entities in enumerate(found) for e in entities]
 
 
@@ -114,17 +151,18 @@ def analyze_turns(
     outcomes: OutcomeLookup,
     duration_s: float | None = None,
     learned: LearnedHandleTime | None = None,
+    memo: Memo | None = None,
 ) -> Analysis:
     """Intent(s), entities, sentiment, conversation features, routing hint and handling time for one contact.
 
     Handling time is predicted once: by the tenant's trained model where `learned` has one, else from priors and the
     stored outcomes."""
     model = heard(resources.intent_model) if channel == "voice" else resources.intent_model
-    prediction, intents = contact_intents(model, turns)
+    prediction, intents = contact_intents(model, turns, memo=memo)
     label = prediction.label if prediction else None
     confidence = round(prediction.confidence, 4) if prediction else 0.0
     hint = route(resources.routing_table, intent=label, confidence=confidence)
-    entities = contact_entities(turns)
+    entities = contact_entities(turns, memo)
     sentiment = sentiment_summary(turns)
     features = conversation_features(turns, channel=channel, duration_s=duration_s) if turns else {}
     summary = summarize(turns, intents=intents, entities=entities, intent=label) if turns else None

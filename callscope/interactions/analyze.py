@@ -9,14 +9,15 @@ once), the learned route preference, the repeat-contact link, category tags and 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from callscope.contacts import Turn
-from callscope.interactions.analysis import Analysis, Resources, analyze_turns, no_outcomes
+from callscope.interactions.analysis import Analysis, Memo, Resources, analyze_turns, no_outcomes
 from callscope.interactions.intake import redact_turns
 from callscope.prediction.routing import RoutingHint, with_tenant_intents
 from callscope.settings import Settings
@@ -25,6 +26,7 @@ from callscope.storage.db import Interaction, Outcome, utcnow
 from callscope.storage.store import outcome_durations, previous_contact
 from callscope.tenants import categories, learning, scorecards
 from callscope.tenants import intents as tenant_intents
+from callscope.understanding.intent import heard
 
 
 def tenant_resources(session: Session, resources: Resources, *, tenant: str) -> Resources:
@@ -45,10 +47,25 @@ class Batch:
     resources: Resources
     repeat_window_days: int
     by_tenant: dict[str, Resources] = field(default_factory=dict)
+    memo: Memo = field(default_factory=Memo)
 
     @classmethod
     def from_settings(cls, settings: Settings, resources: Resources | None = None) -> Batch:
         return cls(resources or Resources.from_settings(settings), repeat_window_days=settings.repeat_window_days)
+
+    def prepare(self, session: Session, interaction_ids: Sequence[str]) -> None:
+        """Classify the intent units and read the turns of every stored contact of the batch in one pass each
+        (`analysis.Memo`); each contact's analysis then finds them done."""
+        rows = session.scalars(select(Interaction).where(Interaction.id.in_(interaction_ids))).all()
+        contacts = []
+        for row in rows:
+            if row.turns is None or row.status in ("done", "failed"):
+                continue
+            model = self.for_tenant(session, row.tenant).intent_model
+            contacts.append(
+                (heard(model) if row.channel == "voice" else model, [Turn.model_validate(t) for t in row.turns])
+            )
+        self.memo.remember(contacts)
 
     def for_tenant(self, session: Session, tenant: str) -> Resources:
         if tenant not in self.by_tenant:
@@ -73,6 +90,7 @@ def analyze_contact(session: Session | None, row: Interaction, *, batch: Batch, 
         else no_outcomes,
         duration_s=row.duration_s,
         learned=(lambda intent, queue: learning.predict(session, row, intent=intent, queue=queue)) if session else None,
+        memo=batch.memo,
     )
     if session is not None:
         prefer_learned_route(session, row.tenant, analysis.intent["label"], analysis.routing,
@@ -142,7 +160,12 @@ def apply_analysis(row: Interaction, analysis: Analysis) -> None:
 
 
 def analyze_snippet(
-    session: Session | None, *, tenant: str, channel: str, turns: list[Turn], batch: Batch,
+    session: Session | None,
+    *,
+    tenant: str,
+    channel: str,
+    turns: list[Turn],
+    batch: Batch,
     duration_s: float | None = None,
 ) -> tuple[Interaction, Analysis]:
     """A contact analyzed and answered without being stored (`/v1/analyze`, `callscope analyze` on local files):

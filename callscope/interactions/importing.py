@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from callscope.contacts import ContactMeta, Turn, parse_text_body, turns_from_body
 from callscope.errors import CallscopeError
+from callscope.interactions.analysis import Memo
 from callscope.interactions.analyze import Batch, analyze_contact
 from callscope.interactions.intake import new_row, redact_turns, redacted_label
 from callscope.prediction import history
@@ -131,6 +132,8 @@ def import_file(
     def flush() -> None:
         session.commit()
         session.expunge_all()  # keep memory flat however long the file is
+        if batch is not None:
+            batch.memo = Memo()
 
     for item in records(path, fmt, ignored=report.ignored):
         if isinstance(item, tuple):

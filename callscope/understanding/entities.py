@@ -25,7 +25,7 @@ such phrase yields one entity of each type, with the same offsets.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +42,7 @@ from callscope.understanding.nlp import (
     load_nlp,
 )
 from callscope.understanding.redact import RedactedSpan
+from callscope.understanding.vocabulary import SPOKEN_DIGITS, alternation
 
 __all__ = ["Entity", "extract_entities", "extract_entities_many"]
 
@@ -261,9 +262,8 @@ def _dates(text: str) -> Iterator[Entity]:
 
 # --- cards and accounts -------------------------------------------------------------------------------------------
 
-_DIGIT_WORDS = {"zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
-                "seven": "7", "eight": "8", "nine": "9"}  # fmt: skip
-_DIGIT_WORD = "(?:" + "|".join(_DIGIT_WORDS) + ")"
+_DIGIT_WORDS = SPOKEN_DIGITS
+_DIGIT_WORD = f"(?:{alternation(SPOKEN_DIGITS)})"
 _LAST4 = re.compile(
     rf"\b(?i:(?:ending|ends|end)\s+(?:in\s+|with\s+)?|last\s+(?:four|4)(?:\s+digits)?"
     rf"(?:\s+(?:is|are|of|being))?\s*:?\s*)(?P<digits>\d{{4}}|(?i:{_DIGIT_WORD}(?:[\s,-]+{_DIGIT_WORD}){{3}}))\b"
@@ -390,10 +390,19 @@ def extract_entities(text: str, spans: Sequence[RedactedSpan] = ()) -> list[Enti
         return _extract(text, spans, load_nlp()(text))
 
 
-def extract_entities_many(items: Iterable[tuple[str, Sequence[RedactedSpan]]]) -> list[list[Entity]]:
-    """`extract_entities` for many (redacted text, spans) pairs, e.g. a contact's turns; the NER runs batched."""
-    items = list(items)
+def read_docs(texts: Iterable[str]) -> dict[str, Doc]:
+    """The pipeline's reading of each distinct text, in one batched pass (a batch of contacts reads its turns once)."""
+    distinct = list(dict.fromkeys(texts))
     with NLP_LOCK:
-        docs = load_nlp().pipe(text for text, _ in items)
-        pairs = zip(items, docs, strict=True)
-        return [_extract(text, spans, doc) if text.strip() else [] for (text, spans), doc in pairs]
+        return dict(zip(distinct, load_nlp().pipe(distinct), strict=True))
+
+
+def extract_entities_many(
+    items: Iterable[tuple[str, Sequence[RedactedSpan]]], *, docs: Mapping[str, Doc] | None = None
+) -> list[list[Entity]]:
+    """`extract_entities` for many (redacted text, spans) pairs, e.g. a contact's turns; the NER runs batched, on the
+    texts `docs` (`read_docs`) has not read already."""
+    items = list(items)
+    known = dict(docs or {})
+    known.update(read_docs(text for text, _ in items if text.strip() and text not in known))
+    return [_extract(text, spans, known[text]) if text.strip() else [] for text, spans in items]

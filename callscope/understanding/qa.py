@@ -25,6 +25,7 @@ from callscope.contacts import Turn, check_text
 from callscope.errors import InvalidInput
 from callscope.understanding import compliance
 from callscope.understanding.summary import AGENT_SPEAKERS
+from callscope.understanding.vocabulary import SPOKEN_DIGITS, alternation
 
 DEFAULT_FORM_PATH = Path(__file__).resolve().parent.parent / "data" / "qa_form.yaml"
 Answer = Literal["yes", "no", "n/a"]
@@ -209,7 +210,7 @@ def greeting(c: Contact, params: dict[str, Any]) -> Result:
 _OWN_ACCOUNT = re.compile(
     r"\bI\s+can\s+see\s+(?:the|your|a|an|that|two|three|\d)|\bI've\s+got\s+(?:your|a|the)\b|\byour\s+(?:\w+\s+)?(?:balance|"
     r"statement|transactions?|direct\s+debits?|standing\s+orders?|overdraft\s+(?:line|limit)|account\s+balance)\b|"
-    r"\b(?:ending|ends\s+in)\s+(?:\d|one|two|three|four|five|six|seven|eight|nine|zero|oh)|"
+    rf"\b(?:ending|ends\s+in)\s+(?:\d|(?:{alternation(SPOKEN_DIGITS)})\b)|"
     r"\[(?:ACCOUNT|CARD|IBAN|SORT_CODE)[^\]]*\]|\bthere's\s+a\s+balance\b|\bon\s+(?:your|the)\s+account\b",
     re.IGNORECASE,
 )

@@ -28,6 +28,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from callscope.understanding.nlp import BANKING_WORDS, NLP_LOCK, load_ner, load_nlp
+from callscope.understanding.vocabulary import SPOKEN_DIGITS, alternation
 
 SpanType = Literal["CARD", "ACCOUNT", "IBAN", "SORT_CODE", "SSN", "PHONE", "EMAIL", "PERSON", "NUMBER", "PIN"]
 
@@ -67,11 +68,8 @@ _MASK = "\ue000"  # a private-use character: not a word character, digit or spac
 
 # --- digit strings ------------------------------------------------------------------------------------------------
 
-_DIGIT_WORD_VALUES = {
-    "zero": "0", "oh": "0", "o": "0", "nought": "0", "nil": "0", "one": "1", "two": "2", "three": "3",
-    "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9",
-}  # fmt: skip
-_DIGIT_WORD = r"(?:zero|oh|nought|nil|one|two|three|four|five|six|seven|eight|nine|o)"
+_DIGIT_WORD_VALUES = SPOKEN_DIGITS
+_DIGIT_WORD = f"(?:{alternation(SPOKEN_DIGITS)})"
 _SPOKEN_TOKEN = rf"(?:(?:double|triple)[\s-]+)?(?:{_DIGIT_WORD}|\d+)"
 _SPOKEN_SEP = r"(?:\s*[,-]\s*|\.\s+|\s+)"
 _SPOKEN = re.compile(rf"\b{_SPOKEN_TOKEN}(?:{_SPOKEN_SEP}{_SPOKEN_TOKEN})+\b", re.IGNORECASE)

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from callscope.contacts import Turn
+from callscope.understanding.vocabulary import LONE_DIGIT_WORDS, REPEATS, SPOKEN_DIGITS, alternation
 from callscope.voice.audio_redaction import SPEECH_KINDS, word_offsets
 from callscope.voice.audio_windows import SAMPLE_RATE
 
@@ -34,7 +35,7 @@ TOKENS_PER_S = 10  # speech is 4-6 tokens a second: a decoder stuck in a loop ("
 TIME_SLACK_S = 0.05  # a first-hearing word counts as inside a number when its middle is this close to it
 Word = tuple[float, float, str]  # (start, end, word) in seconds of the call, as Whisper spelled the word
 
-_DIGIT_WORD = r"zero|nought|one|two|three|four|five|six|seven|eight|nine|double|triple"
+_DIGIT_WORD = alternation([*LONE_DIGIT_WORDS, *REPEATS])  # a word that alone says a digit (never "oh")
 _TOKENS = re.compile(rf"\d+|\b(?:{_DIGIT_WORD})\b", re.IGNORECASE)
 _CUES = re.compile(
     r"\bnumber\b|\bmobile\b|\bphone\b|\b(?:call|reach|ring)\s+me\s+(?:on|at)\b|\bsort\s*code\b|\bdigits\b|\biban\b"
@@ -133,7 +134,7 @@ def number_regions(turns: Sequence[Turn], speakers: Sequence[object]) -> list[li
     return regions
 
 
-_MORE_DIGITS = re.compile(rf"(?:[\s,.-]+(?:\d+|{_DIGIT_WORD}|oh)\b)*", re.IGNORECASE)
+_MORE_DIGITS = re.compile(rf"(?:[\s,.-]+(?:\d+|{alternation([*SPOKEN_DIGITS, *REPEATS])})\b)*", re.IGNORECASE)
 
 
 def _whole_words(text: str, start: int, end: int) -> tuple[int, int]:
