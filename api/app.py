@@ -10,14 +10,13 @@ import json
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import partial
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.orm import Session
@@ -27,6 +26,7 @@ from starlette.routing import Match
 
 from api import live, metrics, reports
 from api.batching import IngestBatcher, store_one
+from api.deps import Admin, Analyzer, Ingest, MetricsReader, Reader, SessionDep, SettingsDep, forget_keys, open_session
 from api.enqueue import send_task
 from api.guard import RequestGuard
 from callscope.access import audit, scrub
@@ -38,7 +38,7 @@ from callscope.pipeline import webhooks
 from callscope.settings import Settings, get_settings
 from callscope.storage import store
 from callscope.storage import versions as model_versions
-from callscope.storage.db import Interaction, get_sessionmaker, utcnow
+from callscope.storage.db import Interaction, utcnow
 from callscope.tenants import intents as tenant_intents
 from callscope.tenants import learning, scorecards
 
@@ -57,7 +57,7 @@ def _sweep_forever(stop: threading.Event) -> None:
     last_retention = 0.0
     while not stop.wait(settings.sweep_interval_s):
         try:
-            with get_sessionmaker(settings.resolved_database_url)() as session:
+            with open_session() as session:
                 recovered = recover_lost_queue(
                     broker_redis(settings.broker_url),
                     requeue=lambda before: len(requeue_queued_before(session, before=before, send=send_task)),
@@ -125,80 +125,6 @@ app = FastAPI(
     description="Call-center interaction analytics: post calls, SMS threads and chats; get intent, "
     "routing hints and predicted handling time. Every route but /healthz needs `Authorization: Bearer <key>`.",
 )
-bearer = HTTPBearer(auto_error=False)
-
-
-def get_session() -> Iterator[Session]:
-    with get_sessionmaker(get_settings().resolved_database_url)() as session:
-        yield session
-
-
-SessionDep = Annotated[Session, Depends(get_session)]
-
-
-async def _settings() -> Settings:
-    return get_settings()
-
-
-SettingsDep = Annotated[Settings, Depends(_settings)]  # async: no thread hop for a cached value
-
-
-_KEY_CACHE: dict[str, tuple[float, store.Principal]] = {}
-KEY_CACHE_TTL_S = 5.0  # a revoked key stops working within this many seconds in every API process
-_KEY_LOCKS: dict[str, asyncio.Lock] = {}
-
-
-def _authenticate_cached(key: str) -> store.Principal | None:
-    """Valid keys are remembered briefly, so a busy client costs no database round trip per request."""
-    digest = store.hash_key(key)
-    cached = _KEY_CACHE.get(digest)
-    if cached is not None and time.monotonic() - cached[0] < KEY_CACHE_TTL_S:
-        return cached[1]
-    with get_sessionmaker(get_settings().resolved_database_url)() as session:
-        found = store.authenticate(session, key=key)
-    if found is not None:
-        if len(_KEY_CACHE) > 10_000:
-            _KEY_CACHE.clear()
-        _KEY_CACHE[digest] = (time.monotonic(), found)
-    return found
-
-
-async def principal(
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> store.Principal:
-    """Async, with blocking work in a thread only when needed: a cached key costs no thread hop at all."""
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise HTTPException(
-            401, "missing API key: send `Authorization: Bearer <key>`", headers={"WWW-Authenticate": "Bearer"}
-        )
-    digest = store.hash_key(credentials.credentials)
-    cached = _KEY_CACHE.get(digest)
-    if cached is not None and time.monotonic() - cached[0] < KEY_CACHE_TTL_S:
-        found: store.Principal | None = cached[1]
-    else:
-        if len(_KEY_LOCKS) > 10_000:
-            _KEY_LOCKS.clear()
-        async with _KEY_LOCKS.setdefault(digest, asyncio.Lock()):  # when the entry expires, one request looks
-            found = await run_in_threadpool(_authenticate_cached, credentials.credentials)  # the rest: cached
-    if found is None:
-        raise HTTPException(401, "invalid API key", headers={"WWW-Authenticate": "Bearer"})
-    return found  # rate limits: `api.guard`, for every route
-
-
-def requires(permission: str) -> Any:
-    async def check(who: Annotated[store.Principal, Depends(principal)]) -> store.Principal:
-        if not who.may(permission):
-            raise HTTPException(403, f"role {who.role!r} may not {permission}")
-        return who
-
-    return Depends(check)
-
-
-Ingest = Annotated[store.Principal, requires("ingest")]
-Reader = Annotated[store.Principal, requires("read")]
-Analyzer = Annotated[store.Principal, requires("analyze")]
-Admin = Annotated[store.Principal, requires("admin")]
-MetricsReader = Annotated[store.Principal, requires("metrics")]
 
 
 @app.exception_handler(InvalidInput)
@@ -574,7 +500,7 @@ def list_keys(who: Admin, session: SessionDep) -> list[dict[str, Any]]:
 @app.delete("/v1/keys/{prefix}", status_code=204, tags=["admin"])
 def revoke_key(prefix: str, who: Admin, session: SessionDep) -> Response:
     store.revoke_key(session, tenant=who.tenant, prefix=prefix)
-    _KEY_CACHE.clear()  # at once in this process; other API processes within KEY_CACHE_TTL_S
+    forget_keys()
     audit.record(session, who, action="revoke_key", target=prefix)
     return Response(status_code=204)
 
@@ -691,7 +617,7 @@ async def put_qa_form(request: Request, who: Admin, form_id: str = FORM_ID) -> d
     form = scorecards.read_form(raw, form_id=form_id)
 
     def save() -> dict[str, Any]:
-        with get_sessionmaker(get_settings().resolved_database_url)() as session:
+        with open_session() as session:
             row = scorecards.put_form(session, tenant=who.tenant, form=form)
             audit.record(session, who, action="put qa form", target=f"{form_id} v{row.version}")
             return _describe_form(row.definition)

@@ -16,13 +16,12 @@ import anyio
 from fastapi import HTTPException
 from sqlalchemy.exc import DataError, IntegrityError
 
+from api.deps import open_session
 from api.enqueue import send_task
 from callscope.errors import CallscopeError, InvalidInput
 from callscope.interactions import intake
 from callscope.interactions.jobs import next_task
-from callscope.settings import get_settings
 from callscope.storage import store
-from callscope.storage.db import get_sessionmaker
 
 log = logging.getLogger("callscope.api")
 MAX_BATCH = 128
@@ -38,7 +37,7 @@ def store_and_queue(contacts: list[intake.NewTextContact]) -> list[intake.Accept
     Each request of a batch stands alone: when the batch's insert fails (a key inserted concurrently by another
     API process, a value the database refuses), every contact is stored again on its own, and only the one at fault
     gets the error."""
-    with get_sessionmaker(get_settings().resolved_database_url)() as session:
+    with open_session() as session:
         try:
             answers = intake.create_text_interactions(session, contacts)
         except (IntegrityError, DataError):
@@ -71,7 +70,7 @@ def _alone(contact: intake.NewTextContact) -> intake.Accepted | Exception:
 
 def store_one(**contact: Any) -> intake.Accepted | Exception:
     """The unbatched path (recordings; a batch whose insert hit a concurrent duplicate): commit, then queue."""
-    with get_sessionmaker(get_settings().resolved_database_url)() as session:
+    with open_session() as session:
         row, created = intake.create_interaction(session, **contact)
         if created or not row.enqueued:
             # A new row is committed as `enqueued`, so the happy path costs one commit; a failed publish flips it

@@ -19,6 +19,7 @@ from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
+from api.deps import authenticate_cached, open_session
 from api.enqueue import send_task
 from callscope.access import ratelimit
 from callscope.contacts import load_json
@@ -34,7 +35,6 @@ from callscope.live.session import (
 )
 from callscope.settings import get_settings
 from callscope.storage import store
-from callscope.storage.db import get_sessionmaker
 
 log = logging.getLogger("callscope.api.live")
 router = APIRouter()
@@ -56,13 +56,8 @@ def live_resources() -> LiveResources:
     return LiveResources.from_settings(get_settings())
 
 
-def _db() -> Any:
-    return get_sessionmaker(get_settings().resolved_database_url)()
-
-
-def _authenticate(key: str) -> store.Principal | None:
-    with _db() as db:
-        return store.authenticate(db, key=key)
+_db = open_session
+_authenticate = authenticate_cached
 
 
 def _used_before(tenant: str, session_id: str) -> bool:

@@ -25,13 +25,14 @@ from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
+from api.deps import SessionDep
 from api.enqueue import send_task
 from callscope.access import audit
 from callscope.errors import InvalidInput, NotFound
 from callscope.reports import contacts, dashboard, export, filters, journeys, themes
 from callscope.settings import get_settings
 from callscope.storage import store
-from callscope.storage.db import ApiKey, get_sessionmaker
+from callscope.storage.db import ApiKey
 from callscope.storage.recordings import recordings
 from callscope.storage.search import search_terms
 from callscope.storage.store import Principal
@@ -56,12 +57,6 @@ router = APIRouter(responses={200: {"content": {"text/csv": {}, "text/html": {}}
 templates = Jinja2Templates(directory=HERE / "templates")
 
 
-def get_session() -> Iterator[Session]:
-    with get_sessionmaker(get_settings().resolved_database_url)() as session:
-        yield session
-
-
-SessionDep = Annotated[Session, Depends(get_session)]
 
 
 @dataclass(frozen=True)

@@ -166,6 +166,15 @@ def test_analyze_snippet_synchronously(client, make_key):
     assert body["routing"]["queue"] == "security" and body["routing"]["priority"] == 1
     assert body["handle_time"]["p50_s"] > 0 and "4111111111111111" not in body["text"]
     assert client.post("/v1/analyze", json={"text": ""}, headers=auth(make_key("agent"))).status_code == 422
+    conversation = [
+        {"role": "customer", "text": "My card 4111 1111 1111 1111 was stolen"},
+        {"role": "agent", "text": "OK"},
+    ]
+    both = {"text": "card stolen", "messages": conversation}
+    for bad in (both, {"channel": "chat"}, {"messages": []}, {"messages": [{"role": "boss", "text": "hi"}]}):
+        assert client.post("/v1/analyze", json=bad, headers=auth(make_key("agent"))).status_code == 422, bad
+    whole = client.post("/v1/analyze", json={"messages": conversation}, headers=auth(make_key("agent"))).json()
+    assert [t["speaker"] for t in whole["turns"]] == ["customer", "agent"] and "4111" not in json.dumps(whole)
 
 
 def test_outcomes_teach_the_handle_time_prediction(client, make_key):
