@@ -110,8 +110,8 @@ def timing(contacts: list[dict[str, Any]], resources: Resources, rounds: int) ->
     started = time.perf_counter()
     for _ in range(rounds):
         for t, channel, result in analyzed:
-            summary = summarize(t, intents=result.intents, entities=result.entities, intent=result.intent["label"])
-            contact = qa.Contact(turns=t, channel=channel, intent=result.intent["label"],
+            summary = summarize(t, intents=result.intents, entities=result.entities, intent=result.intent.label)
+            contact = qa.Contact(turns=t, channel=channel, intent=result.intent.label,
                                  sentiment_scores=result.sentiment["turn_scores"], features=result.features,
                                  actions=[a["action"] for a in summary["actions"]])  # fmt: skip
             qa.evaluate(qa.default_form(), contact)

@@ -69,8 +69,8 @@ def archetypes(url: str, tenant: str, n: int, seed: int) -> list[dict[str, Any]]
             )
             row = Interaction(
                 id=f"archetype-{i}", tenant=tenant, channel=channel, status="done", duration_s=duration,
-                turns=[t.model_dump() for t in turns], intent_label=result.intent["label"],
-                intent_confidence=result.intent["confidence"], routing=result.routing.model_dump(),
+                turns=[t.model_dump() for t in turns], intent_label=result.intent.label,
+                intent_confidence=result.intent.confidence, routing=result.routing.model_dump(),
                 handle_time=result.handle_time.model_dump(), analysis=result.details(), queue=result.routing.queue,
                 created_at=datetime.now(UTC),
             )  # fmt: skip

@@ -243,7 +243,7 @@ def generate(worker: int, workers: int, count: int, url: str, tenant: str, days:
                 outcomes=outcomes,
                 duration_s=duration,
             )
-            row.intent_label, row.intent_confidence = result.intent["label"], result.intent["confidence"]
+            row.intent_label, row.intent_confidence = result.intent.label, result.intent.confidence
             row.routing, row.handle_time = result.routing.model_dump(), result.handle_time.model_dump()
             row.queue = row.queue or result.routing.queue
             row.duration_s = duration

@@ -9,18 +9,30 @@ from __future__ import annotations
 import json
 import math
 import re
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from callscope.errors import InvalidInput
 
 # Every kind of PII placeholder redaction writes (`[CARD]`, ...): the one table of them
-PII_KINDS = ("CARD", "ACCOUNT", "IBAN", "SORT_CODE", "SSN", "PHONE", "EMAIL", "PERSON", "NUMBER", "PIN")
+SpanType = Literal["CARD", "ACCOUNT", "IBAN", "SORT_CODE", "SSN", "PHONE", "EMAIL", "PERSON", "NUMBER", "PIN"]
+PII_KINDS: tuple[str, ...] = get_args(SpanType)
 Speaker = Literal["agent", "customer", "bot", "unknown"]
 Channel = Literal["voice", "sms", "chat"]
 TEXT_CHANNELS = ("sms", "chat")
+
+
+@dataclass(frozen=True)
+class RedactedSpan:
+    """One placeholder: its type and offsets in the *redacted* text; `last4` only for cards."""
+
+    type: SpanType
+    start: int
+    end: int
+    last4: str | None = None
 
 
 class Turn(BaseModel):
@@ -30,7 +42,7 @@ class Turn(BaseModel):
     start: float = 0.0
     end: float = 0.0
     text: str
-    redactions: list[dict[str, Any]] = Field(default_factory=list, description="PII placeholders in `text`")
+    redactions: list[RedactedSpan] = Field(default_factory=list, description="PII placeholders in `text`")
     # (start, end, word) as the recognizer timed the words of `text`, before redaction: they locate the PII in the
     # audio (callscope.voice.audio_redaction) and are never stored, serialized or returned (exclude)
     words: list[tuple[float, float, str]] = Field(default_factory=list, exclude=True, repr=False)

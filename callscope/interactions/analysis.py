@@ -25,7 +25,6 @@ from callscope.understanding.intent import (
     intents_from_predictions,
     load_intent_model,
 )
-from callscope.understanding.redact import RedactedSpan
 from callscope.understanding.sentiment import sentiment_summary
 from callscope.understanding.summary import summarize
 
@@ -35,8 +34,15 @@ OutcomeLookup = Callable[[str | None], dict[str, list[float]]]
 LearnedHandleTime = Callable[[str | None, str], HandleTime | None]
 
 
+class IntentAnswer(BaseModel):
+    """The contact's primary intent (None: no customer words) and its calibrated confidence."""
+
+    label: str | None
+    confidence: float
+
+
 class Analysis(BaseModel):
-    intent: dict[str, Any]
+    intent: IntentAnswer
     routing: RoutingHint
     handle_time: HandleTime
     intents: list[dict[str, Any]] = []
@@ -137,8 +143,7 @@ def contact_intents(
 
 def contact_entities(turns: Sequence[Turn], memo: Memo | None = None) -> list[dict[str, Any]]:
     """Entities of every turn (read from redacted text and its placeholders), each with its turn index."""
-    spans = [[RedactedSpan(**r) for r in t.redactions] for t in turns]
-    items = [(t.text, s) for t, s in zip(turns, spans, strict=True)]
+    items = [(t.text, t.redactions) for t in turns]
     found = extract_entities_many(items, docs=memo.docs if memo else None)
     return [{**asdict(e), "turn": i, "speaker": turns[i].speaker} for i, entities in enumerate(found) for e in entities]
 
@@ -186,7 +191,7 @@ def analyze_turns(
         )  # fmt: skip
         scored = qa.evaluate(qa.form_for(resources.qa_forms, channel), contact)
     return Analysis(
-        intent={"label": label, "confidence": confidence},
+        intent=IntentAnswer(label=label, confidence=confidence),
         routing=hint,
         handle_time=handle_time,
         intents=intents,

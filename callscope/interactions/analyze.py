@@ -93,7 +93,7 @@ def analyze_contact(session: Session | None, row: Interaction, *, batch: Batch, 
         memo=batch.memo,
     )
     if session is not None:
-        prefer_learned_route(session, row.tenant, analysis.intent["label"], analysis.routing,
+        prefer_learned_route(session, row.tenant, analysis.intent.label, analysis.routing,
                              min_outcomes=resources.min_outcomes)  # fmt: skip
     apply_analysis(row, analysis)
     row.analysis = {
@@ -151,8 +151,8 @@ def repeat_contact(session: Session | None, row: Interaction, *, window_days: in
 
 def apply_analysis(row: Interaction, analysis: Analysis) -> None:
     """Store an analysis on its contact and mark it done."""
-    row.intent_label = analysis.intent["label"]
-    row.intent_confidence = analysis.intent["confidence"]
+    row.intent_label = analysis.intent.label
+    row.intent_confidence = analysis.intent.confidence
     row.routing = analysis.routing.model_dump()
     row.handle_time = analysis.handle_time.model_dump()
     row.analysis = {**(row.analysis or {}), **analysis.details()}  # keeps what transcription found (roles)

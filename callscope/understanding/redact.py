@@ -21,28 +21,16 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
 
 from spacy.lang.en.stop_words import STOP_WORDS
 from spacy.language import Language
 from spacy.tokens import Doc
 
+from callscope.contacts import RedactedSpan, SpanType
 from callscope.understanding.nlp import BANKING_WORDS, NLP_LOCK, load_ner, load_nlp
 from callscope.understanding.vocabulary import SPOKEN_DIGITS, alternation
 
-SpanType = Literal["CARD", "ACCOUNT", "IBAN", "SORT_CODE", "SSN", "PHONE", "EMAIL", "PERSON", "NUMBER", "PIN"]
-
 __all__ = ["Redaction", "RedactedSpan", "SpanType", "primed_number", "redact", "redact_many", "redact_with_spans"]
-
-
-@dataclass(frozen=True)
-class RedactedSpan:
-    """One placeholder: its type and offsets in the *redacted* text; `last4` only for cards."""
-
-    type: SpanType
-    start: int
-    end: int
-    last4: str | None = None
 
 
 @dataclass(frozen=True)

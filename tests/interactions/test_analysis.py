@@ -65,7 +65,7 @@ def test_contact_intent_comes_from_the_customer_not_the_agent(resources):
 def test_analysis_of_a_stolen_card_chat(resources):
     turns = [Turn(speaker="customer", text="Someone stole my wallet with my card in it")]
     result = analyze_turns(turns, channel="chat", resources=resources, outcomes=no_outcomes)
-    assert result.intent["label"] == "lost_or_stolen_card"
+    assert result.intent.label == "lost_or_stolen_card"
     assert result.routing.queue == "security"
     assert result.handle_time.p50_s == pytest.approx(300 * 1.6)
 
@@ -77,13 +77,13 @@ def test_calls_are_answered_with_the_fallback_chosen_for_transcripts(resources, 
     turns = [Turn(speaker="customer", text="Someone stole my wallet with my card in it")]
     typed = analyze_turns(turns, channel="chat", resources=strict, outcomes=no_outcomes)
     call = analyze_turns(turns, channel="voice", resources=strict, outcomes=no_outcomes)
-    assert typed.intent["label"] == "other" and typed.intents == []
-    assert call.intent["label"] == "lost_or_stolen_card" and call.intents[0]["label"] == "lost_or_stolen_card"
+    assert typed.intent.label == "other" and typed.intents == []
+    assert call.intent.label == "lost_or_stolen_card" and call.intents[0]["label"] == "lost_or_stolen_card"
 
 
 def test_no_customer_words_means_no_intent(resources):
     result = analyze_turns([], channel="chat", resources=resources, outcomes=no_outcomes)
-    assert result.intent["label"] is None and result.routing.queue == "general"
+    assert result.intent.label is None and result.routing.queue == "general"
 
 
 def test_routing_table_setting_is_honoured(tmp_path):
