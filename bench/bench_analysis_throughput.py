@@ -39,12 +39,13 @@ def run_one(contacts: int) -> dict[str, float]:
 
     url = os.environ["CALLSCOPE_DATABASE_URL"]
     migrate(url)
-    try:  # the one path: tenant resources once per batch
+    # which tree this is, by its folders: importing a module only this checkout has would find it here (editable)
+    if Path(sys.path[0], "callscope", "interactions").is_dir():  # the one path
         from callscope.interactions import intake, jobs
         from callscope.interactions.analyze import Batch
 
         create, batch_of = intake.create_interaction, (lambda: {"batch": Batch.from_settings(get_settings())})
-    except ImportError:  # before it (commit 33c270d and earlier)
+    else:  # before it (commit 33c270d and earlier)
         from callscope.pipeline.analysis import Resources  # type: ignore[import-not-found]
 
         from callscope.pipeline import jobs  # type: ignore[no-redef]

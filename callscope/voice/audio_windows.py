@@ -22,7 +22,15 @@ WINDOW_S = 300.0  # nominal window length
 SEARCH_S = 10.0  # where to look for a quiet place to cut, before the nominal end
 FRAME = SAMPLE_RATE // 20  # 50 ms energy frames
 
-Source = str | Path | bytes | BinaryIO
+@dataclass(frozen=True)
+class Decoded:
+    """A recording decoded once to 16 kHz 16-bit interleaved stereo frames in a raw file (`decode_once`): the
+    channel comparison and each channel's windows read it back instead of decoding the recording again."""
+
+    path: Path
+
+
+Source = str | Path | bytes | BinaryIO | Decoded
 
 
 @dataclass(frozen=True)
@@ -31,7 +39,7 @@ class StreamInfo:
     duration_s: float | None  # from the container; None when the format does not say
 
 
-def _open(source: Source) -> av.container.InputContainer:
+def _open(source: str | Path | bytes | BinaryIO) -> av.container.InputContainer:
     if isinstance(source, bytes):
         source = io.BytesIO(source)
     elif not isinstance(source, str | Path):
@@ -39,7 +47,7 @@ def _open(source: Source) -> av.container.InputContainer:
     return av.open(source if not isinstance(source, Path) else str(source), metadata_errors="ignore")
 
 
-def stream_info(source: Source) -> StreamInfo:
+def stream_info(source: str | Path | bytes | BinaryIO) -> StreamInfo:
     try:
         with _open(source) as container:
             if not container.streams.audio:
@@ -53,8 +61,23 @@ def stream_info(source: Source) -> StreamInfo:
         raise AudioError(f"the recording cannot be decoded as audio: {exc.__class__.__name__}", 415) from exc
 
 
+def decode_once(source: Source, into: Path) -> Decoded:
+    """Decode a two-channel recording's audio once, as a stream, into the raw file `into` (disk, not memory)."""
+    with into.open("wb") as out:
+        for piece in _samples(source, "stereo"):
+            out.write(piece.astype("<i2", copy=False).tobytes())
+    return Decoded(into)
+
+
 def _samples(source: Source, layout: str) -> Iterator[np.ndarray]:
     """16 kHz int16 samples as decoded, in frame-sized pieces (interleaved when `layout` is stereo)."""
+    if isinstance(source, Decoded):
+        if layout != "stereo":
+            raise ValueError("a decoded recording is read back as its two channels")
+        frames = np.memmap(source.path, dtype="<i2", mode="r") if source.path.stat().st_size else np.zeros(0, "<i2")
+        step = 2 * SAMPLE_RATE  # a second of interleaved frames at a time
+        yield from (np.array(frames[i : i + step]) for i in range(0, len(frames), step))
+        return
     resampler = av.audio.resampler.AudioResampler(format="s16", layout=layout, rate=SAMPLE_RATE)
     try:
         with _open(source) as container:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -22,7 +23,7 @@ import numpy as np
 from callscope.contacts import Turn
 from callscope.errors import AudioError
 from callscope.voice import crosstalk, number_pass, profiles, roles
-from callscope.voice.audio_windows import StreamInfo, stream_info, windows
+from callscope.voice.audio_windows import Source, StreamInfo, decode_once, stream_info, windows
 
 SAMPLE_RATE = 16_000
 # what Whisper writes for music, tones or noise instead of words
@@ -357,7 +358,7 @@ def _readable(source: str | Path | bytes | BinaryIO) -> str | bytes:
     return source.read()
 
 
-def _tracks(source: str | bytes, info: StreamInfo) -> list[int | None]:
+def _tracks(source: Source, info: StreamInfo) -> list[int | None]:
     """[0, 1] for a real two-channel call; [None] (one mixed track) for mono or a duplicated signal."""
     if info.channels < 2:
         return [None]
@@ -384,11 +385,22 @@ def transcribe(
     """
     readable = _readable(source)
     info = stream_info(readable)
-    tracks = _tracks(readable, info)
-    if diarize is None and tracks == [None]:
-        diarize = options.diarize_mono
-    if diarize and tracks == [None]:
-        return _transcribe_mono_diarized(readable, options, on_progress)
+    with tempfile.TemporaryDirectory(prefix="callscope-pcm-") as scratch:
+        # a two-channel call is decoded once: the channel comparison and both channels' windows read that copy
+        decoded = decode_once(readable, Path(scratch) / "pcm") if info.channels >= 2 else readable
+        tracks = _tracks(decoded, info)
+        if diarize is None and tracks == [None]:
+            diarize = options.diarize_mono
+        if diarize and tracks == [None]:
+            return _transcribe_mono_diarized(readable, options, on_progress)
+        return _transcribe_tracks(decoded if tracks == [0, 1] else readable, tracks, info, options, agent_channel,
+                                  on_progress)  # fmt: skip
+
+
+def _transcribe_tracks(
+    source: Source, tracks: list[int | None], info: StreamInfo, options: WhisperOptions,
+    agent_channel: Literal["left", "right", "auto"], on_progress: Progress | None,
+) -> Transcript:  # fmt: skip
     model = load_whisper(options)
     if len(tracks) == 2:
         options = replace(options, vad_threshold=options.channel_vad_threshold)
@@ -407,7 +419,7 @@ def transcribe(
         timed.append([])
         levels.append(crosstalk.Levels())
         length = 0.0
-        for offset, audio in windows(readable, channel):
+        for offset, audio in windows(source, channel):
             turns += _transcribe_track(model, audio, options, report, offset, words=timed[-1])
             levels[-1].add(offset, audio)
             length = offset + audio.size / SAMPLE_RATE
