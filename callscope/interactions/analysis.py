@@ -61,7 +61,7 @@ class Analysis(BaseModel):
 class Resources:
     """What analysis needs loaded once per process."""
 
-    intent_model: IntentModel | CustomIntentModel  # the shipped model, or a tenant's own (pipeline.jobs)
+    intent_model: IntentModel | CustomIntentModel  # the shipped model, or a tenant's own (analyze.tenant_resources)
     routing_table: dict[str, Any]
     priors: dict[str, Any]
     min_outcomes: int

@@ -15,7 +15,7 @@ class RoutingHint(BaseModel):
     priority: int
     escalate: bool = False
     reasons: list[str]
-    learned: dict[str, Any] | None = None  # preferred queue/agents from outcomes, with evidence (prediction.learning)
+    learned: dict[str, Any] | None = None  # preferred queue/agents from outcomes, with evidence (tenants.learning)
 
 
 @lru_cache
