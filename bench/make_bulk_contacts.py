@@ -1,7 +1,7 @@
 """Build a million contacts fast for the report benches: a few hundred analyzed by the real pipeline, copied in bulk.
 
 What is real: each of `--archetypes` contacts (default 400) is made by `make_contacts.make_turns`, redacted by
-`intake.redact_turns`, analyzed by `interactions.analysis.analyze_turns` (intent model, entities, sentiment, features, summary, QA)
+`intake.redact_turns`, analyzed by `analysis.analyze_turns` (intent model, entities, sentiment, features, summary, QA)
 and tagged by the tenant's category rules; its report row is `search.contact_figures` of that contact and its search
 document PostgreSQL's own `to_tsvector` of its redacted turns. What is synthetic: each of the `--count` contacts is one
 of those archetypes (weighted by intent as in make_contacts) with its own id, time (over `--days`, more on weekdays

@@ -1,6 +1,6 @@
 """Build N analyzed contacts with outcomes (default 100,000) through Callscope's own ingestion and storage code.
 
-Every contact goes through `intake.create_interaction` (redaction included), `interactions.analysis.analyze_turns` (the real
+Every contact goes through `intake.create_interaction` (redaction included), `analysis.analyze_turns` (the real
 intent model, entities, sentiment, conversation features, routing, handling time; stored as `details()`),
 `categories.tag`, `search.index_contact` and `intake.record_outcome`: no raw SQL. Texts come from a finite pool of
 templates, so the pure per-text functions (redaction, intent, entity extraction) are memoized: each distinct text
