@@ -29,7 +29,7 @@ from api.batching import IngestBatcher, store_one
 from api.deps import Admin, Analyzer, Ingest, MetricsReader, Reader, SessionDep, SettingsDep, forget_keys, open_session
 from api.enqueue import send_task
 from api.guard import RequestGuard
-from callscope.access import audit, scrub
+from callscope.access import audit, keys, scrub
 from callscope.contacts import ChatBody, ChatMessage, ContactMeta, Turn, load_json, parse_text_body, turns_from_body
 from callscope.errors import Conflict, InvalidInput, NotFound, StoreUnavailable
 from callscope.interactions import intake
@@ -358,7 +358,7 @@ def _meta(meta: dict[str, Any]) -> ContactMeta:
         raise InvalidInput(f"metadata: {exc}") from exc
 
 
-def _qa_hidden(session: Session, who: store.Principal) -> Callable[[Interaction], bool]:
+def _qa_hidden(session: Session, who: keys.Principal) -> Callable[[Interaction], bool]:
     """Whether a contact's QA scores are kept from the caller: an agent key sees only its own agent's, and only
     where the tenant allows it (PUT /v1/settings/qa)."""
     if who.role != "agent":
@@ -486,7 +486,7 @@ class KeyIn(BaseModel):
 @app.post("/v1/keys", status_code=201, tags=["admin"])
 def create_key(body: KeyIn, who: Admin, session: SessionDep) -> dict[str, Any]:
     """A new key for the admin's own tenant; shown once, stored hashed."""
-    key = store.create_api_key(session, tenant=who.tenant, role=body.role, agent=body.agent)
+    key = keys.create_api_key(session, tenant=who.tenant, role=body.role, agent=body.agent)
     audit.record(session, who, action="create_key", target=key[:10])
     return {"key": key, "prefix": key[:10], "role": body.role, "agent": body.agent}
 
@@ -494,12 +494,12 @@ def create_key(body: KeyIn, who: Admin, session: SessionDep) -> dict[str, Any]:
 @app.get("/v1/keys", tags=["admin"])
 def list_keys(who: Admin, session: SessionDep) -> list[dict[str, Any]]:
     return [{"prefix": k.prefix, "role": k.role, "agent": k.agent, "revoked": k.revoked,
-             "created_at": k.created_at.isoformat()} for k in store.list_keys(session, tenant=who.tenant)]  # fmt: skip
+             "created_at": k.created_at.isoformat()} for k in keys.list_keys(session, tenant=who.tenant)]  # fmt: skip
 
 
 @app.delete("/v1/keys/{prefix}", status_code=204, tags=["admin"])
 def revoke_key(prefix: str, who: Admin, session: SessionDep) -> Response:
-    store.revoke_key(session, tenant=who.tenant, prefix=prefix)
+    keys.revoke_key(session, tenant=who.tenant, prefix=prefix)
     forget_keys()
     audit.record(session, who, action="revoke_key", target=prefix)
     return Response(status_code=204)

@@ -13,8 +13,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from callscope.access import keys
 from callscope.settings import Settings, get_settings
-from callscope.storage import store
 from callscope.storage.db import get_sessionmaker
 
 
@@ -41,7 +41,7 @@ async def _settings() -> Settings:
 SettingsDep = Annotated[Settings, Depends(_settings)]  # async: no thread hop for a cached value
 
 
-_KEY_CACHE: dict[str, tuple[float, store.Principal]] = {}
+_KEY_CACHE: dict[str, tuple[float, keys.Principal]] = {}
 KEY_CACHE_TTL_S = 5.0  # a revoked key stops working within this many seconds in every API process
 _KEY_LOCKS: dict[str, asyncio.Lock] = {}
 
@@ -51,14 +51,14 @@ def forget_keys() -> None:
     _KEY_CACHE.clear()
 
 
-def authenticate_cached(key: str) -> store.Principal | None:
+def authenticate_cached(key: str) -> keys.Principal | None:
     """Valid keys are remembered briefly, so a busy client costs no database round trip per request."""
-    digest = store.hash_key(key)
+    digest = keys.hash_key(key)
     cached = _KEY_CACHE.get(digest)
     if cached is not None and time.monotonic() - cached[0] < KEY_CACHE_TTL_S:
         return cached[1]
     with open_session() as session:
-        found = store.authenticate(session, key=key)
+        found = keys.authenticate(session, key=key)
     if found is not None:
         if len(_KEY_CACHE) > 10_000:
             _KEY_CACHE.clear()
@@ -68,16 +68,16 @@ def authenticate_cached(key: str) -> store.Principal | None:
 
 async def principal(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> store.Principal:
+) -> keys.Principal:
     """Async, with blocking work in a thread only when needed: a cached key costs no thread hop at all."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise HTTPException(
             401, "missing API key: send `Authorization: Bearer <key>`", headers={"WWW-Authenticate": "Bearer"}
         )
-    digest = store.hash_key(credentials.credentials)
+    digest = keys.hash_key(credentials.credentials)
     cached = _KEY_CACHE.get(digest)
     if cached is not None and time.monotonic() - cached[0] < KEY_CACHE_TTL_S:
-        found: store.Principal | None = cached[1]
+        found: keys.Principal | None = cached[1]
     else:
         if len(_KEY_LOCKS) > 10_000:
             _KEY_LOCKS.clear()
@@ -89,7 +89,7 @@ async def principal(
 
 
 def requires(permission: str) -> Any:
-    async def check(who: Annotated[store.Principal, Depends(principal)]) -> store.Principal:
+    async def check(who: Annotated[keys.Principal, Depends(principal)]) -> keys.Principal:
         if not who.may(permission):
             raise HTTPException(403, f"role {who.role!r} may not {permission}")
         return who
@@ -97,8 +97,8 @@ def requires(permission: str) -> Any:
     return Depends(check)
 
 
-Ingest = Annotated[store.Principal, requires("ingest")]
-Reader = Annotated[store.Principal, requires("read")]
-Analyzer = Annotated[store.Principal, requires("analyze")]
-Admin = Annotated[store.Principal, requires("admin")]
-MetricsReader = Annotated[store.Principal, requires("metrics")]
+Ingest = Annotated[keys.Principal, requires("ingest")]
+Reader = Annotated[keys.Principal, requires("read")]
+Analyzer = Annotated[keys.Principal, requires("analyze")]
+Admin = Annotated[keys.Principal, requires("admin")]
+MetricsReader = Annotated[keys.Principal, requires("metrics")]

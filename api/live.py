@@ -21,7 +21,7 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from api.deps import authenticate_cached, open_session
 from api.enqueue import send_task
-from callscope.access import ratelimit
+from callscope.access import keys, ratelimit
 from callscope.contacts import load_json
 from callscope.errors import InvalidInput
 from callscope.live.events import error_event
@@ -146,7 +146,7 @@ async def live_session(websocket: WebSocket, session_id: str) -> None:
         _active.discard((who.tenant, session_id))
 
 
-async def _run(websocket: WebSocket, session_id: str, who: store.Principal, *, via_message: bool) -> None:
+async def _run(websocket: WebSocket, session_id: str, who: keys.Principal, *, via_message: bool) -> None:
     settings = get_settings()
     resources = await run_in_threadpool(live_resources)
     analysis = await run_in_threadpool(_tenant_analysis, resources, who.tenant)

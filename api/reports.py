@@ -27,7 +27,8 @@ from sqlalchemy.orm import Session
 
 from api.deps import SessionDep
 from api.enqueue import send_task
-from callscope.access import audit
+from callscope.access import audit, keys
+from callscope.access.keys import Principal
 from callscope.errors import InvalidInput, NotFound
 from callscope.reports import contacts, dashboard, export, filters, journeys, themes
 from callscope.settings import get_settings
@@ -35,7 +36,6 @@ from callscope.storage import store
 from callscope.storage.db import ApiKey
 from callscope.storage.recordings import recordings
 from callscope.storage.search import search_terms
-from callscope.storage.store import Principal
 from callscope.tenants import categories, scorecards
 from callscope.tenants import intents as tenant_intents
 
@@ -80,9 +80,9 @@ def _viewer(request: Request, session: Session) -> Viewer | None:
         scheme, _, key = header.partition(" ")
         if scheme.lower() != "bearer" or not key.strip():
             return None
-        row = store.key_row(session, key=key)
+        row = keys.key_row(session, key=key)
     elif cookie := request.cookies.get(COOKIE):
-        row = store.web_session_key(session, token=cookie)
+        row = keys.web_session_key(session, token=cookie)
     if row is None or row.revoked:
         return None
     principal = Principal(tenant=row.tenant, role=row.role, key_prefix=row.prefix)
@@ -225,7 +225,7 @@ def login(
     """Check the key once; the browser then keeps a random, HttpOnly, SameSite=Strict session id (the session lives
     on the server: logout and the key's revocation end it). Every login is audited; failures count against the
     address's failed authentications (`api.guard`)."""
-    row = store.key_row(session, key=key)
+    row = keys.key_row(session, key=key)
     row = None if row is None or row.revoked else row
     if row is None:
         log.warning("report login refused: unknown or revoked key from %s", request.client.host if request.client
@@ -240,7 +240,7 @@ def login(
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.set_cookie(
         COOKIE,
-        store.open_web_session(session, key_id=row.id, max_age_s=SESSION_MAX_AGE_S),
+        keys.open_web_session(session, key_id=row.id, max_age_s=SESSION_MAX_AGE_S),
         max_age=SESSION_MAX_AGE_S,
         httponly=True,
         samesite="strict",
@@ -253,7 +253,7 @@ def login(
 @router.api_route("/reports/logout", methods=["GET", "POST"], tags=["reports"], include_in_schema=False)
 def logout(request: Request, session: SessionDep) -> Response:
     if cookie := request.cookies.get(COOKIE):
-        store.close_web_session(session, token=cookie)
+        keys.close_web_session(session, token=cookie)
     response = RedirectResponse("/reports/login", status_code=303)
     response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
     return response

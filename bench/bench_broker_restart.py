@@ -64,8 +64,8 @@ def run(persistent: bool) -> dict[str, object]:
     server.start()
     env = {"CALLSCOPE_DATABASE_URL": url, "CALLSCOPE_BROKER_URL": server.url, "CALLSCOPE_DATA_DIR": data}
     os.environ.update(env)
+    from callscope.access.keys import create_api_key
     from callscope.storage.db import get_sessionmaker, migrate
-    from callscope.storage.store import create_api_key
 
     migrate(url)
     with get_sessionmaker(url)() as session:

@@ -72,8 +72,8 @@ def main() -> None:
     env = {"CALLSCOPE_DATABASE_URL": url, "CALLSCOPE_BROKER_URL": BROKER, "CALLSCOPE_RATE_LIMIT_PER_MINUTE": "0",
            "CALLSCOPE_DATA_DIR": tempfile.mkdtemp(prefix="callscope-bench-load-")}  # fmt: skip
     os.environ.update(env)
+    from callscope.access.keys import create_api_key
     from callscope.storage.db import get_sessionmaker, migrate
-    from callscope.storage.store import create_api_key
 
     migrate(url)
     with get_sessionmaker(url)() as session:

@@ -68,8 +68,8 @@ def peak_mb(pid: int) -> float:
 
 
 def api_key(database_url: str) -> str:
+    from callscope.access.keys import create_api_key
     from callscope.storage.db import get_sessionmaker, migrate
-    from callscope.storage.store import create_api_key
 
     migrate(database_url)
     with get_sessionmaker(database_url)() as session:

@@ -77,10 +77,10 @@ def main() -> None:
 
     from api import reports as reports_api
     from api.app import app
+    from callscope.access.keys import create_api_key
     from callscope.settings import get_settings
     from callscope.storage.db import get_sessionmaker
     from callscope.storage.search import report_contacts
-    from callscope.storage.store import create_api_key
 
     try:
         app.url_path_for("dashboard")  # api/app.py includes the reports router

@@ -79,7 +79,7 @@ def _results_table(results: list[dict[str, Any]]) -> Table:
 
 
 def run_demo(*, port: int, keep_running: bool, console: Console) -> None:
-    from callscope.storage.store import create_api_key
+    from callscope.access.keys import create_api_key
     from cli.main import _migrated_sessionmaker
 
     exit_on_sigterm()  # a SIGTERM (a process manager, `timeout`) still stops the service below

@@ -128,7 +128,7 @@ def keys_create(
     role: Annotated[str, typer.Option(help="ingest, agent, supervisor or admin")],
 ) -> None:
     """Print a new API key (stored hashed; shown only this once)."""
-    from callscope.storage.store import create_api_key
+    from callscope.access.keys import create_api_key
 
     with _migrated_sessionmaker()() as session:
         try:
@@ -144,7 +144,7 @@ def keys_revoke(
     tenant: Annotated[str, typer.Option(help="the tenant the key belongs to")],
 ) -> None:
     """Revoke a key: it stops working at once."""
-    from callscope.storage.store import revoke_key
+    from callscope.access.keys import revoke_key
 
     with _migrated_sessionmaker()() as session:
         try:
@@ -157,7 +157,7 @@ def keys_revoke(
 @keys_app.command("list")
 def keys_list(tenant: Annotated[str, typer.Option(help="the tenant whose keys to list")]) -> None:
     """List a tenant's keys (prefixes and roles; keys themselves are never stored)."""
-    from callscope.storage.store import list_keys
+    from callscope.access.keys import list_keys
 
     with _migrated_sessionmaker()() as session:
         for key in list_keys(session, tenant=tenant):

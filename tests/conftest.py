@@ -110,7 +110,7 @@ def session(database: str) -> Iterator[Any]:
 @pytest.fixture
 def make_key(session: Any) -> Callable[..., str]:
     """API keys for a tenant (a fresh one per test unless named) and role."""
-    from callscope.storage.store import create_api_key
+    from callscope.access.keys import create_api_key
 
     def make(role: str = "admin", tenant: str | None = None) -> str:
         return create_api_key(session, tenant=tenant or f"t-{uuid.uuid4().hex[:8]}", role=role)

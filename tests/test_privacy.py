@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 from websockets.asyncio.client import connect
 
-from callscope.storage.store import create_api_key
+from callscope.access.keys import create_api_key
 from tests.conftest import BROKER_URL, DATA_DIR
 from tests.services import start_api, start_worker, stop
 

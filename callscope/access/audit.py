@@ -5,9 +5,9 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from callscope.access.keys import Principal
 from callscope.access.scrub import scrub
 from callscope.storage.db import AuditEvent
-from callscope.storage.store import Principal
 
 
 def record(session: Session, who: Principal, *, action: str, target: str | None = None) -> None:

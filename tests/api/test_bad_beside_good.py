@@ -12,7 +12,7 @@ import pytest
 import redis
 from sqlalchemy import text
 
-from callscope.storage.store import create_api_key
+from callscope.access.keys import create_api_key
 from tests.conftest import FAULTS_REDIS_DB, REDIS_HOST_URL
 from tests.services import start_api, stop
 

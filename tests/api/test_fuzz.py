@@ -18,8 +18,8 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", app)
 
 @pytest.fixture(scope="module")
 def admin_key(database):
+    from callscope.access.keys import create_api_key
     from callscope.storage.db import get_sessionmaker
-    from callscope.storage.store import create_api_key
 
     with get_sessionmaker(database)() as session:
         return create_api_key(session, tenant="fuzz", role="admin")

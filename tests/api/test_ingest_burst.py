@@ -9,9 +9,9 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+from callscope.access.keys import create_api_key
 from callscope.contacts import ContactMeta, Turn
 from callscope.interactions.intake import NewTextContact, create_text_interactions
-from callscope.storage.store import create_api_key
 from tests.conftest import BROKER_URL
 from tests.services import start_api, start_worker, stop
 

@@ -56,10 +56,10 @@ def test_an_admin_defines_versions_lists_and_retires_forms_and_bad_forms_are_ref
 
 
 def test_agent_keys_see_their_own_contacts_scores_only_where_the_tenant_allows(client, make_key, session):
+    from callscope.access.keys import create_api_key
     from callscope.interactions import jobs
     from callscope.interactions.analyze import Batch
     from callscope.settings import get_settings
-    from callscope.storage.store import create_api_key
 
     tenant = f"qa-{uuid.uuid4().hex[:8]}"
     admin = make_key("admin", tenant)

@@ -90,12 +90,13 @@ def contacts(database: str) -> dict[str, Any]:
     from fastapi.testclient import TestClient
 
     from api.app import app
+    from callscope.access import keys
     from callscope.contacts import Turn
     from callscope.interactions import intake, jobs
     from callscope.interactions.analysis import Resources
     from callscope.interactions.analyze import Batch
     from callscope.settings import get_settings
-    from callscope.storage import search, store
+    from callscope.storage import search
     from callscope.storage.db import Interaction, get_sessionmaker
     from callscope.tenants import categories
 
@@ -108,8 +109,8 @@ def contacts(database: str) -> dict[str, Any]:
         mock.patch("api.app.send_task"),
         mock.patch("api.batching.send_task"),  # posts are queued by the batched ingest path
     ):
-        ingest = store.create_api_key(session, tenant=tenant, role="ingest")
-        supervisor = store.create_api_key(session, tenant=tenant, role="supervisor")
+        ingest = keys.create_api_key(session, tenant=tenant, role="ingest")
+        supervisor = keys.create_api_key(session, tenant=tenant, role="supervisor")
         rule = categories.CategoryIn(name="complaint", rule=categories.Rule(phrases=["frustrating"]))
         categories.create_category(session, tenant=tenant, body=rule)
         ids = []
@@ -286,8 +287,8 @@ def test_supervisor_logs_in_sees_charts_filters_exports_and_plays_a_call(server,
 
 
 def test_supervisor_sees_the_themes_with_their_trend_opens_a_contact_and_asks_for_a_new_run(server, browser, database):
+    from callscope.access import keys
     from callscope.reports import themes
-    from callscope.storage import store
     from callscope.storage.db import get_sessionmaker
     from callscope.tenants import intents as tenant_intents
     from tests.reports.test_themes import unnamed_contacts
@@ -296,8 +297,8 @@ def test_supervisor_sees_the_themes_with_their_trend_opens_a_contact_and_asks_fo
     with get_sessionmaker(database)() as session:
         unnamed_contacts(session, tenant)
         run = themes.discover(session, tenant=tenant, days=7)
-        supervisor = store.create_api_key(session, tenant=tenant, role="supervisor")
-        admin = store.create_api_key(session, tenant=tenant, role="admin")
+        supervisor = keys.create_api_key(session, tenant=tenant, role="supervisor")
+        admin = keys.create_api_key(session, tenant=tenant, role="admin")
     page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))

@@ -12,8 +12,8 @@ import httpx
 import pytest
 import redis
 
+from callscope.access.keys import create_api_key
 from callscope.pipeline import recovery
-from callscope.storage.store import create_api_key
 from tests.audio import long_call
 from tests.conftest import DATA_DIR, DATABASE_URL, FAULTS_REDIS_DB, REDIS_HOST_URL
 from tests.services import RedisServer, TcpProxy, log_path, start_api, start_worker, stop

@@ -6,9 +6,9 @@ import time
 import httpx
 import pytest
 
+from callscope.access.keys import create_api_key
 from callscope.storage.db import AudioBlob
 from callscope.storage.recordings import RecordingStoreError
-from callscope.storage.store import create_api_key
 from tests.audio import spoken_call
 from tests.conftest import DATA_DIR
 from tests.services import RedisServer, start_api, start_worker, stop
