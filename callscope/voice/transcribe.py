@@ -46,7 +46,7 @@ class WhisperOptions:
     vad_threshold: float = 0.5  # Silero's speech probability threshold on a mono recording
     channel_vad_threshold: float = 0.35  # on a stereo call's own channel: short answers between long silences
     number_pass: bool = True  # turns that may hold a spoken number are heard again, primed for digits (redaction)
-    diarize_mono: bool = False  # tell two voices apart on a mono recording (the whole track at once)
+    diarize_mono: bool = True  # tell two voices apart on a mono recording (the whole track at once)
     models_dir: str = "var/whisper"  # where a profile's wheels are joined into a model folder
 
 
