@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import threading
 from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
@@ -50,9 +51,18 @@ POLICY_VIOLATION = 1008
 _active: set[tuple[str, str]] = set()  # (tenant, session id) open in this process
 
 
-@lru_cache
+_RESOURCES_LOCK = threading.Lock()
+
+
 def live_resources() -> LiveResources:
-    """Loaded once per process, on the first session (the Whisper model later, on the first audio)."""
+    """Loaded once per process, on the first session (the Whisper model later, on the first audio); sessions that
+    open together wait for the first one's load rather than load the models at once."""
+    with _RESOURCES_LOCK:
+        return _live_resources()
+
+
+@lru_cache
+def _live_resources() -> LiveResources:
     return LiveResources.from_settings(get_settings())
 
 

@@ -18,6 +18,7 @@ import hashlib
 import importlib.util
 import json
 import re
+import threading
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
@@ -156,6 +157,16 @@ def load_sentence_encoder() -> tuple[Any, Any]:
     return model.eval(), tokenizer
 
 
+_ENCODER_LOCK = threading.Lock()
+
+
+def encoder() -> tuple[Any, Any]:
+    """`load_sentence_encoder`, loaded by whichever thread asks first while the others wait: two threads loading it
+    at once fail (transformers' lazy imports are not thread-safe: "cannot import name 'BertConfig'")."""
+    with _ENCODER_LOCK:
+        return load_sentence_encoder()
+
+
 def torch_threads(n: int) -> None:
     """Threads torch may use per call, process-wide (the sentence encoder; speaker diarization where it runs)."""
     import torch
@@ -170,7 +181,7 @@ def encode_sentences(texts: Sequence[str]) -> np.ndarray:
     """
     import torch
 
-    model, tokenizer = load_sentence_encoder()
+    model, tokenizer = encoder()
     encodings = tokenizer.encode_batch(list(texts))
     pooled = np.zeros((len(encodings), model.config.hidden_size), dtype=np.float32)
     order = np.argsort([len(e.ids) for e in encodings], kind="stable")
