@@ -30,7 +30,16 @@ from api.deps import Admin, Analyzer, Ingest, MetricsReader, Reader, SessionDep,
 from api.enqueue import send_task
 from api.guard import RequestGuard
 from callscope.access import audit, keys, scrub
-from callscope.contacts import ChatBody, ChatMessage, ContactMeta, Turn, load_json, parse_text_body, turns_from_body
+from callscope.contacts import (
+    ChatBody,
+    ChatMessage,
+    ContactMeta,
+    Turn,
+    load_json,
+    parse_text_body,
+    public_turns,
+    turns_from_body,
+)
 from callscope.errors import Conflict, InvalidInput, NotFound, StoreUnavailable
 from callscope.interactions import intake
 from callscope.interactions.analyze import Batch, analyze_snippet
@@ -447,7 +456,7 @@ def analyze(body: AnalyzeIn, who: Analyzer, session: SessionDep, settings: Setti
     (nothing is stored)."""
     row, analysis = analyze_snippet(session, tenant=who.tenant, channel=body.channel, turns=body.turns(),
                                     batch=Batch.from_settings(settings))  # fmt: skip
-    turns = row.turns or []
+    turns = public_turns(row.turns)
     return {"text": turns[0]["text"] if turns else "", "turns": turns, **analysis.model_dump(),
             "categories": row.categories or [], "repeat_contact": row.analysis["repeat_contact"]}  # fmt: skip
 

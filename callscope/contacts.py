@@ -14,12 +14,16 @@ from datetime import datetime
 from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from callscope.errors import InvalidInput
 
 # Every kind of PII placeholder redaction writes (`[CARD]`, ...): the one table of them
 SpanType = Literal["CARD", "ACCOUNT", "IBAN", "SORT_CODE", "SSN", "PHONE", "EMAIL", "PERSON", "NUMBER", "PIN"]
 PII_KINDS: tuple[str, ...] = get_args(SpanType)
+NerLabel = Literal["ORG", "DATE"]
+NER_LABELS: tuple[str, ...] = get_args(NerLabel)
+NerSpan = tuple[int, int, NerLabel]  # (start, end, label) in a turn's redacted text
 Speaker = Literal["agent", "customer", "bot", "unknown"]
 Channel = Literal["voice", "sms", "chat"]
 TEXT_CHANNELS = ("sms", "chat")
@@ -43,11 +47,19 @@ class Turn(BaseModel):
     end: float = 0.0
     text: str
     redactions: list[RedactedSpan] = Field(default_factory=list, description="PII placeholders in `text`")
+    # organisations and dates the NER read in `text` when it was redacted (`understanding.redact`): stored with the
+    # turn so the analysis does not read it again; never returned (exclude). None: not read (an older stored turn)
+    ner: SkipJsonSchema[list[NerSpan] | None] = Field(default=None, exclude=True, repr=False)
     # (start, end, word) as the recognizer timed the words of `text`, before redaction: they locate the PII in the
     # audio (callscope.voice.audio_redaction) and are never stored, serialized or returned (exclude)
     words: list[tuple[float, float, str]] = Field(default_factory=list, exclude=True, repr=False)
     # the same speech heard again with the decoder primed for digits (callscope.voice.number_pass): for redaction only
     digit_words: list[tuple[float, float, str]] = Field(default_factory=list, exclude=True, repr=False)
+
+
+def public_turns(stored: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """Stored turns as the API returns them: without what is kept for the analysis alone (`Turn.ner`)."""
+    return [{k: v for k, v in turn.items() if k != "ner"} for turn in stored or []]
 
 
 class ContactMeta(BaseModel):

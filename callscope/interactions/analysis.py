@@ -14,7 +14,7 @@ from callscope.prediction.routing import RoutingHint, load_routing_table, route
 from callscope.settings import Settings
 from callscope.understanding import qa
 from callscope.understanding.custom_intents import CustomIntentModel
-from callscope.understanding.entities import extract_entities_many, read_docs
+from callscope.understanding.entities import Readings, extract_entities_many
 from callscope.understanding.features import conversation_features
 from callscope.understanding.intent import (
     MIN_INTENT_CONFIDENCE,
@@ -88,7 +88,7 @@ class Memo:
     in one pass over the whole batch (`remember`), so the encoder and spaCy run once per batch, not per contact."""
 
     intents: dict[tuple[int, str], IntentPrediction] = field(default_factory=dict)
-    docs: dict[str, Any] = field(default_factory=dict)
+    docs: Readings = field(default_factory=Readings)
 
     def predict(self, model: IntentModel, texts: Sequence[str]) -> list[IntentPrediction]:
         missing = list(dict.fromkeys(t for t in texts if (id(model), t) not in self.intents))
@@ -104,7 +104,7 @@ class Memo:
             by_model.setdefault(id(model), (model, []))[1].extend(texts)
         for model, texts in by_model.values():
             self.predict(model, texts)
-        self.docs.update(read_docs([t.text for _, turns in contacts for t in turns if t.text.strip()]))
+        self.docs.read((t.text, t.ner) for _, turns in contacts for t in turns)
 
 
 def _customer_turns(turns: Sequence[Turn]) -> list[tuple[int, str]]:
@@ -142,7 +142,7 @@ def contact_intents(
 
 def contact_entities(turns: Sequence[Turn], memo: Memo | None = None) -> list[dict[str, Any]]:
     """Entities of every turn (read from redacted text and its placeholders), each with its turn index."""
-    items = [(t.text, t.redactions) for t in turns]
+    items = [(t.text, t.redactions, t.ner) for t in turns]
     found = extract_entities_many(items, docs=memo.docs if memo else None)
     return [{**asdict(e), "turn": i, "speaker": turns[i].speaker} for i, entities in enumerate(found) for e in entities]
 

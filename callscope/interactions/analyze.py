@@ -9,9 +9,9 @@ once), the learned route preference, the repeat-contact link, category tags and 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -27,6 +27,8 @@ from callscope.storage.store import outcome_durations, previous_contact
 from callscope.tenants import categories, learning, scorecards
 from callscope.tenants import intents as tenant_intents
 from callscope.understanding.intent import heard
+
+T = TypeVar("T")
 
 
 def tenant_resources(session: Session, resources: Resources, *, tenant: str) -> Resources:
@@ -48,6 +50,7 @@ class Batch:
     repeat_window_days: int
     by_tenant: dict[str, Resources] = field(default_factory=dict)
     memo: Memo = field(default_factory=Memo)
+    lookups: dict[tuple[Any, ...], Any] = field(default_factory=dict)
 
     @classmethod
     def from_settings(cls, settings: Settings, resources: Resources | None = None) -> Batch:
@@ -67,6 +70,17 @@ class Batch:
             )
         self.memo.remember(contacts)
 
+    def once(self, key: tuple[Any, ...], look: Callable[[], T]) -> T:
+        """A tenant's stored figures read once per batch (outcomes per intent, its active handling-time model, its
+        category rules, its learned routes): a batch lasts seconds, and they change on a scale of minutes."""
+        if key not in self.lookups:
+            self.lookups[key] = look()
+        return self.lookups[key]  # type: ignore[no-any-return]
+
+    def restart(self) -> None:
+        """Forget what was read and memoized (a long import starts each of its batches afresh)."""
+        self.memo, self.lookups = Memo(), {}
+
     def for_tenant(self, session: Session, tenant: str) -> Resources:
         if tenant not in self.by_tenant:
             self.by_tenant[tenant] = tenant_resources(session, self.resources, tenant=tenant)
@@ -81,19 +95,23 @@ def analyze_contact(session: Session | None, row: Interaction, *, batch: Batch, 
     priors only. The caller commits."""
     resources = batch.for_tenant(session, row.tenant) if session is not None else batch.resources
     turns = [Turn.model_validate(t) for t in row.turns or []]
+    tenant = row.tenant
+    if session is not None:
+        active = batch.once(("model", tenant), lambda: learning.active_model(session, tenant=tenant))
     analysis = analyze_turns(
         turns,
         channel=row.channel,
         resources=resources,
-        outcomes=(lambda intent: outcome_durations(session, tenant=row.tenant, intent=intent))
-        if session
-        else no_outcomes,
+        outcomes=(
+            lambda intent: batch.once(("outcomes", tenant, intent),
+                                      lambda: outcome_durations(session, tenant=tenant, intent=intent))
+        ) if session else no_outcomes,
         duration_s=row.duration_s,
-        learned=(lambda intent, queue: learning.predict(session, row, intent=intent, queue=queue)) if session else None,
+        learned=(lambda intent, queue: learning.predict(active, row, intent=intent, queue=queue)) if session else None,
         memo=batch.memo,
-    )
+    )  # fmt: skip
     if session is not None:
-        prefer_learned_route(session, row.tenant, analysis.intent.label, analysis.routing,
+        prefer_learned_route(session, batch, tenant, analysis.intent.label, analysis.routing,
                              min_outcomes=resources.min_outcomes)  # fmt: skip
     apply_analysis(row, analysis)
     row.analysis = {
@@ -102,7 +120,8 @@ def analyze_contact(session: Session | None, row: Interaction, *, batch: Batch, 
     }
     if session is None:
         return analysis
-    categories.tag(session, row)
+    rules = batch.once(("rules", tenant), lambda: categories.rules_for(session, tenant=tenant))
+    categories.tag(session, row, rules=rules)
     if store:
         # an outcome reported before the analysis finished learns the intent now
         session.execute(update(Outcome).where(Outcome.interaction_id == row.id).values(intent=row.intent_label))
@@ -111,11 +130,14 @@ def analyze_contact(session: Session | None, row: Interaction, *, batch: Batch, 
 
 
 def prefer_learned_route(
-    session: Session, tenant: str, intent: str | None, routing: RoutingHint, *, min_outcomes: int
+    session: Session, batch: Batch, tenant: str, intent: str | None, routing: RoutingHint, *, min_outcomes: int
 ) -> None:
     """Add what the tenant's outcomes teach about this intent's fastest queue to the routing hint."""
-    preference = learning.learned_routing(session, tenant=tenant, intent=intent, default_queue=routing.queue,
-                                          min_outcomes=min_outcomes)  # fmt: skip
+    preference = batch.once(
+        ("route", tenant, intent, routing.queue),
+        lambda: learning.learned_routing(session, tenant=tenant, intent=intent, default_queue=routing.queue,
+                                         min_outcomes=min_outcomes),
+    )  # fmt: skip
     if preference is None:
         return
     routing.learned = preference

@@ -21,7 +21,6 @@ from sqlalchemy.orm import Session
 
 from callscope.contacts import ContactMeta, Turn, parse_text_body, turns_from_body
 from callscope.errors import CallscopeError
-from callscope.interactions.analysis import Memo
 from callscope.interactions.analyze import Batch, analyze_contact
 from callscope.interactions.intake import new_row, redact_turns, redacted_label
 from callscope.prediction import history
@@ -96,8 +95,7 @@ def records(
 def _store(session: Session, *, tenant: str, record: Record, batch: Batch | None) -> Interaction:
     """One contact as a posted one ends: metadata and turns redacted (`intake`), analyzed the one way
     (`analyze.analyze_contact`) when it has words and `batch` is given, done."""
-    turns = [Turn.model_validate(t) for t in redact_turns(record.turns)]
-    row = Interaction(**new_row(tenant, record.channel, record.meta, None, [t.model_dump() for t in turns]))
+    row = Interaction(**new_row(tenant, record.channel, record.meta, None, redact_turns(record.turns)))
     row.status = "done"
     if record.created_at is not None:
         row.created_at = record.created_at
@@ -133,7 +131,7 @@ def import_file(
         session.commit()
         session.expunge_all()  # keep memory flat however long the file is
         if batch is not None:
-            batch.memo = Memo()
+            batch.restart()
 
     for item in records(path, fmt, ignored=report.ignored):
         if isinstance(item, tuple):

@@ -32,9 +32,11 @@ def redactions_of(turns: list[Turn], contacts: list[int] | None = None) -> list[
 
 
 def stored_turns(turns: list[Turn], redactions: list[Redaction]) -> list[dict[str, Any]]:
-    """Turns as stored: the redacted text and its placeholders (their offsets kept); word timings never."""
+    """Turns as stored: the redacted text and its placeholders (their offsets kept), and the organisations and dates
+    the redaction's NER read (so the analysis need not read the turn again); word timings never."""
     return [
-        {**t.model_dump(), "text": r.text, "redactions": [asdict(span) for span in r.spans]}
+        {**t.model_dump(), "text": r.text, "redactions": [asdict(span) for span in r.spans],
+         **({"ner": r.entities} if r.entities is not None else {})}
         for t, r in zip(turns, redactions, strict=True)
     ]
 

@@ -15,6 +15,7 @@ from typing import Any, BinaryIO
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from callscope.contacts import public_turns
 from callscope.errors import Conflict, InvalidInput, NotFound
 from callscope.settings import get_settings
 from callscope.storage import recordings
@@ -338,7 +339,7 @@ def interaction_view(row: Interaction) -> dict[str, Any]:
         "queue": row.queue,
         "agent": row.agent,
         "duration_s": row.duration_s,
-        "turns": row.turns or [],
+        "turns": public_turns(row.turns),
         "intent": {"label": row.intent_label, "confidence": row.intent_confidence} if row.intent_label else None,
         "routing": row.routing,
         "handle_time": row.handle_time,

@@ -39,10 +39,12 @@ def rules_for(session: Session, *, tenant: str) -> dict[str, Rule]:
     return rules
 
 
-def tag(session: Session, row: Interaction) -> list[str]:
-    """Set `row.categories` from the tenant's rules (at analysis time, and again once an outcome arrives)."""
+def tag(session: Session, row: Interaction, *, rules: dict[str, Rule] | None = None) -> list[str]:
+    """Set `row.categories` from the tenant's rules (at analysis time, and again once an outcome arrives);
+    `rules`: the tenant's, when the caller read them already (`rules_for`, once per batch)."""
     actual = session.scalar(select(Outcome.handle_time_s).where(Outcome.interaction_id == row.id))
-    names = matching(rules_for(session, tenant=row.tenant), contact_facts(row, actual=actual))
+    rules = rules if rules is not None else rules_for(session, tenant=row.tenant)
+    names = matching(rules, contact_facts(row, actual=actual))
     row.categories = names
     return names
 

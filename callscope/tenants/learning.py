@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import tempfile
 import zipfile
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -115,15 +116,29 @@ def retrain(session: Session, *, tenant: str, min_rows: int, params: dict[str, A
     return {"status": "activated" if better else "rejected", "version": version.version, "metrics": version.metrics}
 
 
-def predict(session: Session, row: Interaction, *, intent: str | None, queue: str | None) -> HandleTime | None:
-    """The active version's p50/p90 for a contact, or None while the tenant has no trained version."""
-    version = active_version(session, tenant=row.tenant)
-    if version is None:
+@dataclass(frozen=True)
+class ActiveModel:
+    """The tenant's active handling-time model, as loaded for predicting (plain data: it outlives the session)."""
+
+    version: str
+    model: Any
+
+
+def active_model(session: Session, *, tenant: str) -> ActiveModel | None:
+    """The active version's model, or None while the tenant has no trained version."""
+    version = active_version(session, tenant=tenant)
+    return None if version is None else ActiveModel(version.version, model_versions.loaded(version, _unpack))
+
+
+def predict(
+    active: ActiveModel | None, row: Interaction, *, intent: str | None, queue: str | None
+) -> HandleTime | None:
+    """The active model's p50/p90 for a contact, or None while the tenant has none (`active_model`)."""
+    if active is None:
         return None
-    model = model_versions.loaded(version, _unpack)
-    ((p50, p90),) = model.predict([contact_row(row, intent=intent, queue=queue)])
-    return HandleTime(p50_s=p50, p90_s=p90, basis=f"model {version.version}", n_outcomes=model.n_train_rows,
-                      model_version=version.version)  # fmt: skip
+    ((p50, p90),) = active.model.predict([contact_row(row, intent=intent, queue=queue)])
+    return HandleTime(p50_s=p50, p90_s=p90, basis=f"model {active.version}", n_outcomes=active.model.n_train_rows,
+                      model_version=active.version)  # fmt: skip
 
 
 def learned_routing(

@@ -25,12 +25,13 @@ such phrase yields one entity of each type, with the same offsets.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from spacy.tokens import Doc
 
+from callscope.contacts import NerSpan
 from callscope.understanding.nlp import (
     BANK_LABEL,
     BANKING_WORDS,
@@ -354,9 +355,15 @@ def _ruler_entities(doc: Doc) -> Iterator[Entity]:
             yield Entity("ORG", text, start, end, "bank")
 
 
-def _ner_entities(doc: Doc) -> Iterator[Entity]:
-    """ORG and DATE entities from the statistical NER, minus banking words it mistakes for organisations."""
-    for ent in doc.ents:
+def _ner_entities(doc: Doc, read: Sequence[NerSpan] | None) -> Iterator[Entity]:
+    """ORG and DATE entities from the statistical NER, minus banking words it mistakes for organisations.
+
+    `read`: what the NER found when the turn was redacted (`Turn.ner`), laid on `doc` (then read by the rules alone);
+    None: the NER's reading is `doc`'s own."""
+    spans = doc.ents if read is None else [doc.char_span(a, b, label, alignment_mode="expand") for a, b, label in read]
+    for ent in spans:
+        if ent is None:
+            continue
         if ent.label_ in RULER_LABELS or "[" in ent.text or "]" in ent.text:
             continue
         words = [t.lower_ for t in ent if t.is_alpha]
@@ -368,14 +375,14 @@ def _ner_entities(doc: Doc) -> Iterator[Entity]:
             yield Entity("DATE", ent.text, ent.start_char, ent.end_char, None)
 
 
-def _extract(text: str, spans: Sequence[RedactedSpan], doc: Doc) -> list[Entity]:
+def _extract(text: str, spans: Sequence[RedactedSpan], doc: Doc, read: Sequence[NerSpan] | None = None) -> list[Entity]:
     ruled = list(_ruler_entities(doc))
     identifiers = [e for e in _identifiers(text, spans) if not _overlaps(e, [r for r in ruled if r.type != "CARD"])]
     identifiers = [e for i, e in enumerate(identifiers) if not _overlaps(e, identifiers[:i])]
     mentions = [e for e in ruled if e.type in ("CARD", "ACCOUNT")]
     others = [e for e in ruled if e.type not in ("CARD", "ACCOUNT")]
     found = others + _merge(mentions, identifiers, text)
-    for entity in [*_money(text), *_dates(text), *_ner_entities(doc)]:
+    for entity in [*_money(text), *_dates(text), *_ner_entities(doc, read)]:
         if not _overlaps(entity, found):
             found.append(entity)
     order = {"CARD": 0, "ACCOUNT": 1, "PRODUCT": 2}
@@ -390,19 +397,41 @@ def extract_entities(text: str, spans: Sequence[RedactedSpan] = ()) -> list[Enti
         return _extract(text, spans, load_nlp()(text))
 
 
-def read_docs(texts: Iterable[str]) -> dict[str, Doc]:
-    """The pipeline's reading of each distinct text, in one batched pass (a batch of contacts reads its turns once)."""
+def read_docs(texts: Iterable[str], *, rules_only: bool = False) -> dict[str, Doc]:
+    """The pipeline's reading of each distinct text, in one batched pass (a batch of contacts reads its turns once).
+
+    `rules_only`: the rule patterns without the statistical NER, for turns whose NER reading was kept (`Turn.ner`)."""
     distinct = list(dict.fromkeys(texts))
     with NLP_LOCK:
-        return dict(zip(distinct, load_nlp().pipe(distinct), strict=True))
+        nlp = load_nlp()
+        return dict(zip(distinct, nlp.pipe(distinct, disable=["ner"] if rules_only else []), strict=True))
+
+
+@dataclass
+class Readings:
+    """Docs already read (`read_docs`), by text: by the whole pipeline, and by its rules alone."""
+
+    full: dict[str, Doc] = field(default_factory=dict)
+    rules: dict[str, Doc] = field(default_factory=dict)
+
+    def read(self, items: Iterable[tuple[str, Sequence[NerSpan] | None]]) -> None:
+        """Read the texts not read yet: by the rules alone where the NER's reading is known."""
+        items = [(text, read) for text, read in items if text.strip()]
+        self.full.update(read_docs(t for t, read in items if read is None and t not in self.full))
+        self.rules.update(read_docs((t for t, read in items if read is not None and t not in self.rules),
+                                    rules_only=True))  # fmt: skip
+
+    def doc(self, text: str, read: Sequence[NerSpan] | None) -> Doc:
+        return self.full[text] if read is None else self.rules[text]
 
 
 def extract_entities_many(
-    items: Iterable[tuple[str, Sequence[RedactedSpan]]], *, docs: Mapping[str, Doc] | None = None
+    items: Iterable[tuple[str, Sequence[RedactedSpan], Sequence[NerSpan] | None]], *, docs: Readings | None = None
 ) -> list[list[Entity]]:
-    """`extract_entities` for many (redacted text, spans) pairs, e.g. a contact's turns; the NER runs batched, on the
-    texts `docs` (`read_docs`) has not read already."""
+    """`extract_entities` for many (redacted text, spans, the NER's kept reading or None) triples, e.g. a contact's
+    turns; spaCy runs batched, on the texts `docs` has not read already, and only its rules where the NER's reading
+    was kept at redaction."""
     items = list(items)
-    known = dict(docs or {})
-    known.update(read_docs(text for text, _ in items if text.strip() and text not in known))
-    return [_extract(text, spans, known[text]) if text.strip() else [] for text, spans in items]
+    docs = docs if docs is not None else Readings()
+    docs.read((text, read) for text, _, read in items)
+    return [_extract(text, spans, docs.doc(text, read), read) if text.strip() else [] for text, spans, read in items]

@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from spacy.lang.en.stop_words import STOP_WORDS
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from callscope.contacts import RedactedSpan, SpanType
+from callscope.contacts import NER_LABELS, NerSpan, RedactedSpan, SpanType
 from callscope.understanding.nlp import BANKING_WORDS, NLP_LOCK, load_ner, load_nlp
 from callscope.understanding.vocabulary import SPOKEN_DIGITS, alternation
 
@@ -41,6 +41,9 @@ class Redaction:
     spans: list[RedactedSpan]
     # where each span's PII stood in the *original* text (start, end): to find it in the recording's word timings
     sources: list[tuple[int, int]] = field(default_factory=list, compare=False, repr=False)
+    # the organisations and dates the NER read while looking for names, at their offsets in the redacted text (those
+    # that overlap PII dropped): the analysis reuses them instead of reading the turn again. None: the NER did not run
+    entities: list[NerSpan] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -894,7 +897,29 @@ def redact_many(
             for i, doc in zip(read, name_docs([texts[i] for i in read]), strict=True):
                 docs[i] = doc
     done = [_apply(t, _find(t, doc, f, x)) for t, doc, f, x in zip(texts, docs, forced, late, strict=True)]
-    return _number_tails(texts, list(speakers), done) if speakers is not None else done
+    done = _number_tails(texts, list(speakers), done) if speakers is not None else done
+    if not names:
+        return done
+    return [replace(r, entities=_moved(_read_entities(doc), r)) for r, doc in zip(done, docs, strict=True)]
+
+
+def _read_entities(doc: Doc | None) -> list[NerSpan]:
+    """The NER's organisations and dates in the original text (a blank text has none)."""
+    return [(e.start_char, e.end_char, e.label_) for e in doc.ents if e.label_ in NER_LABELS] if doc else []  # type: ignore[misc]
+
+
+def _moved(found: list[NerSpan], redaction: Redaction) -> list[NerSpan]:
+    """`found` (offsets in the original text) at their offsets in the redacted text; those overlapping PII dropped."""
+    moved: list[NerSpan] = []
+    for start, end, label in found:
+        if any(start < b and a < end for a, b in redaction.sources):
+            continue
+        shift = sum(
+            (span.end - span.start) - (b - a) for (a, b), span in zip(redaction.sources, redaction.spans, strict=True)
+            if b <= start
+        )  # fmt: skip
+        moved.append((start + shift, end + shift, label))
+    return moved
 
 
 def redact(text: str) -> str:

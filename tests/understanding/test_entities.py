@@ -1,4 +1,6 @@
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from callscope.understanding.entities import Entity, extract_entities, extract_entities_many
 from callscope.understanding.redact import redact_many, redact_with_spans
@@ -128,5 +130,53 @@ def test_spans_from_another_text_are_ignored_and_empty_text_has_no_entities():
 
 def test_batched_extraction_matches_one_by_one():
     redactions = redact_many(["my Visa card 4111 1111 1111 1111", "", "£25 to Amazon yesterday"])
-    items = [(r.text, r.spans) for r in redactions]
-    assert extract_entities_many(items) == [extract_entities(t, s) for t, s in items]
+    items = [(r.text, r.spans, None) for r in redactions]
+    assert extract_entities_many(items) == [extract_entities(t, s) for t, s, _ in items]
+
+
+KEPT_READING_TEXTS = [
+    "I spoke to Barclays on 12 March about my card 4539 1488 0343 6467, my name is John Smith",
+    "HSBC charged me twice last Friday and the Financial Conduct Authority said to call you",
+    "Tesco took £25.50 from my Visa yesterday, and Amazon took 30 euros on 4 June 2024",
+    "Hi, this is Anna Lee from Acme Holdings, my account 12345678 was frozen on Monday",
+    "",
+]
+
+
+def test_the_ner_reading_kept_at_redaction_gives_the_entities_of_reading_again():
+    """The analysis lays the NER's reading from redaction time (`Redaction.entities`) on a doc read by the rule
+    patterns alone; the entities are those of reading the redacted text with the whole pipeline again."""
+    redactions = redact_many(KEPT_READING_TEXTS)
+    assert all(r.entities is not None for r in redactions)
+    kept = extract_entities_many([(r.text, r.spans, r.entities) for r in redactions])
+    again = extract_entities_many([(r.text, r.spans, None) for r in redactions])
+    assert kept == again
+    types = [{e.type for e in found} for found in kept]
+    assert {"ORG", "DATE"} <= types[0] and "ORG" in types[1] and "DATE" in types[3]
+
+
+def test_kept_readings_stand_on_the_same_words_in_the_redacted_text():
+    """Each kept span covers, in the redacted text, the words the NER read in the original; none covers PII."""
+    for original, redaction in zip(KEPT_READING_TEXTS, redact_many(KEPT_READING_TEXTS), strict=True):
+        for start, end, label in redaction.entities or []:
+            words = redaction.text[start:end]
+            assert label in ("ORG", "DATE") and words and "[" not in words and "]" not in words
+            assert words in original
+
+
+PIECES = [
+    "Barclays", "on 12 March", "card 4539 1488 0343 6467", "my name is John Smith", "HSBC", "last Friday",
+    "john.smith@example.com", "sort code 12-34-56", "the Financial Conduct Authority", "call me on 07700 900123",
+    "four five three nine one four eight eight", "and", "yesterday", "Lloyds Bank", "account 12345678", "in 2024",
+]  # fmt: skip
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(PIECES), min_size=1, max_size=8))
+def test_kept_readings_move_with_the_placeholders_before_them(pieces):
+    """Whatever PII stands before an organisation or a date, its kept span moves by the placeholders' lengths."""
+    original = " ".join(pieces)
+    (redaction,) = redact_many([original])
+    for start, end, _ in redaction.entities or []:
+        words = redaction.text[start:end]
+        assert words and "[" not in words and "]" not in words and words in original
