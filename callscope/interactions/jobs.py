@@ -89,8 +89,8 @@ def transcribe_step(
                                                settings=settings)  # fmt: skip
             row.analysis = {**(row.analysis or {}), "audio_redactions": [s.as_dict() for s in spans]}
     if transcript.roles is not None:
-        row.agent_channel = transcript.roles["agent_channel"]
-        row.analysis = {**(row.analysis or {}), "roles": transcript.roles}
+        row.agent_channel = transcript.roles.agent_channel
+        row.analysis = {**(row.analysis or {}), "roles": transcript.roles.as_dict()}
     if transcript.diarization is not None:
         row.analysis = {**(row.analysis or {}), "diarization": transcript.diarization}
     session.commit()
@@ -104,7 +104,7 @@ def redact_recording(
 ) -> tuple[list[AudioSpan], str | None]:  # fmt: skip
     """Store the recording's copy with the spoken PII cut out (with the caller's commit); the spans cut (none: the
     recording stays as it is) and the original's key, to delete once the commit is done."""
-    agent = 0 if (transcript.roles or {}).get("agent_channel", "left") == "left" else 1
+    agent = 0 if transcript.roles is None or transcript.roles.agent_channel == "left" else 1
 
     def channel_of(turn: Turn) -> int | None:
         if transcript.channels < 2:

@@ -24,6 +24,7 @@ from callscope.contacts import Turn
 from callscope.errors import AudioError
 from callscope.voice import crosstalk, number_pass, profiles, roles
 from callscope.voice.audio_windows import Source, StreamInfo, decode_once, stream_info, windows
+from callscope.voice.roles import RoleDecision
 
 SAMPLE_RATE = 16_000
 MODELS_DIR = "var/whisper"  # the embedded default's data folder: `interactions.options` sets the configured one
@@ -56,7 +57,7 @@ class Transcript:
     duration: float
     turns: list[Turn]
     channels: int
-    roles: dict[str, Any] | None = None  # how the agent's channel was decided, for stereo calls
+    roles: RoleDecision | None = None  # how the agent's channel was decided, for stereo calls
     diarization: dict[str, Any] | None = None  # how a mono recording's voices were told apart (callscope.voice.diarize)
 
     @property
@@ -71,7 +72,7 @@ class Transcript:
             "segments": [t.model_dump(include={"start", "end", "speaker", "text"}) for t in self.turns],
         }
         if self.roles is not None:
-            out["roles"] = self.roles
+            out["roles"] = self.roles.as_dict()
         return out
 
 
@@ -430,11 +431,11 @@ def _transcribe_tracks(
         duration = max(duration, length)
     if on_progress is not None:
         on_progress(1.0)
-    roles = None
+    decision = None
     if len(tracks) == 2:
         per_track = crosstalk.suppress(per_track, timed, [x.array() for x in levels])
-        per_track, roles = _assign_roles(per_track, agent_channel)
-    return Transcript(duration=duration, turns=merge_turns(per_track), channels=len(tracks), roles=roles)
+        per_track, decision = _assign_roles(per_track, agent_channel)
+    return Transcript(duration=duration, turns=merge_turns(per_track), channels=len(tracks), roles=decision)
 
 
 def _transcribe_mono_diarized(source: str | bytes, options: WhisperOptions, on_progress: Progress | None) -> Transcript:
@@ -456,15 +457,17 @@ def _transcribe_mono_diarized(source: str | bytes, options: WhisperOptions, on_p
     return Transcript(duration=duration, turns=merge_turns([turns]), channels=1, diarization=diarization)
 
 
-def _assign_roles(per_track: list[list[Turn]], agent_channel: str) -> tuple[list[list[Turn]], dict[str, Any]]:
+def _assign_roles(
+    per_track: list[list[Turn]], agent_channel: str
+) -> tuple[list[list[Turn]], RoleDecision]:
     """Label the two tracks (transcribed as left then right) agent/customer: as told, or decided from content."""
     left, right = per_track
     if agent_channel in ("left", "right"):
-        decision = {"agent_channel": agent_channel, "confidence": 1.0, "method": "channel map given", "reasons": []}
+        decision = RoleDecision(agent_channel, 1.0, "channel map given")
     else:
         left_first = (left[0].start if left else float("inf")) <= (right[0].start if right else float("inf"))
-        decision = roles.decide([t.text for t in left], [t.text for t in right], left_first=left_first).as_dict()
-    agent, customer = (left, right) if decision["agent_channel"] == "left" else (right, left)
+        decision = roles.decide([t.text for t in left], [t.text for t in right], left_first=left_first)
+    agent, customer = (left, right) if decision.agent_channel == "left" else (right, left)
     relabel = [[t.model_copy(update={"speaker": "agent"}) for t in agent],
                [t.model_copy(update={"speaker": "customer"}) for t in customer]]  # fmt: skip
     return relabel, decision

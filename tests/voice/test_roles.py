@@ -44,7 +44,7 @@ def test_swapped_channels_without_a_channel_map_are_labelled_right():
     left, right = decode(SAMPLES / "call_dual_channel.wav")
     swapped = encode(np.stack([right, left]), rate=16000, fmt="wav", codec="pcm_s16le")  # agent now on the right
     result = transcribe(swapped, options=WhisperOptions(), agent_channel="auto")
-    assert result.roles["agent_channel"] == "right" and result.roles["confidence"] > 0.6
+    assert result.roles.agent_channel == "right" and result.roles.confidence > 0.6
     agent_text = " ".join(t.text for t in result.turns if t.speaker == "agent").lower()
     assert "calling" in agent_text and "lost my card" not in agent_text
 
@@ -84,7 +84,7 @@ def test_a_customer_first_stereo_call_without_a_channel_map_is_labelled_right():
         agent_channel="right",
     )  # fmt: skip
     result = transcribe(call, options=WhisperOptions(), agent_channel="auto")
-    assert result.roles["agent_channel"] == "right" and result.roles["confidence"] > 0.8, result.roles
+    assert result.roles.agent_channel == "right" and result.roles.confidence > 0.8, result.roles
     said = {who: " ".join(t.text for t in result.turns if t.speaker == who).lower() for who in ("agent", "customer")}
     assert result.turns[0].speaker == "customer" and "customer service" in said["customer"]
     assert "dispute" in said["agent"] and "dispute" not in said["customer"]
