@@ -73,3 +73,55 @@ def test_coupling_measures_the_bleed_level():
     levels = [levels_of(agent), levels_of(customer)]
     assert abs(coupling(levels[1], levels[0]) - (-20)) < 1.5  # the agent heard at -20 dB on the customer's channel
     assert abs(coupling(levels[0], levels[1]) - (-20)) < 1.5  # and the other way round, whatever the gains
+
+
+# --- a channel with no voice of its own: line noise and the other side's echo yield no words ------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+def line_noise(kind: str, level_db: float, seconds: float, seed: int) -> np.ndarray:
+    """Noise a phone line carries between turns: hiss, mains hum, or comfort noise."""
+    rng = np.random.default_rng(seed)
+    n, amplitude = int(seconds * RATE), 10 ** (level_db / 20)
+    if kind == "hiss":
+        return (amplitude * rng.standard_normal(n)).astype(np.float32)
+    if kind == "hum":
+        t = np.arange(n) / RATE
+        return (amplitude * sum(np.sin(2 * np.pi * 50 * k * t) / k for k in (1, 2, 3))).astype(np.float32)
+    # comfort noise: the far end's background re-created, its level updated every half second (within 2 dB)
+    steps = np.repeat(10 ** (rng.uniform(-2, 2, int(seconds * 2) + 1) / 20), RATE // 2)[:n]
+    return (amplitude * steps * rng.standard_normal(n)).astype(np.float32)
+
+
+def words_over(spans: list[tuple[float, float]]) -> tuple[list[Turn], list[list[tuple[float, float, str]]]]:
+    timed = [[(a, b, " word")] for a, b in spans]
+    return [Turn(speaker="unknown", start=a, end=b, text="word") for a, b in spans], timed
+
+
+@settings(max_examples=60, deadline=None)
+@given(kind=st.sampled_from(["hiss", "hum", "comfort"]), level_db=st.floats(-65, -30), seed=st.integers(0, 99),
+       starts=st.lists(st.floats(0.0, 7.0), min_size=1, max_size=5))  # fmt: skip
+def test_words_over_line_noise_alone_are_dropped_and_speech_over_it_is_kept(kind, level_db, seed, starts):
+    noise = line_noise(kind, level_db, 8.0, seed)
+    agent = tone_bursts(AGENT_TALKS, 8.0)
+    customer = noise + tone_bursts(CUSTOMER_TALKS, 8.0, amplitude=10 ** ((level_db + 20) / 20))  # 20 dB over it
+    hallucinated = [(s, s + 0.4) for s in starts if not any(a - 0.5 < s < b for a, b in CUSTOMER_TALKS)]
+    real = [(2.7, 3.2), (3.5, 4.2)]  # inside the customer's speech
+    turns, timed = words_over(hallucinated + real)
+    out = suppress([[], turns], [[], timed], [levels_of(agent), levels_of(customer)])
+    assert [(t.start, t.end) for t in out[1]] == real
+
+
+@settings(max_examples=40, deadline=None)
+@given(echo_db=st.floats(-45, -15), delay_ms=st.integers(0, 60), hiss_db=st.sampled_from([-100.0, -60.0, -50.0]))
+def test_the_other_sides_echo_on_a_channel_with_no_voice_of_its_own_is_dropped(echo_db, delay_ms, hiss_db):
+    """The customer on hold or muted: their channel carries only the agent's echo (and maybe hiss). Its loudest
+    frames are the echo, so measured against that channel's own 'speech level' the echo looks like speech."""
+    agent = tone_bursts(AGENT_TALKS, 8.0)
+    shift = int(RATE * delay_ms / 1000)
+    echo = np.concatenate([np.zeros(shift, np.float32), agent[: agent.size - shift]]) * 10 ** (echo_db / 20)
+    customer = echo + line_noise("hiss", hiss_db, 8.0, 1)
+    turns, timed = words_over([(0.2, 0.8), (1.0, 1.9), (5.1, 5.8)])  # where the agent talks
+    assert suppress([[], turns], [[], timed], [levels_of(agent), levels_of(customer)]) == [[], []]

@@ -5,7 +5,7 @@ import pytest
 
 from callscope.errors import AudioError
 from callscope.voice.transcribe import WhisperOptions, decode, load_whisper, probe, resolve_model_path, transcribe
-from tests.audio import encode
+from tests.audio import encode, line_noise
 from tests.conftest import SAMPLES
 
 CALL = SAMPLES / "call_dual_channel.wav"
@@ -175,3 +175,16 @@ def test_a_repetition_loop_transcript_is_dropped_from_a_real_call(monkeypatch):
     result = transcribe(CALL.read_bytes(), options=OPTIONS, agent_channel="left")
     assert result.turns and "NER" not in result.text
     assert any("card" in t.text.lower() for t in result.turns)
+
+
+@pytest.mark.parametrize("echo_db", [None, -30.0, -40.0])
+def test_a_channel_of_line_noise_and_echo_alone_yields_no_words(call_audio, echo_db):
+    """The customer on hold: their channel carries hiss, hum, clicks, comfort noise and the agent's echo (Whisper
+    wrote the agent's sentences under the customer from an echo 40 dB down, and invented some from the noise)."""
+    agent = call_audio[0]
+    stereo = np.stack([agent, line_noise(agent, echo_db=echo_db)])
+    result = transcribe(encode(stereo, rate=16000, fmt="wav", codec="pcm_s16le"), options=OPTIONS,
+                        agent_channel="left")  # fmt: skip
+    assert [t.text for t in result.turns if t.speaker == "customer"] == []
+    agent_text = " ".join(t.text for t in result.turns if t.speaker == "agent").lower()
+    assert "calling" in agent_text and "sarah" in agent_text and "right away" in agent_text
