@@ -373,7 +373,10 @@ def _cluster_items(work: str, *, every_digit_word: bool = False) -> Iterator[lis
             gap = 0
             continue
         gap += 1
-        ends = gap > _CLUSTER_GAP_WORDS or len(text) > _CLUSTER_GAP_LETTERS or text.lower() in _CLUSTER_CUES
+        # "account is 8.48. Number 1.31": inside a number already named, "number" is the recognizer's word for
+        # "double" (or the speaker's "number ..." going on with it), not the cue of another number
+        cue = text.lower() in _CLUSTER_CUES and not (named_open and text.lower() == "number")
+        ends = gap > _CLUSTER_GAP_WORDS or len(text) > _CLUSTER_GAP_LETTERS or cue
         if kind == "stop" or ends:
             if items:
                 yield items

@@ -72,6 +72,9 @@ def test_a_16_digit_number_failing_luhn_is_still_a_card():
         ("Call me on 077-0, 90-0-0-0, 1234.", "Call me on [PHONE]."),
         ("it's 4539-1488-0343-646", "it's [CARD]"),  # a digit lost
         ("four five three nine, 1488, zero three four three, 6467", "[CARD]"),
+        # "eight nine four eight, double one three one" as a live model on a phone line wrote it
+        ("The account is 8.48. Number 1.31.", "The account is [ACCOUNT]."),
+        ("my account is 4.52, number 9.1.3 please", "my account is [ACCOUNT] please"),
     ],
 )
 def test_numbers_the_recognizer_grouped_oddly_are_redacted(text, expected):
