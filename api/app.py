@@ -575,6 +575,24 @@ def set_qa_settings(body: QaSettingsIn, who: Admin, session: SessionDep) -> dict
     return {"agents_see_own": body.agents_see_own}
 
 
+class IntentThresholdsIn(BaseModel):
+    typed: float | None = Field(
+        default=None, ge=0.0, le=1.0, description="chats, SMS: under this confidence a turn is `other` (null: default)"
+    )
+    spoken: float | None = Field(
+        default=None, ge=0.0, le=1.0, description="transcribed calls: the same for what the recognizer heard"
+    )
+
+
+@app.put("/v1/settings/intent-thresholds", tags=["admin"])
+def set_intent_thresholds(body: IntentThresholdsIn, who: Admin, session: SessionDep) -> dict[str, Any]:
+    """The tenant's point on the intent model's trade-off curve (bench/RESULTS.md): a higher threshold sends more
+    out-of-scope turns to `other` and costs some in-scope answers. Contacts analyzed from now on use it."""
+    tenant_intents.set_thresholds(session, tenant=who.tenant, typed=body.typed, spoken=body.spoken)
+    audit.record(session, who, action="set intent thresholds", target=f"typed {body.typed} spoken {body.spoken}")
+    return {"typed": body.typed, "spoken": body.spoken}
+
+
 FORM_ID = Path(pattern=r"^[a-z0-9_-]{1,60}$", description="lower-case letters, digits, _ and -")
 MAX_FORM_BYTES = 256 * 1024
 

@@ -26,17 +26,21 @@ from callscope.storage.db import Interaction, Outcome, utcnow
 from callscope.storage.store import outcome_durations, previous_contact
 from callscope.tenants import categories, learning, scorecards
 from callscope.tenants import intents as tenant_intents
-from callscope.understanding.intent import heard
+from callscope.understanding.intent import IntentModel, heard
 
 T = TypeVar("T")
 
 
 def tenant_resources(session: Session, resources: Resources, *, tenant: str) -> Resources:
-    """The resources with the tenant's QA forms and its own intent model and routes, when it has fitted one."""
+    """The resources with the tenant's QA forms and its own intent model and routes, when it has fitted one, else
+    the shipped model at the tenant's point on its trade-off curve."""
     resources = replace(resources, qa_forms=scorecards.tenant_forms(session, tenant=tenant))
     found = tenant_intents.active_model(session, tenant=tenant)
     if found is None:
-        return resources
+        if not isinstance(resources.intent_model, IntentModel):
+            return resources
+        typed, spoken = tenant_intents.thresholds(session, tenant=tenant)
+        return replace(resources, intent_model=resources.intent_model.with_thresholds(typed, spoken))
     model, intents = found
     routes = [(i.name, i.queue, i.priority, i.escalate) for i in intents]
     return replace(resources, intent_model=model, routing_table=with_tenant_intents(resources.routing_table, routes))

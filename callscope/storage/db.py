@@ -159,6 +159,9 @@ class TenantSettings(Base):
     agent_channel: Mapped[str | None] = mapped_column(String(5))  # left/right: the tenant's channel map
     keep_original_audio: Mapped[bool | None] = mapped_column(Boolean)  # keep the unredacted recording, sealed
     agents_see_own_qa: Mapped[bool | None] = mapped_column(Boolean)  # agent keys see their own contacts' QA
+    # the tenant's point on the intent model's trade-off curve (None: the model's own): typed and spoken turns
+    intent_threshold: Mapped[float | None] = mapped_column(Float)
+    spoken_intent_threshold: Mapped[float | None] = mapped_column(Float)
 
 
 class ModelVersion(Base):

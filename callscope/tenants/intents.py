@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callscope.storage import versions as model_versions
-from callscope.storage.db import CustomIntent, ModelVersion, utcnow
+from callscope.storage.db import CustomIntent, ModelVersion, TenantSettings, utcnow
 from callscope.understanding import custom_intents
 from callscope.understanding.custom_intents import CustomIntentModel
 from callscope.understanding.figures import as_utc
@@ -135,3 +135,19 @@ def active_model(session: Session, *, tenant: str) -> tuple[CustomIntentModel, l
     if version is None:
         return None
     return _unpack(version), list_intents(session, tenant=tenant)
+
+
+def set_thresholds(session: Session, *, tenant: str, typed: float | None, spoken: float | None) -> TenantSettings:
+    """The tenant's point on the shipped intent model's trade-off curve (committed): below `typed` (chats, SMS) or
+    `spoken` (transcribed calls) a turn's intent is `other`; None goes back to the model's own threshold."""
+    settings = session.get(TenantSettings, tenant) or TenantSettings(tenant=tenant)
+    settings.intent_threshold, settings.spoken_intent_threshold = typed, spoken
+    session.add(settings)
+    session.commit()
+    return settings
+
+
+def thresholds(session: Session, *, tenant: str) -> tuple[float | None, float | None]:
+    """The tenant's (typed, spoken) thresholds, None where it keeps the model's."""
+    settings = session.get(TenantSettings, tenant)
+    return (None, None) if settings is None else (settings.intent_threshold, settings.spoken_intent_threshold)

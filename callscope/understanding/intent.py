@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -130,7 +130,9 @@ class IntentModel:
         if _TEXTCAT not in nlp.pipe_names:
             raise ValueError(f"pipeline has no {_TEXTCAT!r} component (pipes: {nlp.pipe_names})")
         self.nlp = nlp
-        self._labels: list[str] = list(nlp.get_pipe(_TEXTCAT).labels)
+        # a model taught an `other` class answers with the intents' probabilities only (not renormalized: what
+        # the `other` class took leaves the top intent low, and the fallback turns it into `other`)
+        self._labels: list[str] = [label for label in nlp.get_pipe(_TEXTCAT).labels if label != OTHER_LABEL]
         self.fallback = fallback if fallback is not None else Fallback(**nlp.meta.get(_META_KEY, {}))
         self._heard: IntentModel | None = None
 
@@ -141,6 +143,18 @@ class IntentModel:
             spoken = self.nlp.meta.get(_SPOKEN_META_KEY)
             self._heard = IntentModel(self.nlp, Fallback(**spoken)) if spoken else self
         return self._heard
+
+    def with_thresholds(self, typed: float | None, spoken: float | None) -> IntentModel:
+        """The same pipeline answering `other` below a tenant's own confidence thresholds (its point on the model's
+        trade-off curve, `bench/RESULTS.md`); None keeps the model's own for that kind of turn."""
+        if typed is None and spoken is None:
+            return self
+        chosen = IntentModel(self.nlp, replace(self.fallback, threshold=typed) if typed is not None else self.fallback)
+        spoken_base = self.heard().fallback
+        chosen._heard = IntentModel(
+            self.nlp, replace(spoken_base, threshold=spoken) if spoken is not None else spoken_base
+        )
+        return chosen
 
     @property
     def labels(self) -> list[str]:

@@ -233,3 +233,24 @@ def test_openapi_documents_the_routes(client):
     assert {"/v1/interactions", "/v1/interactions/{interaction_id}", "/v1/analyze", "/healthz"} <= set(paths)
     content = paths["/v1/interactions"]["post"]["requestBody"]["content"]
     assert {"application/json", "multipart/form-data"} <= set(content)
+
+
+def test_a_tenant_chooses_its_point_on_the_intent_curve(client, make_key):
+    """PUT /v1/settings/intent-thresholds moves one tenant's `other` decision; another tenant keeps the model's."""
+    strict, neighbour = make_key("admin"), make_key("admin")
+    snippet = {"text": "my new card has still not arrived", "channel": "chat"}
+
+    def label(key: str) -> str:
+        return client.post("/v1/analyze", json=snippet, headers=auth(key)).json()["intent"]["label"]
+
+    assert label(strict) == label(neighbour) == "card_arrival"
+    for bad in ({"typed": 1.5}, {"typed": -0.1}, {"spoken": "high"}):
+        assert client.put("/v1/settings/intent-thresholds", json=bad, headers=auth(strict)).status_code == 422, bad
+    supervisor = make_key("supervisor")
+    refused = client.put("/v1/settings/intent-thresholds", json={"typed": 1.0}, headers=auth(supervisor))
+    assert refused.status_code == 403
+    chosen = client.put("/v1/settings/intent-thresholds", json={"typed": 1.0}, headers=auth(strict))
+    assert chosen.status_code == 200 and chosen.json() == {"typed": 1.0, "spoken": None}
+    assert label(strict) == "other" and label(neighbour) == "card_arrival"
+    assert client.put("/v1/settings/intent-thresholds", json={}, headers=auth(strict)).status_code == 200
+    assert label(strict) == "card_arrival"

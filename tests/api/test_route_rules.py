@@ -40,6 +40,7 @@ AUDITED = {
     ("PUT", "/v1/settings/channel-map"): "set channel map",
     ("PUT", "/v1/settings/recordings"): "set recording policy",
     ("PUT", "/v1/settings/qa"): "set qa visibility",
+    ("PUT", "/v1/settings/intent-thresholds"): "set intent thresholds",
     ("PUT", "/v1/qa/forms/{form_id}"): "put qa form",
     ("DELETE", "/v1/qa/forms/{form_id}"): "delete qa form",
     ("GET", "/v1/interactions/{interaction_id}/audio/original"): "contact.audio.original",

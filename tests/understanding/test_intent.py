@@ -121,6 +121,26 @@ def test_transcripts_get_the_fallback_chosen_on_speech(model: IntentModel, monke
     assert heard("a tenant's own model") == "a tenant's own model"
 
 
+def test_the_class_taught_other_is_not_an_answerable_intent_but_lowers_the_intents(model: IntentModel) -> None:
+    """The shipped model was taught an `other` class (train.py): its probability is left out of what the model
+    answers, so an out-of-scope text keeps a low top intent and an in-scope one a high one."""
+    assert OTHER_LABEL in model.nlp.get_pipe("textcat").labels and OTHER_LABEL not in model.labels
+    probs = model.probabilities(["can I book a table for two at an italian restaurant", "my card has not arrived"])
+    assert probs.shape == (2, N_LABELS) and np.all(probs.sum(axis=1) <= 1.0 + 1e-6)
+    assert probs[0].max() < 0.2 < 0.8 < probs[1].max()
+
+
+def test_a_tenants_thresholds_move_only_its_own_answers(model: IntentModel) -> None:
+    strict = model.with_thresholds(1.0, None)
+    assert strict.nlp is model.nlp and strict.fallback.threshold == 1.0
+    assert strict.heard().fallback == model.heard().fallback  # spoken turns keep the model's own
+    assert [p.label for p in strict.predict(["my card has still not arrived"])] == [OTHER_LABEL]
+    assert [p.label for p in model.predict(["my card has still not arrived"])] == ["card_arrival"]
+    lenient = model.with_thresholds(None, 0.0)
+    assert lenient.fallback == model.fallback and lenient.heard().fallback.threshold == 0.0
+    assert model.with_thresholds(None, None) is model
+
+
 def test_predictions_are_one_per_input_in_order(model: IntentModel) -> None:
     texts = ["my card has still not arrived", "I lost my card, someone may have stolen it"] * 3
     predictions = model.predict(texts, batch_size=2)
@@ -345,3 +365,38 @@ def test_natural_rewrites_keep_the_request_and_add_what_customers_say() -> None:
     assert all({"close", "account"} <= set(re.findall(r"[a-z]+", s.lower())) for s in many)  # fillers may come between
     assert any("wanna" in s for s in many) and any("[person]" in s.lower() for s in many)
     assert any(s.lower().startswith(("hi", "hello", "yeah", "morning", "um", "right")) for s in many)
+
+
+def test_the_fallback_rule_spends_no_accuracy_that_buys_no_rejection() -> None:
+    """train.py's choice: among thresholds rejecting (within a slack) the most tuning OOS texts, the least in-scope
+    loss wins; a threshold that loses correct answers for no extra rejection is not chosen."""
+    import sys
+
+    sys.path.insert(0, str(DEFAULT_INTENT_MODEL_DIR.parent))
+    from train import MAX_IN_SCOPE_LOSS, choose_fallback
+
+    rng = np.random.default_rng(0)
+    # in scope: 1000 texts, right, with top probabilities spread over 0.4-1.0; out of scope: all under 0.05
+    top = rng.uniform(0.4, 1.0, 1000)
+    in_probs = np.column_stack([top, (1 - top) / 2, (1 - top) / 2])
+    oos = rng.uniform(0.0, 0.05, 500)
+    oos_probs = np.column_stack([oos, oos / 2, oos / 2])
+    fallback, chosen = choose_fallback(in_probs, np.zeros(1000, dtype=int), oos_probs)
+    assert chosen["tune_oos_rejected"] == 1.0 and chosen["in_scope_accuracy_loss"] == 0.0
+    assert 0.05 <= fallback.threshold <= 0.4 and fallback.ambiguity == 0.0
+    # OOS texts as sure as in-scope ones: the highest threshold the budget affords (0.41 would lose 1.7 points)
+    oos_probs = np.column_stack([rng.uniform(0.3, 1.0, 500)] * 3) / 3 * np.array([2.0, 0.5, 0.5])
+    fallback, chosen = choose_fallback(in_probs, np.zeros(1000, dtype=int), oos_probs)
+    assert chosen["in_scope_accuracy_loss"] <= MAX_IN_SCOPE_LOSS and 0.39 <= fallback.threshold <= 0.40
+    assert 0.3 < chosen["tune_oos_rejected"] < 0.6  # those under 0.4
+
+
+def test_off_topic_turns_are_seeded_and_name_no_banking77_request() -> None:
+    import sys
+
+    sys.path.insert(0, str(DEFAULT_INTENT_MODEL_DIR.parent))
+    from offtopic import offtopic_turns
+
+    turns = offtopic_turns(200, seed=1)
+    assert turns == offtopic_turns(200, seed=1) and turns != offtopic_turns(200, seed=2)
+    assert len(set(turns)) > 100 and all(t == " ".join(t.split()) for t in turns)
