@@ -37,7 +37,10 @@ AUDIBLE_DB = -60.0  # the other voice this loud on a channel is a leak Whisper m
 EXPLAINED_DB = 10.0  # a word no louder than the other side's leak makes it (their level + coupling + this) is the leak
 FLOOR_PERCENTILE = 5  # a channel's noise floor: its quietest frames (pauses, whichever side talks)
 SNR_DB = 6.0  # a word within this of its channel's noise floor is line noise (hiss, hum, comfort noise), not speech
+NOISE_MEAN_DB = 3.0  # a line's noise sits about this far over its quietest frames (hiss varies frame to frame)
 DIGITAL_SILENCE_DB = -90.0  # a floor below this is digital silence: no noise to mistake for speech, so no floor test
+SMOOTH_FRAMES = 5  # a word's loudness: its loudest 50 ms, as a running median of 10 ms frames (a click is one frame)
+PAD_S = 0.3  # Whisper times a segment's last word into the pause after it: each test looks this far around a word
 
 Word = tuple[float, float, str]  # start, end (seconds from the call's start), text as Whisper wrote it
 
@@ -48,11 +51,13 @@ class Levels:
     def __init__(self) -> None:
         self._pieces: list[tuple[int, np.ndarray]] = []
 
-    def add(self, offset_s: float, audio: np.ndarray) -> None:
+    def add(self, offset_s: float, audio: np.ndarray) -> np.ndarray:
+        """Keep a window's frame levels (returned too: the caller may judge the window's line by them)."""
         n = audio.size // _FRAME
         frames = audio[: n * _FRAME].reshape(n, _FRAME).astype(np.float64)
-        power = (frames**2).mean(axis=1)
-        self._pieces.append((int(round(offset_s / FRAME_S)), 10 * np.log10(np.maximum(power, 1e-10))))
+        db = 10 * np.log10(np.maximum((frames**2).mean(axis=1), 1e-10))
+        self._pieces.append((int(round(offset_s / FRAME_S)), db))
+        return db
 
     def array(self) -> np.ndarray:
         size = max((start + len(db) for start, db in self._pieces), default=0)
@@ -62,13 +67,23 @@ class Levels:
         return out
 
 
-def span_level(levels: np.ndarray, start: float, end: float) -> float:
-    """The level (dB of mean power) of a time span; SILENCE_DB outside the recording."""
-    a, b = int(start / FRAME_S), max(int(np.ceil(end / FRAME_S)), int(start / FRAME_S) + 1)
-    span = levels[a:b]
-    if not span.size:
-        return SILENCE_DB
-    return float(10 * np.log10(np.mean(10 ** (span / 10))))
+def smoothed(levels: np.ndarray) -> np.ndarray:
+    """Running median over `SMOOTH_FRAMES` frames: a syllable stays, a click (hum spike, line tick) goes."""
+    if levels.size < SMOOTH_FRAMES:
+        return levels
+    half = SMOOTH_FRAMES // 2
+    padded = np.pad(levels, half, mode="edge")
+    return np.median(np.lib.stride_tricks.sliding_window_view(padded, SMOOTH_FRAMES), axis=1)
+
+
+def span_peak(smooth: np.ndarray, start: float, end: float, pad: float) -> float:
+    """The loudest 50 ms of a time span widened by `pad` each side (`smoothed` levels), so a word counts as loud
+    wherever near its span Whisper's timing put the speech (a segment's first word often starts in the pause
+    before it, its last word in the pause after it)."""
+    a = max(int((start - pad) / FRAME_S), 0)
+    b = max(int(np.ceil((end + pad) / FRAME_S)), a + 1)
+    span = smooth[a:b]
+    return float(span.max()) if span.size else SILENCE_DB
 
 
 def speech_level(levels: np.ndarray) -> float:
@@ -76,21 +91,46 @@ def speech_level(levels: np.ndarray) -> float:
 
 
 def coupling(own: np.ndarray, other: np.ndarray) -> float:
-    """How loud this channel is, in dB against the other, while the other side clearly talks (median)."""
+    """How loud the other voice is on this channel, in dB against the other channel, while the other side clearly
+    talks (median). What the channel carries anyway (its noise, `NOISE_MEAN_DB` over its floor) is taken off first:
+    a line's hiss and hum under the other side's talk is not their voice leaking in."""
     n = min(own.size, other.size)
     own, other = own[:n], other[:n]
     talking = other > speech_level(other) - 6
-    return float(np.median(own[talking] - other[talking])) if talking.any() else SILENCE_DB
+    if not talking.any():
+        return SILENCE_DB
+    excess = 10 ** (own[talking] / 10) - 10 ** ((noise_floor(own) + NOISE_MEAN_DB) / 10)
+    leak_db = 10 * np.log10(np.maximum(excess, 10 ** (SILENCE_DB / 10)))
+    return float(max(np.median(leak_db - other[talking]), SILENCE_DB))
 
 
 def noise_floor(levels: np.ndarray) -> float:
     return float(np.percentile(levels, FLOOR_PERCENTILE)) if levels.size else SILENCE_DB
 
 
+def repeated_at_a_seam(turn_words: Sequence[list[Word]]) -> set[tuple[int, int]]:
+    """(turn, word) of each word written twice where two decoded chunks of one channel meet: the earlier chunk ends
+    with the start of the word the next one begins with ("He" / "He was not"), so the two overlap in time."""
+    repeated, last = set(), None
+    for i, timed in enumerate(turn_words):
+        if timed and last is not None:
+            j, w = last
+            if turn_words[j][w][1] > timed[0][0] and _bare(turn_words[j][w][2]) == _bare(timed[0][2]):
+                repeated.add((j, w))
+        if timed:
+            last = (i, len(timed) - 1)
+    return repeated
+
+
+def _bare(text: str) -> str:
+    return "".join(c for c in text.lower() if c.isalnum())
+
+
 def is_leak(own: np.ndarray, other: np.ndarray, own_ref: float, other_ref: float, word: Word) -> bool:
-    """The word is far quieter on its own channel, for that channel, than the same moment is on the other."""
+    """The word is far quieter on its own channel, for that channel, than the same moment is on the other
+    (`own`, `other`: `smoothed` levels)."""
     start, end, _ = word
-    return span_level(own, start, end) - own_ref < span_level(other, start, end) - other_ref - MARGIN_DB
+    return span_peak(own, start, end, PAD_S) - own_ref < span_peak(other, start, end, PAD_S) - other_ref - MARGIN_DB
 
 
 def is_echo(own: np.ndarray, other: np.ndarray, coupled_db: float, word: Word) -> bool:
@@ -99,14 +139,15 @@ def is_echo(own: np.ndarray, other: np.ndarray, coupled_db: float, word: Word) -
     channel's own speech level is the leak's and `is_leak` cannot see it; Whisper writes an echo 40 dB down word
     for word. On a clean channel (no audible coupling) nothing is explained by a leak, so nothing is dropped."""
     start, end, _ = word
-    explained = span_level(other, start, end) + coupled_db + EXPLAINED_DB
-    return coupled_db >= AUDIBLE_DB and span_level(own, start, end) <= explained
+    explained = span_peak(other, start, end, PAD_S) + coupled_db + EXPLAINED_DB
+    return coupled_db >= AUDIBLE_DB and span_peak(own, start, end, PAD_S) <= explained
 
 
 def is_noise(own: np.ndarray, floor_db: float, word: Word) -> bool:
-    """The word is no louder than its channel's noise floor: Whisper wrote words for line noise. (Over digital
-    silence there is no noise floor to test against, and a word timed a little off its speech must stay.)"""
-    return floor_db > DIGITAL_SILENCE_DB and span_level(own, word[0], word[1]) < floor_db + SNR_DB
+    """Nothing at or around the word is louder than its channel's noise floor: Whisper wrote words for line noise.
+    (Over digital silence there is no noise floor to test against, and a word timed a little off its speech must
+    stay.)"""
+    return floor_db > DIGITAL_SILENCE_DB and span_peak(own, word[0], word[1], PAD_S) < floor_db + SNR_DB
 
 
 def suppress(
@@ -117,19 +158,22 @@ def suppress(
     `words[k][i]` are the timed words of `tracks[k][i]` (empty: no word timings, the turn is kept as it is).
     """
     refs = [speech_level(x) for x in levels]
+    smooth = [smoothed(x) for x in levels]
     out: list[list[Turn]] = [[], []]
     for k, (turns, turn_words) in enumerate(zip(tracks, words, strict=True)):
         o = 1 - k
         coupled_db = coupling(levels[k], levels[o])
         coupled, floor_db = coupled_db >= COUPLED_DB, noise_floor(levels[k])
-        for turn, timed in zip(turns, turn_words, strict=True):
+        repeated = repeated_at_a_seam(turn_words)
+        for i, (turn, timed) in enumerate(zip(turns, turn_words, strict=True)):
             if not timed:
                 out[k].append(turn)
                 continue
             kept = [
-                w for w in timed
-                if not is_noise(levels[k], floor_db, w) and not is_echo(levels[k], levels[o], coupled_db, w)
-                and not (coupled and is_leak(levels[k], levels[o], refs[k], refs[o], w))
+                w for n, w in enumerate(timed)
+                if (i, n) not in repeated
+                and not is_noise(smooth[k], floor_db, w) and not is_echo(smooth[k], smooth[o], coupled_db, w)
+                and not (coupled and is_leak(smooth[k], smooth[o], refs[k], refs[o], w))
             ]  # fmt: skip
             text = "".join(w[2] for w in kept).strip()
             if len(kept) == len(timed):

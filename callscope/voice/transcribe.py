@@ -46,10 +46,16 @@ class WhisperOptions:
     batch_size: int = 4  # the VAD chunks are decoded in batches of this many; 0: one window at a time
     chunk_s: int = 30  # batched: the longest chunk of speech decoded in one piece
     vad_threshold: float = 0.5  # Silero's speech probability threshold on a mono recording
-    channel_vad_threshold: float = 0.35  # on a stereo call's own channel: short answers between long silences
+    channel_vad_threshold: float = 0.35  # a stereo call's quiet channel: short answers between long silences
     number_pass: bool = True  # turns that may hold a spoken number are heard again, primed for digits (redaction)
     diarize_mono: bool = True  # tell two voices apart on a mono recording (the whole track at once)
     models_dir: str = MODELS_DIR  # where a profile's wheels are joined into a model folder
+
+
+# A stereo channel whose noise floor (over a window) is under this is quiet, and gets `channel_vad_threshold`. On a
+# line with hiss and hum Silero rates the noise higher, so the lower threshold pads Whisper's chunks with noise (it
+# then wrote "close" for "clubs" and words nobody said): a noisy line gets `vad_threshold`, as plain Whisper does.
+QUIET_LINE_DB = -70.0
 
 
 @dataclass
@@ -404,8 +410,7 @@ def _transcribe_tracks(
     agent_channel: Literal["left", "right", "auto"], on_progress: Progress | None,
 ) -> Transcript:  # fmt: skip
     model = load_whisper(options)
-    if len(tracks) == 2:
-        options = replace(options, vad_threshold=options.channel_vad_threshold)
+    quiet = replace(options, vad_threshold=options.channel_vad_threshold) if len(tracks) == 2 else options
     expected = info.duration_s or 0.0
     per_track: list[list[Turn]] = []
     timed: list[list[list[crosstalk.Word]]] = []  # per track, per turn: its words (for the crosstalk guard)
@@ -422,8 +427,9 @@ def _transcribe_tracks(
         levels.append(crosstalk.Levels())
         length = 0.0
         for offset, audio in windows(source, channel):
-            turns += _transcribe_track(model, audio, options, report, offset, words=timed[-1])
-            levels[-1].add(offset, audio)
+            floor_db = crosstalk.noise_floor(levels[-1].add(offset, audio))
+            heard_with = quiet if floor_db <= QUIET_LINE_DB else options
+            turns += _transcribe_track(model, audio, heard_with, report, offset, words=timed[-1])
             length = offset + audio.size / SAMPLE_RATE
         if length < 0.1:
             raise AudioError("the recording holds no audio (under 0.1 s)", status_code=400)

@@ -188,3 +188,26 @@ def test_a_channel_of_line_noise_and_echo_alone_yields_no_words(call_audio, echo
     assert [t.text for t in result.turns if t.speaker == "customer"] == []
     agent_text = " ".join(t.text for t in result.turns if t.speaker == "agent").lower()
     assert "calling" in agent_text and "sarah" in agent_text and "right away" in agent_text
+
+
+def test_a_noisy_line_gets_plain_whispers_vad_threshold_and_a_quiet_channel_the_lower_one(call_audio, monkeypatch):
+    """Over hiss and hum Silero rates the noise as likelier speech, and the channel's lower threshold padded
+    Whisper's chunks with noise ("close" for "clubs", words nobody said); a quiet channel keeps the lower one, for
+    short answers between long silences."""
+    from callscope.voice import transcribe as module
+
+    heard_with: list[float] = []
+    real = module._transcribe_track
+
+    def spy(model, audio, options, *args, **kwargs):
+        heard_with.append(options.vad_threshold)
+        return real(model, audio, options, *args, **kwargs)
+
+    monkeypatch.setattr(module, "_transcribe_track", spy)
+    agent, customer = call_audio
+    noisy = customer + line_noise(agent, echo_db=None)
+    result = transcribe(encode(np.stack([agent, noisy]), rate=16000, fmt="wav", codec="pcm_s16le"), options=OPTIONS,
+                        agent_channel="left")  # fmt: skip
+    assert set(heard_with[: len(heard_with) // 2]) == {OPTIONS.channel_vad_threshold}  # the agent's channel
+    assert set(heard_with[len(heard_with) // 2 :]) == {OPTIONS.vad_threshold}  # the customer's, on a noisy line
+    assert "card" in " ".join(t.text for t in result.turns if t.speaker == "customer").lower()
