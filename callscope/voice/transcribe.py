@@ -181,6 +181,7 @@ PAUSE_SPLIT_S = 2.0  # a pause this long inside one Whisper segment starts a new
 
 GAP_MIN_S = 1.0  # VAD speech this long with no word in it is decoded again (batched decoding can stop early)
 GAP_PAD_S = 0.3
+GAP_SILENCE_MS = 500  # a pause this long ends a VAD region when looking for speech left without words
 
 
 @dataclass(frozen=True)
@@ -247,12 +248,18 @@ def _decode(model: Any, audio: np.ndarray, options: WhisperOptions) -> Iterable[
 
 
 def _speech_without_words(audio: np.ndarray, segments: list[_Segment], threshold: float) -> list[tuple[float, float]]:
-    """Stretches of VAD speech of at least GAP_MIN_S that no decoded word covers."""
+    """Stretches of VAD speech of at least GAP_MIN_S that no decoded word covers.
+
+    A word covers `crosstalk.PAD_S` around its timing (Whisper's word times drift by that much), and VAD regions
+    end at pauses of `GAP_SILENCE_MS` (Silero's default, 2 s, joined two utterances across a pause, and the pause
+    between them, decoded again, came back as words nobody said: "I'll leave" between "Hello" and "neither did I")."""
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
-    covered = sorted((w.start, w.end) for s in segments for w in s.words)
+    drift = crosstalk.PAD_S
+    covered = sorted((w.start - drift, w.end + drift) for s in segments for w in s.words)
     gaps = []
-    for region in get_speech_timestamps(audio, VadOptions(threshold=threshold, speech_pad_ms=0)):
+    vad = VadOptions(threshold=threshold, speech_pad_ms=0, min_silence_duration_ms=GAP_SILENCE_MS)
+    for region in get_speech_timestamps(audio, vad):
         cursor, end = region["start"] / SAMPLE_RATE, region["end"] / SAMPLE_RATE
         for word_start, word_end in covered:
             if word_end <= cursor or word_start >= end:

@@ -113,6 +113,25 @@ def test_speech_a_batched_chunk_left_without_words_is_decoded_again():
     assert _speech_without_words(left, [_Segment(0.3, 5.0, "", [*said, _Word(1.6, 5.0, " ...")])], 0.35) == []
 
 
+@pytest.mark.parametrize("pause_s", [0.8, 1.5, 1.9])
+def test_a_pause_between_two_utterances_is_not_speech_left_without_words(pause_s):
+    """Silero joins utterances across pauses under 2 s into one region; the pause, taken for speech no word covered,
+    was decoded again and came back as words nobody said ("I'll leave" between "Hello" and "neither did I"). Words
+    timed a little off their speech (Whisper's drift) still cover it."""
+    from callscope.voice.transcribe import _Segment, _speech_without_words, _Word
+    from tests.speech import speak
+
+    hello, request = speak("Hello there."), speak("My card was stolen yesterday.")
+    pause = np.zeros(int(pause_s * 16000), np.float32)
+    audio = np.concatenate([hello, pause, request])
+    audio = audio + line_noise(audio, echo_db=None)
+    one, two = hello.size / 16000, (hello.size + pause.size) / 16000
+    said = [_Segment(0.0, one, " Hello there.", [_Word(0.25, one - 0.25, " Hello there.")]),
+            _Segment(two, audio.size / 16000, " My card was stolen yesterday.",
+                     [_Word(two + 0.2, audio.size / 16000 - 0.2, " My card was stolen yesterday.")])]  # fmt: skip
+    assert _speech_without_words(audio, said, 0.5) == []
+
+
 def test_long_pause_inside_a_segment_starts_a_new_turn():
     """VAD keeps pauses under 2 s inside one chunk, so a segment can hold two of one side's turns."""
     from types import SimpleNamespace as Word
