@@ -149,7 +149,7 @@ def test_a_real_word_timed_off_its_speech_on_a_noisy_line_is_kept(kind, level_db
     agent = tone_bursts(AGENT_TALKS, 8.0)
     echo = 0.0 if echo_db is None else agent * 10 ** (echo_db / 20)
     customer = tone_bursts(CUSTOMER_TALKS, 8.0, amplitude=0.15) + line_noise(kind, level_db, 8.0, seed) + echo
-    last = (4.5 + late, 4.9 + late)  # the customer's talk ends at 4.5: "them." timed in the pause
+    last = (4.5 + late, 4.7 + late)  # the customer's talk ends at 4.5: "them." timed in the pause
     first = (5.5 - early, 5.7)  # their next talk starts at 5.5 (over the agent's 5.0-6.0): "He" stretched back
     turns, timed = words_over([last, first])
     timed = [[(*last, " them.")], [(*first, " He")]]
