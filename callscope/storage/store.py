@@ -42,34 +42,34 @@ def delete_interaction(session: Session, *, tenant: str, interaction_id: str) ->
     session.commit()
 
 
-def set_retention(session: Session, *, tenant: str, audio_days: int | None, contact_days: int | None) -> TenantSettings:
+def update_tenant_settings(session: Session, *, tenant: str, **values: Any) -> TenantSettings:
+    """Set some of a tenant's settings (its row made on first use) and commit."""
     settings = session.get(TenantSettings, tenant) or TenantSettings(tenant=tenant)
-    settings.audio_retention_days, settings.contact_retention_days = audio_days, contact_days
+    for name, value in values.items():
+        setattr(settings, name, value)
     session.add(settings)
     session.commit()
     return settings
+
+
+def set_retention(session: Session, *, tenant: str, audio_days: int | None, contact_days: int | None) -> TenantSettings:
+    return update_tenant_settings(session, tenant=tenant, audio_retention_days=audio_days,
+                                  contact_retention_days=contact_days)  # fmt: skip
 
 
 def set_channel_map(session: Session, *, tenant: str, agent_channel: str | None) -> TenantSettings:
     """Which channel of the tenant's stereo recordings is the agent (None or "auto": decided per call)."""
     if agent_channel not in (None, "auto", "left", "right"):
         raise InvalidInput("agent_channel must be 'left', 'right' or 'auto'")
-    settings = session.get(TenantSettings, tenant) or TenantSettings(tenant=tenant)
-    settings.agent_channel = None if agent_channel == "auto" else agent_channel
-    session.add(settings)
-    session.commit()
-    return settings
+    chosen = None if agent_channel == "auto" else agent_channel
+    return update_tenant_settings(session, tenant=tenant, agent_channel=chosen)
 
 
 def set_keep_original(session: Session, *, tenant: str, keep: bool) -> TenantSettings:
     """Whether the tenant keeps each unredacted recording (sealed with its key, for admins) beside the redacted one."""
     if keep:
         recordings.seal(tenant, io.BytesIO(b"check"), io.BytesIO(), get_settings().recordings_key)  # refuses now
-    settings = session.get(TenantSettings, tenant) or TenantSettings(tenant=tenant)
-    settings.keep_original_audio = keep
-    session.add(settings)
-    session.commit()
-    return settings
+    return update_tenant_settings(session, tenant=tenant, keep_original_audio=keep)
 
 
 def keeps_original(session: Session, *, tenant: str) -> bool:

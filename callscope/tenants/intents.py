@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from callscope.storage import versions as model_versions
 from callscope.storage.db import CustomIntent, ModelVersion, TenantSettings, utcnow
+from callscope.storage.store import update_tenant_settings
 from callscope.understanding import custom_intents
 from callscope.understanding.custom_intents import CustomIntentModel
 from callscope.understanding.figures import as_utc
@@ -140,11 +141,7 @@ def active_model(session: Session, *, tenant: str) -> tuple[CustomIntentModel, l
 def set_thresholds(session: Session, *, tenant: str, typed: float | None, spoken: float | None) -> TenantSettings:
     """The tenant's point on the shipped intent model's trade-off curve (committed): below `typed` (chats, SMS) or
     `spoken` (transcribed calls) a turn's intent is `other`; None goes back to the model's own threshold."""
-    settings = session.get(TenantSettings, tenant) or TenantSettings(tenant=tenant)
-    settings.intent_threshold, settings.spoken_intent_threshold = typed, spoken
-    session.add(settings)
-    session.commit()
-    return settings
+    return update_tenant_settings(session, tenant=tenant, intent_threshold=typed, spoken_intent_threshold=spoken)
 
 
 def thresholds(session: Session, *, tenant: str) -> tuple[float | None, float | None]:

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from callscope.errors import NotFound
 from callscope.storage import search
 from callscope.storage.db import Interaction, QaAnswer, QaForm, TenantSettings, utcnow
+from callscope.storage.store import update_tenant_settings
 from callscope.understanding import qa
 
 
@@ -91,10 +92,7 @@ def agents_see_own_qa(session: Session, *, tenant: str) -> bool:
 
 
 def set_agents_see_own_qa(session: Session, *, tenant: str, allow: bool) -> None:
-    settings = session.get(TenantSettings, tenant) or TenantSettings(tenant=tenant)
-    settings.agents_see_own_qa = allow
-    session.add(settings)
-    session.commit()
+    update_tenant_settings(session, tenant=tenant, agents_see_own_qa=allow)
 
 
 def form_schema() -> dict[str, Any]:

@@ -150,10 +150,8 @@ class IntentModel:
         if typed is None and spoken is None:
             return self
         chosen = IntentModel(self.nlp, replace(self.fallback, threshold=typed) if typed is not None else self.fallback)
-        spoken_base = self.heard().fallback
-        chosen._heard = IntentModel(
-            self.nlp, replace(spoken_base, threshold=spoken) if spoken is not None else spoken_base
-        )
+        said = self.heard()
+        chosen._heard = said if spoken is None else IntentModel(self.nlp, replace(said.fallback, threshold=spoken))
         return chosen
 
     @property
