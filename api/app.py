@@ -24,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.routing import Match
 
-from api import live, metrics, reports
+from api import live, metrics, platforms, reports
 from api.batching import IngestBatcher, store_one
 from api.deps import Admin, Analyzer, Ingest, MetricsReader, Reader, SessionDep, SettingsDep, forget_keys, open_session
 from api.enqueue import send_task
@@ -757,6 +757,7 @@ def custom_intents_fit(body: IntentFitIn, who: Admin, session: SessionDep) -> di
 
 
 app.include_router(live.router)  # live agent assist: WS /v1/live/{session_id}, /agent
+app.include_router(platforms.router)  # live calls from Genesys AudioHook (WS /v1/audiohook)
 
 
 app.include_router(reports.router)  # supervisor reports: /reports, /v1/reports/*, /v1/categories

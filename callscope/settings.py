@@ -185,6 +185,12 @@ class Settings(BaseSettings):
     live_whisper_model: str = Field(default="tiny.en", description="the Whisper profile for live audio (latency)")
     live_silence_s: float = Field(default=0.8, gt=0, description="silence that ends a speaker's stretch of speech")
     live_max_buffer_s: float = Field(default=15.0, gt=2, le=28, description="uncommitted audio kept per speaker")
+    audiohook_path: str = Field(default="/v1/audiohook", pattern=r"^/[A-Za-z0-9/_.-]{1,200}$",
+                                description="where Genesys AudioHook connects (the URI set in Genesys)")  # fmt: skip
+    platform_feed_s: float = Field(default=1.0, gt=0, le=5, description="a platform call's audio is heard in steps "
+                                   "this long (more when the machine is behind)")  # fmt: skip
+    platform_max_backlog_s: float = Field(default=30.0, gt=1, description="audio a platform call may have waiting "
+                                          "for the transcriber; older audio is recorded but not heard live")  # fmt: skip
 
     @property
     def embedded(self) -> bool:

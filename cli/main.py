@@ -23,6 +23,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from callscope.errors import CallscopeError
 from callscope.settings import REPO_ROOT, Settings, get_settings
 from cli.handletime import handle_time_app
+from cli.integrations import integrations_app
 from cli.intents import intents_app, themes_command
 from cli.processes import die_with_parent, exit_on_sigterm, lower_priority
 
@@ -37,6 +38,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(reports_app, name="reports")
 app.add_typer(handle_time_app, name="handle-time")
 app.add_typer(intents_app, name="intents")
+app.add_typer(integrations_app, name="integrations")
 app.command("themes")(themes_command)
 
 

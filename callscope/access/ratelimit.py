@@ -5,6 +5,7 @@ authentications (wrong keys, wrong logins), which hold that address off for the 
 
 from __future__ import annotations
 
+import math
 import time
 
 import redis
@@ -57,3 +58,13 @@ def allow(broker_url: str, *, key_prefix: str, per_minute: int, now: float | Non
     exceeded, reset_s = check(broker_url, bucket=key_prefix, address="-", per_minute=per_minute,
                               failures_per_minute=0, now=now)  # fmt: skip
     return exceeded is None, reset_s
+
+
+def first_use(broker_url: str, *, key: str, ttl_s: float) -> bool:
+    """True the first time `key` is seen within `ttl_s` (a signature's nonce: a replayed request is refused).
+
+    Fails open when the broker is away: the signature and its 10 s window still hold."""
+    try:
+        return bool(broker_redis(broker_url).set(f"callscope:once:{key}", 1, nx=True, ex=max(1, math.ceil(ttl_s))))
+    except redis.RedisError:
+        return True

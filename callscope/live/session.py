@@ -212,19 +212,25 @@ class LiveSession:
                 f"audio for {event.speaker} arrives faster than {self.settings.live_max_audio_speed:g}x real time: "
                 "chunk dropped; send chunks as the call goes"
             )
-        samples = np.frombuffer(raw, dtype="<i2").astype(np.float32) / 32768.0
-        if event.sample_rate == 8000:
-            samples = self.upsamplers.setdefault(event.speaker, Upsampler())(samples)
+        committed = self.hear(event.speaker, np.frombuffer(raw, dtype="<i2"), event.sample_rate)
+        return self.transcript_update(committed, speaker=event.speaker)
+
+    def hear(self, speaker: str, pcm16: np.ndarray, sample_rate: int) -> list[Turn]:
+        """One speaker's next 16-bit samples (8 or 16 kHz) into its streaming transcriber; the turns it committed.
+        Every way audio reaches a live session (this protocol's events, AudioHook, Twilio) comes through here."""
+        samples = pcm16.astype(np.float32) / 32768.0
+        if sample_rate == 8000:
+            samples = self.upsamplers.setdefault(speaker, Upsampler())(samples)
+        transcriber = self.transcribers.get(speaker)
         if transcriber is None:
-            transcriber = self.transcribers[event.speaker] = StreamingTranscriber(
+            transcriber = self.transcribers[speaker] = StreamingTranscriber(
                 self.resources.decoder,
-                speaker=event.speaker,
+                speaker=speaker,
                 silence_s=self.settings.live_silence_s,
                 max_buffer_s=self.settings.live_max_buffer_s,
                 keep_number_audio=self.resources.whisper.number_pass,
             )
-        committed = transcriber.feed(samples)
-        return self.transcript_update(committed, speaker=event.speaker)
+        return transcriber.feed(samples)
 
     def finish(self) -> dict[str, Any]:
         """End of contact: every pending hypothesis becomes final."""

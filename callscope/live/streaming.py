@@ -29,6 +29,7 @@ class Word:
     start: float  # seconds in the speaker's stream
     end: float
     text: str  # as Whisper spells it, with its leading space
+    probability: float = 1.0  # the decoder's probability of the word's tokens (0-1)
 
     @property
     def key(self) -> str:
@@ -89,9 +90,9 @@ class WhisperWindowDecoder:
         for w in self.model.find_alignment(self.tokenizer, [tokens], encoded, frames)[0]:
             text = w["word"]
             if words and not re.search(r"\w", text):  # punctuation belongs to the word before it
-                words[-1] = Word(words[-1].start, words[-1].end, words[-1].text + text.strip())
+                words[-1] = Word(words[-1].start, words[-1].end, words[-1].text + text.strip(), words[-1].probability)
             elif text.strip():
-                words.append(Word(float(w["start"]), float(w["end"]), text))
+                words.append(Word(float(w["start"]), float(w["end"]), text, float(w.get("probability", 1.0))))
         return words
 
 
@@ -116,6 +117,32 @@ def speech_regions(audio: np.ndarray) -> list[tuple[float, float]]:
 
     options = VadOptions(min_silence_duration_ms=300, speech_pad_ms=100, min_speech_duration_ms=150)
     return [(r["start"] / SAMPLE_RATE, r["end"] / SAMPLE_RATE) for r in get_speech_timestamps(audio, options)]
+
+
+def tight_speech_regions(audio: np.ndarray) -> list[tuple[float, float]]:
+    """Speech with almost no padding and split at short pauses: where words may begin and end."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    options = VadOptions(min_silence_duration_ms=100, speech_pad_ms=30, min_speech_duration_ms=100)
+    return [(r["start"] / SAMPLE_RATE, r["end"] / SAMPLE_RATE) for r in get_speech_timestamps(audio, options)]
+
+
+def snap_to_speech(words: Sequence[Word], regions: Sequence[tuple[float, float]]) -> list[Word]:
+    """Word edges moved out of silence into the speech they belong to.
+
+    Whisper's cross-attention timings drift at the edges of speech: the first word after a silence can start
+    seconds early, the last one end late. A start in silence moves to the next speech onset within the word; an
+    end in silence to the last speech offset within it; a word with no speech under it is left as it is."""
+    snapped = []
+    for word in words:
+        inside = [(a, b) for a, b in regions if b > word.start and a < word.end]
+        if not inside:
+            snapped.append(word)
+            continue
+        start = max(word.start, inside[0][0])
+        end = min(word.end, inside[-1][1])
+        snapped.append(Word(start, max(start, end), word.text, word.probability))
+    return snapped
 
 
 class StreamingTranscriber:
@@ -162,6 +189,11 @@ class StreamingTranscriber:
         return self.committed[-1].end if self.committed else 0.0
 
     @property
+    def in_turn(self) -> bool:
+        """Words are pending, or the speaker's last words were committed without a silence closing the turn."""
+        return bool(self.pending) or self._turn_open
+
+    @property
     def partial(self) -> str:
         return "".join(w.text for w in self.pending).strip()
 
@@ -206,7 +238,8 @@ class StreamingTranscriber:
         """Whisper on the buffer from the first speech on; words in stream time, minus what is committed already."""
         self.decodes += 1
         prompt = "".join(w.text for w in self.committed[-40:] if w.end <= self.offset)  # only text before the buffer
-        words = [Word(self.offset + w.start, self.offset + w.end, w.text) for w in self.decoder(self.buffer, prompt)]
+        words = [Word(self.offset + w.start, self.offset + w.end, w.text, w.probability)
+                 for w in self.decoder(self.buffer, prompt)]
         cutoff = self.committed_end - 0.1
         words = [w for w in words if w.start > cutoff or w.end > self.committed_end + 0.2]
         if words and self.committed and abs(words[0].start - self.committed_end) < 1.0:
@@ -214,7 +247,10 @@ class StreamingTranscriber:
                 if [w.key for w in self.committed[-n:]] == [w.key for w in words[:n]]:
                     words = words[n:]
                     break
-        return words
+        if not words:
+            return words
+        regions = [(self.offset + a, self.offset + b) for a, b in tight_speech_regions(self.buffer)]
+        return snap_to_speech(words, regions)
 
     def _commit(self, words: Sequence[Word], *, closes_turn: bool) -> list[Turn]:
         fragments: list[Turn] = []

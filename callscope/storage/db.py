@@ -129,6 +129,20 @@ class Webhook(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class Integration(Base):
+    """A contact-center platform that streams calls to a tenant: Genesys AudioHook (found by its API key) or
+    Twilio Media Streams (found by the id in its stream URL). The secret is sealed (AES-GCM), never returned."""
+
+    __tablename__ = "integrations"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(100), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)  # SHA-256 of kind and key: the lookup
+    key_prefix: Mapped[str] = mapped_column(String(16))
+    sealed_secret: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class WebSession(Base):
     """A report page's login: the cookie holds a random token, this row its digest; logout deletes it."""
 
