@@ -84,8 +84,7 @@ class WhisperWindowDecoder:
         text = self.tokenizer.decode(tokens).strip()
         if not text or result.no_speech_prob > 0.8:
             return []
-        if len(text) > 20 and len(text.encode()) / len(zlib.compress(text.encode())) > 2.4:
-            return []  # a repetition loop (Whisper's own compression-ratio test)
+        looped = len(text) > 20 and len(text.encode()) / len(zlib.compress(text.encode())) > 2.4
         words: list[Word] = []
         for w in self.model.find_alignment(self.tokenizer, [tokens], encoded, frames)[0]:
             text = w["word"]
@@ -93,7 +92,7 @@ class WhisperWindowDecoder:
                 words[-1] = Word(words[-1].start, words[-1].end, words[-1].text + text.strip(), words[-1].probability)
             elif text.strip():
                 words.append(Word(float(w["start"]), float(w["end"]), text, float(w.get("probability", 1.0))))
-        return words
+        return before_repetition(words, shortest=2 if looped else 3)
 
 
 class Upsampler:
@@ -117,6 +116,19 @@ def speech_regions(audio: np.ndarray) -> list[tuple[float, float]]:
 
     options = VadOptions(min_silence_duration_ms=300, speech_pad_ms=100, min_speech_duration_ms=150)
     return [(r["start"] / SAMPLE_RATE, r["end"] / SAMPLE_RATE) for r in get_speech_timestamps(audio, options)]
+
+
+def before_repetition(words: Sequence[Word], *, shortest: int) -> list[Word]:
+    """The words before a repetition loop: a short window that ends in silence often comes back as its phrase said
+    again and again ("regarding my order. Regarding my order. Regarding my"). The phrase was heard once; the loop
+    starts where a phrase of `shortest` or more words follows itself (2 once Whisper's compression-ratio test has
+    flagged a loop, else 3: people do say "thank you, thank you")."""
+    keys = [w.key for w in words]
+    for j in range(shortest, len(keys)):
+        for n in range(min(j, len(keys) - j), shortest - 1, -1):
+            if keys[j : j + n] == keys[j - n : j]:
+                return list(words[:j])
+    return [] if shortest == 2 else list(words)  # a flagged loop with no phrase said twice: nothing to trust
 
 
 def tight_speech_regions(audio: np.ndarray) -> list[tuple[float, float]]:
