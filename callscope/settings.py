@@ -187,10 +187,12 @@ class Settings(BaseSettings):
     live_max_buffer_s: float = Field(default=15.0, gt=2, le=28, description="uncommitted audio kept per speaker")
     audiohook_path: str = Field(default="/v1/audiohook", pattern=r"^/[A-Za-z0-9/_.-]{1,200}$",
                                 description="where Genesys AudioHook connects (the URI set in Genesys)")  # fmt: skip
+    twilio_path: str = Field(default="/v1/twilio/media", pattern=r"^/[A-Za-z0-9/_.-]{1,200}$",
+                             description="where Twilio Media Streams connect (TwiML's <Stream url>)")  # fmt: skip
     platform_feed_s: float = Field(default=1.0, gt=0, le=5, description="a platform call's audio is heard in steps "
                                    "this long (more when the machine is behind)")  # fmt: skip
-    platform_max_backlog_s: float = Field(default=30.0, gt=1, description="audio a platform call may have waiting "
-                                          "for the transcriber; older audio is recorded but not heard live")  # fmt: skip
+    platform_max_backlog_s: float = Field(default=30.0, gt=1, description="audio a platform call may have "
+                                          "waiting to be heard; more is recorded but not heard live")  # fmt: skip
 
     @property
     def embedded(self) -> bool:

@@ -33,10 +33,15 @@ def add(
     kind: Annotated[Kind, typer.Argument(help="audiohook (Genesys Cloud) or twilio (Media Streams)")],
     tenant: Annotated[str, typer.Option(help="the tenant whose calls the platform streams")],
     api_key: Annotated[str | None, typer.Option(help="AudioHook: the API key set in Genesys")] = None,
-    client_secret: Annotated[str | None, typer.Option(
-        envvar="CALLSCOPE_AUDIOHOOK_CLIENT_SECRET", help="AudioHook: the client secret (base64) set in Genesys")] = None,
-    auth_token: Annotated[str | None, typer.Option(
-        envvar="CALLSCOPE_TWILIO_AUTH_TOKEN", help="Twilio: the account's auth token")] = None,
+    client_secret: Annotated[
+        str | None,
+        typer.Option(
+            envvar="CALLSCOPE_AUDIOHOOK_CLIENT_SECRET", help="AudioHook: the client secret (base64) set in Genesys"
+        ),
+    ] = None,
+    auth_token: Annotated[
+        str | None, typer.Option(envvar="CALLSCOPE_TWILIO_AUTH_TOKEN", help="Twilio: the account's auth token")
+    ] = None,
 ) -> None:
     """Register a platform; prints its id (and, for Twilio, the stream URL's query to use in TwiML) as JSON."""
     from callscope.errors import CallscopeError

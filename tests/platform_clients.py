@@ -97,9 +97,16 @@ class AudioHookClient:
             await asyncio.sleep(0.01)
         raise TimeoutError(f"no {kind!r} from the server; got {[m['type'] for m in self.received]}")
 
-    async def open(self, *, channels: tuple[str, ...] = ("external", "internal"), ani: str = "+1-555-555-1234",
-                   language: str = "en-US", custom: dict[str, Any] | None = None,
-                   conversation_id: str | None = None, supported_languages: bool = False) -> dict[str, Any]:  # fmt: skip
+    async def open(
+        self,
+        *,
+        channels: tuple[str, ...] = ("external", "internal"),
+        ani: str = "+1-555-555-1234",
+        language: str = "en-US",
+        custom: dict[str, Any] | None = None,
+        conversation_id: str | None = None,
+        supported_languages: bool = False,
+    ) -> dict[str, Any]:
         media = [{"type": "audio", "format": "PCMU", "channels": list(channels), "rate": 8000}]
         await self.send("open", {
             "organizationId": self.organization_id, "conversationId": conversation_id or str(uuid.uuid4()),

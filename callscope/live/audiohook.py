@@ -142,7 +142,9 @@ class AudioHookProtocol:
             raise ProtocolError(f"invalid open parameters: {'.'.join(map(str, first['loc']))}: {first['msg']}") from exc
         if params.organizationId != self.organization_id:
             raise ProtocolError("organizationId does not match the audiohook-organization-id header")
-        usable = [m for m in params.media if m.format == "PCMU" and m.rate == RATE and len(set(m.channels)) == len(m.channels)]
+        usable = [
+            m for m in params.media if m.format == "PCMU" and m.rate == RATE and len(set(m.channels)) == len(m.channels)
+        ]
         usable.sort(key=lambda m: -len(m.channels))
         if not usable:
             raise ProtocolError("no offered media format is PCMU at 8000 Hz")
@@ -161,7 +163,9 @@ class AudioHookProtocol:
     def audio(self, data: bytes) -> dict[str, np.ndarray]:
         """One binary frame: 16-bit samples per speaker."""
         if self.state != "active":
-            raise ProtocolError(f"audio frame received while {self.state}" + (" (before opened)" if self.state == "preparing" else ""))
+            raise ProtocolError(
+                f"audio frame received while {self.state}" + (" (before opened)" if self.state == "preparing" else "")
+            )
         width = len(self.channels)
         if not data or len(data) % width:
             raise ProtocolError(f"audio frame of {len(data)} bytes is not whole samples of {width} channel(s)")
@@ -237,10 +241,15 @@ class AudioHookProtocol:
 def _suggestion(suggestion: dict[str, Any], *, position: str) -> dict[str, Any]:
     """A panel suggestion as AudioHook's: articles as `article`, reminders and next actions as `faq`."""
     confidence = round(min(1.0, max(0.0, float(suggestion.get("score") or 0.5))), 3)
-    ident = str(uuid.uuid5(uuid.NAMESPACE_URL, f"callscope:{suggestion.get('kind')}:{suggestion.get('ref') or suggestion.get('title')}"))
+    ident = str(
+        uuid.uuid5(
+            uuid.NAMESPACE_URL, f"callscope:{suggestion.get('kind')}:{suggestion.get('ref') or suggestion.get('title')}"
+        )
+    )
     if suggestion.get("kind") == "article":
         return {"type": "article", "id": ident, "confidence": confidence, "position": position,
-                "title": suggestion.get("title", ""), "excerpts": [suggestion.get("snippet") or suggestion.get("reason", "")],
+                "title": suggestion.get("title", ""),
+                "excerpts": [suggestion.get("snippet") or suggestion.get("reason", "")],
                 "documentUri": f"callscope:kb/{suggestion.get('ref') or ''}"}  # fmt: skip
     return {"type": "faq", "id": ident, "confidence": confidence, "position": position,
             "question": suggestion.get("title", ""), "answer": _html_text(suggestion.get("reason", ""))}  # fmt: skip
