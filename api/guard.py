@@ -4,8 +4,9 @@
 - A JSON body is parsed once here with `callscope.contacts.load_json` (no NaN or Infinity, no number out of range,
   no deep nesting, no NUL byte or lone surrogate); routes get the same bytes, and the parsed document in
   `request.state.json`.
-- Every caller is rate limited: by API key, by report session, else by address (all but `/healthz`), and an address
-  that keeps failing to authenticate (wrong keys, wrong logins) is held off with 429 for the rest of the minute.
+- Every caller is rate limited: by API key, report session or platform integration, else by address (all but
+  `/healthz`), and an address that keeps failing to authenticate (wrong keys, wrong logins) is held off with 429
+  for the rest of the minute.
 """
 
 from __future__ import annotations
@@ -53,11 +54,22 @@ def caller(scope: dict[str, Any]) -> tuple[str, str]:
     scheme, _, credentials = _header(scope, b"authorization").partition(" ")
     if scheme.lower() == "bearer" and credentials.strip():
         return "key:" + hashlib.sha256(credentials.strip().encode()).hexdigest()[:24], address
+    platform = _header(scope, b"x-api-key") or _query_value(scope, b"integration")  # AudioHook's key, Twilio's id
+    if platform:
+        return "platform:" + hashlib.sha256(platform.strip().encode()).hexdigest()[:24], address
     cookie = _header(scope, b"cookie")
     if f"{SESSION_COOKIE}=" in cookie:
         token = cookie.split(f"{SESSION_COOKIE}=", 1)[1].split(";", 1)[0]
         return "session:" + hashlib.sha256(token.encode()).hexdigest()[:24], address
     return "address:" + address, address
+
+
+def _query_value(scope: dict[str, Any], name: bytes) -> str:
+    for pair in scope.get("query_string", b"").split(b"&"):
+        key, _, value = pair.partition(b"=")
+        if key == name:
+            return value.decode("latin-1")
+    return ""
 
 
 def _refusal(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:

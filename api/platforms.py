@@ -81,11 +81,12 @@ def list_integrations(who: Admin, session: SessionDep) -> list[dict[str, Any]]:
     return integrations.listing(session, tenant=who.tenant)
 
 
-@router.delete("/v1/integrations/{integration_id}", status_code=204, tags=["admin"])
+@router.delete("/v1/integrations/{kind}/{integration_id}", status_code=204, tags=["admin"])
 def remove_integration(
-    integration_id: Annotated[int, Path(ge=1, le=2**31 - 1)], who: Admin, session: SessionDep
+    kind: integrations.Kind, integration_id: Annotated[int, Path(ge=1, le=2**31 - 1)], who: Admin, session: SessionDep
 ) -> Response:
-    integrations.remove(session, tenant=who.tenant, integration_id=integration_id)
+    """Stop accepting the platform's streams (its id as `GET /v1/integrations` lists it)."""
+    integrations.remove(session, tenant=who.tenant, kind=kind, integration_id=integration_id)
     audit.record(session, who, action="remove integration", target=str(integration_id))
     return Response(status_code=204)
 

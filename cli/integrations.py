@@ -76,6 +76,7 @@ def list_command(tenant: Annotated[str, typer.Option(help="the tenant whose inte
 
 @integrations_app.command("remove")
 def remove(
+    kind: Annotated[Kind, typer.Argument(help="audiohook or twilio")],
     integration_id: Annotated[int, typer.Argument(help="the id `list` shows")],
     tenant: Annotated[str, typer.Option(help="the tenant it belongs to")],
 ) -> None:
@@ -85,7 +86,7 @@ def remove(
 
     with _sessionmaker()() as session:
         try:
-            integrations.remove(session, tenant=tenant, integration_id=integration_id)
+            integrations.remove(session, tenant=tenant, kind=kind.value, integration_id=integration_id)
         except CallscopeError as exc:
             err.print(f"[red]error:[/red] {exc}")
             raise typer.Exit(2) from None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import logging
 import os
 import re
 import secrets
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session
 from callscope.errors import Conflict, InvalidInput, NotFound
 from callscope.storage.db import Integration
 
+log = logging.getLogger("callscope.integrations")
 Kind = Literal["audiohook", "twilio"]
 AUDIOHOOK_API_KEY = re.compile(r"[A-Za-z0-9+/_-]{16,200}={0,2}")  # Genesys's own rule, at least 16 characters
 MIN_SECRET_BYTES = 16
@@ -92,8 +94,13 @@ def add(
         raise InvalidInput(f"unknown integration kind {kind!r}: audiohook or twilio")
     if session.scalar(select(Integration.id).where(Integration.key_hash == _key_hash(kind, key))) is not None:
         raise Conflict("this API key is already registered")
-    row = Integration(tenant=tenant, kind=kind, key_hash=_key_hash(kind, key), key_prefix=key[:6],
-                      sealed_secret=_seal(service_secret, tenant, kind, raw_secret))  # fmt: skip
+    row = Integration(
+        tenant=tenant,
+        kind=kind,
+        key_hash=_key_hash(kind, key),
+        key_prefix=key[:6],
+        sealed_secret=_seal(service_secret, tenant, kind, raw_secret),
+    )
     session.add(row)
     session.commit()
     return row, key
@@ -104,7 +111,16 @@ def find(session: Session, *, kind: Kind, key: str, service_secret: str) -> Foun
     row = session.scalar(select(Integration).where(Integration.key_hash == _key_hash(kind, key)))
     if row is None or row.kind != kind:
         return None
-    return Found(tenant=row.tenant, secret=_unseal(service_secret, row), integration_id=row.id)
+    from cryptography.exceptions import InvalidTag
+
+    try:
+        secret = _unseal(service_secret, row)
+    except InvalidTag:  # the service secret changed, or the row was moved: refuse, and say why in the log
+        log.warning(
+            "integration %s of %s does not open with this service secret: register it again", row.id, row.tenant
+        )
+        return None
+    return Found(tenant=row.tenant, secret=secret, integration_id=row.id)
 
 
 def listing(session: Session, *, tenant: str) -> list[dict[str, object]]:
@@ -112,9 +128,9 @@ def listing(session: Session, *, tenant: str) -> list[dict[str, object]]:
     return [{"id": r.id, "kind": r.kind, "key_prefix": r.key_prefix, "created_at": r.created_at} for r in rows]
 
 
-def remove(session: Session, *, tenant: str, integration_id: int) -> None:
+def remove(session: Session, *, tenant: str, kind: Kind, integration_id: int) -> None:
     row = session.get(Integration, integration_id)
-    if row is None or row.tenant != tenant:
+    if row is None or row.tenant != tenant or row.kind != kind:
         raise NotFound("no such integration")
     session.delete(row)
     session.commit()

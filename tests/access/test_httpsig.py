@@ -24,8 +24,13 @@ def signed(**override: object) -> tuple[dict[str, str], str]:
         "audiohook-correlation-id": "30b0e395-84d3-4570-ac13-9a62d8f514c0",
         "x-api-key": KEY,
     }
-    signature = httpsig.sign(values, key_id=str(override.get("key_id", KEY)), secret=bytes(override.get("secret", SECRET)),  # type: ignore[arg-type]
-                             created=int(override.get("created", NOW)), nonce=str(override.get("nonce", NONCE)))  # type: ignore[arg-type]  # fmt: skip
+    signature = httpsig.sign(
+        values,
+        key_id=str(override.get("key_id", KEY)),
+        secret=bytes(override.get("secret", SECRET)),  # type: ignore[arg-type]
+        created=int(override.get("created", NOW)),
+        nonce=str(override.get("nonce", NONCE)),
+    )  # type: ignore[arg-type]
     headers = {name: value for name, value in values.items() if not name.startswith("@")}
     headers["host"] = values["@authority"]
     return {**headers, **signature}, values["@request-target"]
@@ -50,7 +55,7 @@ def test_a_request_signed_with_the_client_secret_verifies() -> None:
         (lambda h, t: ({k: v for k, v in h.items() if k != "signature"}, t), "not signed"),
         (lambda h, t: ({k: v for k, v in h.items() if k != "audiohook-correlation-id"}, t), "missing"),
         (lambda h, t: ({**h, "signature": h["signature"].replace("sig1=:", "sig1=:AA")}, t), "malformed|verify"),
-        (lambda h, t: ({**h, "signature-input": "sig1=(\"x-api-key\");keyid=\"" + KEY + "\""}, t), "does not cover"),
+        (lambda h, t: ({**h, "signature-input": 'sig1=("x-api-key");keyid="' + KEY + '"'}, t), "does not cover"),
     ],
 )
 def test_a_changed_request_is_refused(change, why: str) -> None:  # type: ignore[no-untyped-def]

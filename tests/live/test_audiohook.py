@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -19,15 +20,27 @@ SESSION, ORG = "e160e428-53e2-487c-977d-96989bf5c99d", "d7934305-0972-4844-938e-
 
 
 def message(proto: AudioHookProtocol, kind: str, parameters: dict[str, Any] | None = None, **override: Any) -> str:
-    body = {"version": "2", "id": SESSION, "type": kind, "seq": proto.clientseq + 1, "serverseq": proto.seq,
-            "position": "PT0S", "parameters": parameters or {}, **override}  # fmt: skip
+    body = {
+        "version": "2",
+        "id": SESSION,
+        "type": kind,
+        "seq": proto.clientseq + 1,
+        "serverseq": proto.seq,
+        "position": "PT0S",
+        "parameters": parameters or {},
+        **override,
+    }
     return json.dumps(body)
 
 
 def open_params(*formats: tuple[str, ...], fmt: str = "PCMU", rate: int = 8000) -> dict[str, Any]:
-    return {"organizationId": ORG, "conversationId": "c0nv", "participant": {"id": "p", "ani": "+15551234",
-            "aniName": "", "dnis": ""}, "language": "en-US",
-            "media": [{"type": "audio", "format": fmt, "channels": list(c), "rate": rate} for c in formats]}  # fmt: skip
+    return {
+        "organizationId": ORG,
+        "conversationId": "c0nv",
+        "participant": {"id": "p", "ani": "+15551234", "aniName": "", "dnis": ""},
+        "language": "en-US",
+        "media": [{"type": "audio", "format": fmt, "channels": list(c), "rate": rate} for c in formats],
+    }
 
 
 def opened(*formats: tuple[str, ...]) -> AudioHookProtocol:
@@ -41,8 +54,9 @@ def test_the_server_chooses_the_first_stereo_pcmu_format_exactly_as_offered() ->
     proto = AudioHookProtocol(SESSION, ORG)
     params = proto.open(proto.read(message(proto, "open", open_params(("internal",), ("internal", "external")))))
     answer = proto.opened(params)
-    assert answer["parameters"]["media"] == [{"type": "audio", "format": "PCMU", "channels": ["internal", "external"],
-                                              "rate": 8000}]  # fmt: skip
+    assert answer["parameters"]["media"] == [
+        {"type": "audio", "format": "PCMU", "channels": ["internal", "external"], "rate": 8000}
+    ]
     assert (answer["seq"], answer["clientseq"], answer["id"], proto.state) == (1, 1, SESSION, "active")
 
 
@@ -123,7 +137,7 @@ def test_audio_the_client_did_not_send_keeps_transcripts_on_its_timeline() -> No
 def test_no_card_digit_leaves_in_a_transcript_event() -> None:
     from callscope.understanding.redact import redact
 
-    said = " my card number is 4111 1111 1111 1111 thanks".split(" ")[1:]
+    said = ["", "my", "card", "number", "is", "4111", "1111", "1111", "1111", "thanks"][1:]
     words = [Word(1.0 + i * 0.3, 1.2 + i * 0.3, " " + w) for i, w in enumerate(said)]
     event = opened(("external", "internal")).transcript(Utterance("customer", words), redact=redact)
     text = json.dumps(event)
@@ -135,14 +149,17 @@ def test_no_card_digit_leaves_in_a_transcript_event() -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.one_of(st.text(max_size=300), st.binary(max_size=300).map(lambda b: b.decode("latin-1")),
-                 st.dictionaries(st.text(max_size=10), st.integers() | st.text(max_size=20), max_size=8).map(json.dumps)))  # fmt: skip
+@given(
+    st.one_of(
+        st.text(max_size=300),
+        st.binary(max_size=300).map(lambda b: b.decode("latin-1")),
+        st.dictionaries(st.text(max_size=10), st.integers() | st.text(max_size=20), max_size=8).map(json.dumps),
+    )
+)
 def test_any_text_message_is_read_or_refused_with_a_protocol_error(raw: str) -> None:
     proto = opened(("external", "internal"))
-    try:
+    with contextlib.suppress(ProtocolError):
         proto.read(raw)
-    except ProtocolError:
-        pass
 
 
 @given(st.floats(min_value=0, max_value=1e6, allow_nan=False))

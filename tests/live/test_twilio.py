@@ -14,16 +14,26 @@ from hypothesis import strategies as st
 from callscope.live.twilio import StreamError, TwilioStream
 from callscope.voice.g711 import mulaw_encode
 
-START = {"event": "start", "sequenceNumber": "1", "streamSid": "MZ1",
-         "start": {"streamSid": "MZ1", "callSid": "CA1", "accountSid": "AC1", "tracks": ["inbound", "outbound"],
-                   "customParameters": {"queue": "cards"},
-                   "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}}}  # fmt: skip
+START = {
+    "event": "start",
+    "sequenceNumber": "1",
+    "streamSid": "MZ1",
+    "start": {
+        "streamSid": "MZ1",
+        "callSid": "CA1",
+        "accountSid": "AC1",
+        "tracks": ["inbound", "outbound"],
+        "customParameters": {"queue": "cards"},
+        "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
+    },
+}
 
 
 def media(track: str, timestamp_ms: int, samples: np.ndarray) -> str:
     payload = base64.b64encode(mulaw_encode(samples)).decode()
-    return json.dumps({"event": "media", "media": {"track": track, "chunk": "1", "timestamp": str(timestamp_ms),
-                                                   "payload": payload}})  # fmt: skip
+    return json.dumps(
+        {"event": "media", "media": {"track": track, "chunk": "1", "timestamp": str(timestamp_ms), "payload": payload}}
+    )
 
 
 def started() -> TwilioStream:
@@ -44,7 +54,10 @@ def test_tracks_are_the_customer_and_the_agent_placed_by_their_timestamps() -> N
 @pytest.mark.parametrize(
     ("event", "why"),
     [
-        ({**START, "start": {**START["start"], "mediaFormat": {"encoding": "audio/l16", "sampleRate": 16000}}}, "mulaw"),
+        (
+            {**START, "start": {**START["start"], "mediaFormat": {"encoding": "audio/l16", "sampleRate": 16000}}},
+            "mulaw",
+        ),
         ({**START, "start": {**START["start"], "tracks": ["both"]}}, "tracks"),
         ({"event": "hello"}, "unknown event"),
     ],
@@ -69,8 +82,14 @@ def test_media_before_start_bad_payloads_and_far_future_timestamps_are_refused()
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.one_of(st.text(max_size=200), st.dictionaries(st.sampled_from(["event", "media", "start", "x"]),
-                                                       st.text(max_size=10) | st.integers(), max_size=4).map(json.dumps)))  # fmt: skip
+@given(
+    st.one_of(
+        st.text(max_size=200),
+        st.dictionaries(
+            st.sampled_from(["event", "media", "start", "x"]), st.text(max_size=10) | st.integers(), max_size=4
+        ).map(json.dumps),
+    )
+)
 def test_any_message_is_read_or_refused_with_a_stream_error(raw: str) -> None:
     stream = started()
     try:
