@@ -8,6 +8,7 @@ with an `end` event, an idle timeout or a disconnect; the contact is then stored
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import threading
@@ -25,6 +26,7 @@ from api.enqueue import send_task
 from callscope.access import keys, ratelimit
 from callscope.contacts import load_json
 from callscope.errors import InvalidInput
+from callscope.live import follow
 from callscope.live.events import error_event
 from callscope.live.session import (
     LiveResources,
@@ -197,6 +199,49 @@ async def _run(websocket: WebSocket, session_id: str, who: keys.Principal, *, vi
         await websocket.close(POLICY_VIOLATION if reason.startswith("closed") else 1000)
     except (WebSocketDisconnect, RuntimeError):  # the client went away meanwhile
         pass
+
+
+@router.websocket("/v1/live/calls/{platform_id}")
+async def follow_call(websocket: WebSocket, platform_id: str) -> None:
+    """Follow a platform's live call by its id (Genesys conversation id, Twilio call SID): the same updates a
+    `/v1/live` session answers, as the call's audio is heard, until it ends. Authenticated like `/v1/live`."""
+    settings = get_settings()
+    await websocket.accept()
+    if any(name in websocket.query_params for name in URL_KEY_PARAMS):
+        return await _refuse(websocket, "API keys are never accepted in URLs: use the Authorization header or auth")
+    if not SESSION_ID.fullmatch(platform_id):
+        return await _refuse(websocket, "call id must be 1-100 characters of letters, digits and . _ : -")
+    try:
+        key, problem = await _credentials(websocket, settings.live_auth_timeout_s)
+    except WebSocketDisconnect:
+        return
+    who = await run_in_threadpool(authenticate_cached, key) if key else None
+    if who is None:
+        address = websocket.client.host if websocket.client else "unknown"
+        await run_in_threadpool(partial(ratelimit.note_failure, settings.broker_url, address=address))
+        return await _refuse(websocket, problem or "invalid API key")
+    if not who.may("analyze"):
+        return await _refuse(websocket, f"role {who.role!r} may not follow live calls")
+    await websocket.send_json({"type": "ready", "call": platform_id, "role": who.role})
+
+    async def forward() -> None:
+        async for update in follow.follow(settings.broker_url, tenant=who.tenant, platform_id=platform_id):
+            await websocket.send_json(update)
+            if update.get("type") == "end":
+                return
+
+    async def until_gone() -> None:  # the follower closed its panel: stop listening for the call
+        while (await websocket.receive())["type"] != "websocket.disconnect":
+            pass
+
+    tasks = {asyncio.create_task(forward()), asyncio.create_task(until_gone())}
+    done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+    if websocket.client_state == WebSocketState.CONNECTED and websocket.application_state == WebSocketState.CONNECTED:
+        with contextlib.suppress(RuntimeError):
+            await websocket.close(1000)
 
 
 @router.get("/agent", include_in_schema=False)

@@ -29,6 +29,7 @@ from api.deps import Admin, SessionDep, SettingsDep, open_session
 from api.live import _outcomes, _tenant_analysis, live_resources
 from callscope.access import audit, httpsig, ratelimit
 from callscope.contacts import ContactMeta
+from callscope.live import follow
 from callscope.live.audiohook import AudioHookProtocol, OpenParameters, ProtocolError
 from callscope.live.platform import RATE, CallRecorder, PlatformCall, Utterance
 from callscope.live.session import LiveSession, redacted
@@ -154,6 +155,7 @@ class StreamedCall:
         self.meta = ContactMeta()
         self.call: PlatformCall | None = None
         self.worker: asyncio.Task[None] | None = None
+        self.platform_id = ""  # the call as the platform names it: Genesys conversation id, Twilio call SID
         self.backlog = 0  # samples queued for the transcriber
         self.skipped_s = 0.0  # audio recorded but not heard live (the machine was behind)
 
@@ -218,11 +220,21 @@ class StreamedCall:
                     await run_in_threadpool(redacted, utterance.text)
                 answer = await run_in_threadpool(self.call.live.answer, "audio")
                 await self.publish(utterances, answer)
+                said = [{"speaker": u.speaker, "start": round(u.start, 2), "end": round(u.end, 2),
+                         "text": redacted(u.text)} for u in utterances]  # fmt: skip
+                await self.tell_followers({**answer, "transcript": {"committed": said, "partial": {}}})
             if kind == "end":
                 return
 
     async def publish(self, utterances: list[Utterance], answer: dict[str, Any]) -> None:
         """Where the platform's protocol takes transcripts and suggestions back (none for a one-way stream)."""
+
+    async def tell_followers(self, update: dict[str, Any]) -> None:
+        """The agent's panel and desktop integrations following this call by its platform id."""
+        if self.platform_id:
+            update = {**update, "platform": self.source, "call": self.platform_id}
+            await run_in_threadpool(partial(follow.publish, self.settings.broker_url, tenant=self.tenant,
+                                            platform_id=self.platform_id, update=update))  # fmt: skip
 
     async def end(self, reason: str, *, graceful: bool) -> None:
         """The worker finished (graceful) or stopped, then the recording stored like a posted call."""
@@ -232,6 +244,7 @@ class StreamedCall:
             self.worker.cancel()
         stored = await run_in_threadpool(self._store)
         log.info("%s call %s ended (%s): %s", self.source, self.call_id, reason, stored)
+        await self.tell_followers({"type": "end", "reason": reason, **stored})
         self.recorder.close()
 
     def _store(self) -> dict[str, Any]:
@@ -309,6 +322,7 @@ class AudioHookCall(StreamedCall):
         kind = message["type"]
         if kind == "open":
             params = self.protocol.open(message)
+            self.platform_id = params.conversationId[:100]
             self.meta = ContactMeta(external_id=params.conversationId[:200],
                                     customer_ref=params.participant.ani or None,
                                     queue=_config(params, "queue"), agent=_config(params, "agent"))  # fmt: skip
@@ -390,6 +404,7 @@ class TwilioCall(StreamedCall):
             if event["event"] == "start":
                 self.stream.start(event)
                 self.call_id = self.stream.call_sid or self.stream.stream_sid or "unknown"
+                self.platform_id = self.stream.call_sid
                 self.meta = _meta_from(self.stream.parameters, external_id=self.stream.call_sid)
                 self.start_worker()
             elif event["event"] == "media":

@@ -12,6 +12,7 @@ import json
 import re
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import av
@@ -315,3 +316,70 @@ def test_a_twilio_media_stream_from_streamdouble_becomes_a_stored_call(
 def frames(samples: np.ndarray) -> list[bytes]:
     """20 ms mu-law frames, as Twilio sends them."""
     return [mulaw_encode(samples[k : k + 160]) for k in range(0, samples.size - 159, 160)]
+
+
+def test_the_agent_page_follows_a_platform_call_by_its_id_and_other_tenants_see_nothing(
+    server: str, make_key: Any
+) -> None:
+    """The /agent page opened as a Genesys widget would open it (?call=<conversation id>) shows the call's
+    transcript, intent and suggestions while it streams; a desktop integration subscribed with another tenant's key
+    for the same id hears nothing of it."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.reports.test_browser import CHROMIUM, CHROMIUM_ARGS
+
+    assert CHROMIUM.exists(), f"{CHROMIUM} is missing: `apt-get install -y chromium`"
+    tenant = f"ah-{uuid.uuid4().hex[:8]}"
+    admin, agent_key = make_key("admin", tenant=tenant), make_key("agent", tenant=tenant)
+    stranger = make_key("agent")
+    api_key, conversation = "genesys-key-" + uuid.uuid4().hex[:12], str(uuid.uuid4())
+    register(server, admin, api_key)
+    customer, agent, _ = spoken(CALL[:2] + CALL[4:])
+    ws_url = server.replace("http://", "ws://")
+
+    async def stranger_hears() -> list[dict[str, Any]]:
+        heard = []
+        follow_url = f"{ws_url}/v1/live/calls/{conversation}"
+        async with websockets.connect(follow_url, additional_headers=auth(stranger)) as ws:
+            heard.append(json.loads(await ws.recv()))
+            try:
+                while True:
+                    heard.append(json.loads(await asyncio.wait_for(ws.recv(), 25)))
+            except TimeoutError:
+                return heard
+
+    async def stream_call() -> None:
+        peer = await AudioHookClient.connect(f"{ws_url}/v1/audiohook", api_key=api_key, secret=SECRET)
+        await peer.open(conversation_id=conversation)
+        await peer.stream(pcmu_frames(customer, agent), speed=1.5)
+        await peer.close()
+
+    async def both() -> list[dict[str, Any]]:
+        listening = asyncio.create_task(stranger_hears())
+        await asyncio.sleep(0.5)
+        await stream_call()
+        return await listening
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        page = browser.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(f"{server}/agent?call={conversation}")
+        assert page.input_value("#call") == conversation
+        page.fill("#key", agent_key)
+        page.click("#connect-btn")
+        page.wait_for_selector("text=waiting for call", timeout=10_000)
+        with ThreadPoolExecutor(1) as pool:  # the call streams from another thread while the page is watched
+            streaming = pool.submit(asyncio.run, both())
+            page.wait_for_selector('#transcript li:has-text("lost my")', timeout=60_000)
+            page.wait_for_selector("#suggestions li", timeout=30_000)
+            page.wait_for_selector("text=call ended", timeout=60_000)
+            stranger = streaming.result(timeout=120)
+        transcript = page.inner_text("#transcript").lower()
+        intent = page.inner_text("#intent")
+        browser.close()
+    assert "customer" in transcript and "agent" in transcript and "thank you for calling" in transcript
+    assert any(label in intent for label in CARD_INTENTS), intent
+    assert errors == []
+    assert [m["type"] for m in stranger] == ["ready"], stranger  # another tenant's key hears nothing of the call

@@ -48,7 +48,11 @@ function showTranscript(t) {
 
 function render(msg) {
   if (msg.type === "error") { log(`error: ${msg.error}`, "error"); return; }
-  if (msg.type === "ready") { log("authenticated"); return; }
+  if (msg.type === "ready") { log(msg.call ? `authenticated; waiting for call ${msg.call}` : "authenticated"); return; }
+  if (msg.type === "end" && !msg.intent) {  // a followed call ended: its last update stays on the panel
+    log(msg.stored ? `call ended (${msg.reason}); stored as ${msg.interaction_id}` : `call ended (${msg.reason})`);
+    return;
+  }
   if (msg.transcript) showTranscript(msg.transcript);
   const intent = msg.intent || {};
   const pct = Math.round((intent.confidence || 0) * 100);
@@ -73,6 +77,8 @@ function render(msg) {
   $("entities").textContent = (msg.entities || []).map((e) => `${e.type}: ${e.text}`).join(" · ") || "—";
   if (msg.type === "end") {
     log(msg.stored ? `ended (${msg.reason}); stored as ${msg.interaction_id}` : `ended (${msg.reason}): ${msg.detail}`);
+  } else if (msg.platform) {
+    log(`${msg.platform} call: ${(msg.transcript?.committed || []).length} new utterance(s)`);
   } else {
     log(`${msg.event} answered in ${msg.latency_ms} ms`);
   }
@@ -83,13 +89,23 @@ function send(event) {
 }
 
 $("session").value = `demo-${Date.now().toString(36)}`;
+// A platform's call (Genesys conversation id, Twilio call SID) from the page's URL: /agent?call=ID, so the panel
+// can sit in a Genesys interaction widget or a Twilio Flex panel. The key is still typed, never put in the URL.
+$("call").value = new URLSearchParams(location.search).get("call") || "";
 
 $("connect").addEventListener("submit", (e) => {
   e.preventDefault();
   const scheme = location.protocol === "https:" ? "wss" : "ws";
-  socket = new WebSocket(`${scheme}://${location.host}/v1/live/${encodeURIComponent($("session").value)}`);
+  const following = $("call").value.trim();
+  const path = following ? `calls/${encodeURIComponent(following)}` : encodeURIComponent($("session").value);
+  socket = new WebSocket(`${scheme}://${location.host}/v1/live/${path}`);
   socket.onopen = () => {
     send({ type: "auth", key: $("key").value });
+    if (following) {  // the platform streams the call: this panel only listens
+      $("connect-btn").disabled = true;
+      $("status").textContent = `following call ${following}`;
+      return;
+    }
     send({ type: "start", channel: $("channel").value });
     setConnected(true);
   };
