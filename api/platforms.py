@@ -158,6 +158,7 @@ class StreamedCall:
         self.platform_id = ""  # the call as the platform names it: Genesys conversation id, Twilio call SID
         self.backlog = 0  # samples queued for the transcriber
         self.skipped_s = 0.0  # audio recorded but not heard live (the machine was behind)
+        self._notices: set[asyncio.Task[None]] = set()
 
     def take_audio(self, audio: dict[str, np.ndarray], *, at_s: float) -> None:
         """Record a frame at once (nothing accepted is lost), and queue it for the transcriber unless it is behind."""
@@ -165,6 +166,12 @@ class StreamedCall:
             self.recorder.write(speaker, pcm, at_s=at_s)
         seconds = max(pcm.size for pcm in audio.values()) / RATE
         if self.backlog / RATE > self.settings.platform_max_backlog_s:  # behind: record, do not hear live
+            if not self.skipped_s:
+                log.warning("%s call %s is %.0f s behind: live hearing skips ahead (the recording is whole)",
+                            self.source, self.call_id, self.backlog / RATE)  # fmt: skip
+                notice = {"type": "notice", "notice": "live transcription is behind and skips ahead; the stored "
+                          "call will be complete"}  # fmt: skip
+                self._notices.add(asyncio.get_running_loop().create_task(self.tell_followers(notice)))
             self.skipped_s += seconds
             return
         self.backlog += int(seconds * RATE)

@@ -64,7 +64,9 @@ def _require_services() -> None:
 
 
 # The fast tier (`make test-fast`, `pytest -m fast`): pure-domain tests that need no PostgreSQL or Redis.
-FAST = ("tests/understanding/", "tests/prediction/", "tests/test_architecture.py", "tests/test_contacts.py")
+FAST = ("tests/understanding/", "tests/prediction/", "tests/test_architecture.py", "tests/test_contacts.py",
+        "tests/access/test_httpsig.py", "tests/live/test_audiohook.py", "tests/live/test_twilio.py",
+        "tests/live/test_platform.py", "tests/live/test_streaming.py", "tests/voice/test_g711.py")
 SERVICE_FIXTURES = {"session", "client", "make_key", "live_worker", "seaweedfs"}  # (`database` is autouse)
 
 
