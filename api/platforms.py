@@ -197,6 +197,7 @@ class StreamedCall:
         live = LiveSession(self.call_id, resources, outcomes=_outcomes(self.tenant), settings=self.settings,
                            analysis=analysis)  # fmt: skip
         live.declared_channel = "voice"
+        live.silence_s = self.settings.platform_silence_s
         return live
 
     async def _work(self) -> None:
@@ -302,9 +303,9 @@ class AudioHookCall(StreamedCall):
             await self.send(partial(self.protocol.disconnect, str(exc)))
         except WebSocketDisconnect:
             pass
-        finally:
-            await self.end(reason, graceful=self.protocol.state in ("closing", "closed"))
+        finally:  # the socket first: the platform is told at once, the store may wait for a busy machine
             await _close(self.ws)
+            await self.end(reason, graceful=self.protocol.state in ("closing", "closed"))
 
     async def _receive(self) -> str:
         deadline = self.settings.live_auth_timeout_s  # `open` must come this soon; then any message within idle
@@ -390,11 +391,11 @@ class TwilioCall(StreamedCall):
         except WebSocketDisconnect:
             pass
         finally:
+            await _close(self.ws)
             if self.stream.started:
                 await self.end(reason, graceful=graceful)
             else:
                 self.recorder.close()
-            await _close(self.ws)
 
     async def _receive(self) -> str:
         deadline = self.settings.live_auth_timeout_s

@@ -191,6 +191,8 @@ class Settings(BaseSettings):
                              description="where Twilio Media Streams connect (TwiML's <Stream url>)")  # fmt: skip
     platform_feed_s: float = Field(default=1.0, gt=0, le=5, description="a platform call's audio is heard in steps "
                                    "this long (more when the machine is behind)")  # fmt: skip
+    platform_silence_s: float = Field(default=0.5, gt=0, description="silence that ends a speaker's stretch of "
+                                      "speech on a platform's call (its utterance is then sent)")  # fmt: skip
     platform_max_backlog_s: float = Field(default=30.0, gt=1, description="audio a platform call may have "
                                           "waiting to be heard; more is recorded but not heard live")  # fmt: skip
 

@@ -132,6 +132,7 @@ class LiveSession:
         self.session_id, self.resources, self.outcomes, self.clock = session_id, resources, outcomes, clock
         self.analysis = analysis or resources.analysis
         self.settings = settings or resources.settings
+        self.silence_s = self.settings.live_silence_s  # a platform's call may end turns sooner (platform_silence_s)
         self.declared_channel = "chat"
         self.meta = ContactMeta()
         self.identity_verified = False
@@ -226,7 +227,7 @@ class LiveSession:
             transcriber = self.transcribers[speaker] = StreamingTranscriber(
                 self.resources.decoder,
                 speaker=speaker,
-                silence_s=self.settings.live_silence_s,
+                silence_s=self.silence_s,
                 max_buffer_s=self.settings.live_max_buffer_s,
                 keep_number_audio=self.resources.whisper.number_pass,
             )
