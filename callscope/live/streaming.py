@@ -143,8 +143,9 @@ def snap_to_speech(words: Sequence[Word], regions: Sequence[tuple[float, float]]
     """Word edges moved out of silence into the speech they belong to.
 
     Whisper's cross-attention timings drift at the edges of speech: the first word after a silence can start
-    seconds early, the last one end late. A start in silence moves to the next speech onset within the word; an
-    end in silence to the last speech offset within it; a word with no speech under it is left as it is."""
+    seconds early, the last one of a short window end late, over the pause and into the next phrase. A start in
+    silence moves to the next speech onset within the word; the end to the end of the stretch of speech the word
+    starts in (a pause of 100 ms ends a stretch); a word with no speech under it is left as it is."""
     snapped = []
     for word in words:
         inside = [(a, b) for a, b in regions if b > word.start and a < word.end]
@@ -152,7 +153,7 @@ def snap_to_speech(words: Sequence[Word], regions: Sequence[tuple[float, float]]
             snapped.append(word)
             continue
         start = max(word.start, inside[0][0])
-        end = min(word.end, inside[-1][1])
+        end = min(word.end, inside[0][1])
         snapped.append(Word(start, max(start, end), word.text, word.probability))
     return snapped
 

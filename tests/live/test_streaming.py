@@ -22,6 +22,6 @@ def test_a_short_phrase_said_twice_is_speech_unless_whisper_flagged_a_loop() -> 
 
 
 def test_word_edges_move_out_of_silence_into_their_speech() -> None:
-    said = words((2.5, 5.4, "Hi"), (5.5, 5.9, "there."), (7.0, 7.2, "um"))
-    snapped = snap_to_speech(said, [(5.1, 6.0)])
-    assert [(w.start, w.end) for w in snapped] == [(5.1, 5.4), (5.5, 5.9), (7.0, 7.2)]
+    said = words((2.5, 5.4, "Hi"), (5.5, 5.9, "there."), (7.0, 7.2, "um"), (8.0, 9.5, "thanks"))
+    snapped = snap_to_speech(said, [(5.1, 6.0), (8.1, 8.6), (9.0, 9.6)])
+    assert [(w.start, w.end) for w in snapped] == [(5.1, 5.4), (5.5, 5.9), (7.0, 7.2), (8.1, 8.6)]
