@@ -240,7 +240,7 @@ async def follow_call(websocket: WebSocket, platform_id: str) -> None:
         task.cancel()
     await asyncio.gather(*pending, return_exceptions=True)
     if websocket.client_state == WebSocketState.CONNECTED and websocket.application_state == WebSocketState.CONNECTED:
-        with contextlib.suppress(RuntimeError):
+        with contextlib.suppress(RuntimeError, WebSocketDisconnect):
             await websocket.close(1000)
 
 

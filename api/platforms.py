@@ -428,7 +428,7 @@ POLICY_VIOLATION = 1008
 
 async def _close(websocket: WebSocket, code: int = 1000, reason: str = "") -> None:
     if websocket.client_state == WebSocketState.CONNECTED and websocket.application_state == WebSocketState.CONNECTED:
-        with contextlib.suppress(RuntimeError):
+        with contextlib.suppress(RuntimeError, WebSocketDisconnect):  # the peer may have left first
             await websocket.close(code, reason=reason[:120])
 
 
