@@ -23,7 +23,7 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from api.deps import authenticate_cached, open_session
 from api.enqueue import send_task
-from callscope.access import keys, ratelimit
+from callscope.access import audit, keys, ratelimit
 from callscope.contacts import load_json
 from callscope.errors import InvalidInput
 from callscope.live import follow
@@ -123,26 +123,44 @@ async def _credentials(websocket: WebSocket, timeout_s: float) -> tuple[str | No
     return message["key"], None
 
 
-@router.websocket("/v1/live/{session_id}")
-async def live_session(websocket: WebSocket, session_id: str) -> None:
-    """One live contact: events in, one answer per event out; stored and analyzed when it ends."""
+def _audit_follow(who: keys.Principal, platform_id: str) -> None:
+    with open_session() as db:
+        audit.record(db, who, action="live.follow", target=platform_id)
+
+
+async def _accept(websocket: WebSocket, ident: str, what: str) -> keys.Principal | None:
+    """Accept the socket, then the caller's key (header or first message) with the `analyze` permission; else
+    refuse with a reason and return None. Failed keys count against the address like every failed login."""
     settings = get_settings()
     await websocket.accept()
     if any(name in websocket.query_params for name in URL_KEY_PARAMS):
-        return await _refuse(websocket, "API keys are never accepted in URLs: use the Authorization header or auth")
-    if not SESSION_ID.fullmatch(session_id):
-        return await _refuse(websocket, "session id must be 1-100 characters of letters, digits and . _ : -")
+        await _refuse(websocket, "API keys are never accepted in URLs: use the Authorization header or auth")
+        return None
+    if not SESSION_ID.fullmatch(ident):
+        await _refuse(websocket, f"{what} must be 1-100 characters of letters, digits and . _ : -")
+        return None
     try:
         key, problem = await _credentials(websocket, settings.live_auth_timeout_s)
     except WebSocketDisconnect:
-        return
+        return None
     who = await run_in_threadpool(authenticate_cached, key) if key else None
     if who is None:
         address = websocket.client.host if websocket.client else "unknown"
         await run_in_threadpool(partial(ratelimit.note_failure, settings.broker_url, address=address))
-        return await _refuse(websocket, problem or "invalid API key")
+        await _refuse(websocket, problem or "invalid API key")
+        return None
     if not who.may("analyze"):
-        return await _refuse(websocket, f"role {who.role!r} may not analyze")
+        await _refuse(websocket, f"role {who.role!r} may not analyze")
+        return None
+    return who
+
+
+@router.websocket("/v1/live/{session_id}")
+async def live_session(websocket: WebSocket, session_id: str) -> None:
+    """One live contact: events in, one answer per event out; stored and analyzed when it ends."""
+    who = await _accept(websocket, session_id, "session id")
+    if who is None:
+        return
     if (who.tenant, session_id) in _active:
         return await _refuse(websocket, f"session {session_id} is already open")
     if await run_in_threadpool(_used_before, who.tenant, session_id):
@@ -206,22 +224,10 @@ async def follow_call(websocket: WebSocket, platform_id: str) -> None:
     """Follow a platform's live call by its id (Genesys conversation id, Twilio call SID): the same updates a
     `/v1/live` session answers, as the call's audio is heard, until it ends. Authenticated like `/v1/live`."""
     settings = get_settings()
-    await websocket.accept()
-    if any(name in websocket.query_params for name in URL_KEY_PARAMS):
-        return await _refuse(websocket, "API keys are never accepted in URLs: use the Authorization header or auth")
-    if not SESSION_ID.fullmatch(platform_id):
-        return await _refuse(websocket, "call id must be 1-100 characters of letters, digits and . _ : -")
-    try:
-        key, problem = await _credentials(websocket, settings.live_auth_timeout_s)
-    except WebSocketDisconnect:
-        return
-    who = await run_in_threadpool(authenticate_cached, key) if key else None
+    who = await _accept(websocket, platform_id, "call id")
     if who is None:
-        address = websocket.client.host if websocket.client else "unknown"
-        await run_in_threadpool(partial(ratelimit.note_failure, settings.broker_url, address=address))
-        return await _refuse(websocket, problem or "invalid API key")
-    if not who.may("analyze"):
-        return await _refuse(websocket, f"role {who.role!r} may not follow live calls")
+        return
+    await run_in_threadpool(_audit_follow, who, platform_id)
     await websocket.send_json({"type": "ready", "call": platform_id, "role": who.role})
 
     async def forward() -> None:

@@ -11,7 +11,6 @@ class what arrives and sends what it returns; a `ProtocolError` ends the session
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, Field, ValidationError
 
-from callscope.live.platform import Utterance, redacted_words
+from callscope.live.platform import Utterance, load_message, redacted_words
 from callscope.voice.g711 import mulaw_decode
 
 VERSION = "2"
@@ -105,13 +104,8 @@ class AudioHookProtocol:
 
     def read(self, raw: str) -> dict[str, Any]:
         """A client text message, checked against the protocol's bookkeeping (not yet acted on)."""
-        if len(raw) > MAX_TEXT_CHARS:
-            raise ProtocolError(f"text message over {MAX_TEXT_CHARS} characters")
-        try:
-            message = json.loads(raw)
-        except ValueError as exc:
-            raise ProtocolError("text message is not valid JSON") from exc
-        if not isinstance(message, dict) or not isinstance(message.get("parameters"), dict):
+        message = load_message(raw, max_chars=MAX_TEXT_CHARS, error=ProtocolError)
+        if not isinstance(message.get("parameters"), dict):
             raise ProtocolError("message is not a JSON object with parameters")
         kind, seq, serverseq = message.get("type"), message.get("seq"), message.get("serverseq")
         if message.get("version") != VERSION:

@@ -15,10 +15,12 @@ import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import numpy as np
 
+from callscope.contacts import load_json
+from callscope.errors import InvalidInput
 from callscope.live.session import LiveSession
 from callscope.live.streaming import Word
 
@@ -151,6 +153,20 @@ class PlatformCall:
                 current = Utterance(speaker)
             self._open[speaker] = current
         return sorted(done, key=lambda u: u.start)
+
+
+def load_message(raw: str, *, max_chars: int, error: type[ValueError]) -> dict[str, Any]:
+    """A platform's text message as a JSON object, or `error` saying why not (too long, malformed, too deep, NaN,
+    lone surrogates, not an object)."""
+    if len(raw) > max_chars:  # before parsing: a huge message costs nothing
+        raise error(f"message over {max_chars} characters")
+    try:
+        message = load_json(raw)
+    except InvalidInput as exc:
+        raise error(str(exc)) from exc
+    if not isinstance(message, dict):
+        raise error("a message must be a JSON object")
+    return message
 
 
 def redacted_words(words: Sequence[Word], redact: Callable[[str], str]) -> tuple[str, list[tuple[float, float, str]]]:

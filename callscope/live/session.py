@@ -474,8 +474,13 @@ def store_session(session: LiveSession, *, db: Any, tenant: str, send: Callable[
     said = json.dumps([[t.speaker, t.text] for t in turns]).encode()
     with REDACT_LOCK:  # create_interaction redacts the turns
         try:  # a retried store of this session answers with the contact stored first
-            row, created = intake.create_interaction(db, **contact, idempotency_key=session.session_id,
-                                                    key_namespace="live", request_hash=hashlib.sha256(said).hexdigest())
+            row, created = intake.create_interaction(
+                db,
+                **contact,
+                idempotency_key=session.session_id,
+                key_namespace="live",
+                request_hash=hashlib.sha256(said).hexdigest(),
+            )
         except Conflict:  # the id was used by another call meanwhile: this call's turns are stored all the same
             db.rollback()
             row, created = intake.create_interaction(db, **contact)

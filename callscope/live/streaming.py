@@ -251,8 +251,10 @@ class StreamingTranscriber:
         """Whisper on the buffer from the first speech on; words in stream time, minus what is committed already."""
         self.decodes += 1
         prompt = "".join(w.text for w in self.committed[-40:] if w.end <= self.offset)  # only text before the buffer
-        words = [Word(self.offset + w.start, self.offset + w.end, w.text, w.probability)
-                 for w in self.decoder(self.buffer, prompt)]
+        words = [
+            Word(self.offset + w.start, self.offset + w.end, w.text, w.probability)
+            for w in self.decoder(self.buffer, prompt)
+        ]
         cutoff = self.committed_end - 0.1
         words = [w for w in words if w.start > cutoff or w.end > self.committed_end + 0.2]
         if words and self.committed and abs(words[0].start - self.committed_end) < 1.0:

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from callscope.live.platform import load_message
 from callscope.voice.g711 import mulaw_decode
 
 TRACK_SPEAKERS = {"inbound": "customer", "outbound": "agent"}
@@ -44,16 +44,9 @@ class TwilioStream:
     received: dict[str, int] = field(default_factory=dict)  # samples per speaker
 
     def read(self, raw: str) -> dict[str, Any]:
-        if len(raw) > MAX_MESSAGE_CHARS:
-            raise StreamError(f"message over {MAX_MESSAGE_CHARS} characters")
-        try:
-            message = json.loads(raw)
-        except ValueError as exc:
-            raise StreamError("message is not valid JSON") from exc
-        if not isinstance(message, dict) or message.get("event") not in EVENTS:
-            raise StreamError(
-                f"unknown event {str(message.get('event') if isinstance(message, dict) else None)[:30]!r}"
-            )
+        message = load_message(raw, max_chars=MAX_MESSAGE_CHARS, error=StreamError)
+        if message.get("event") not in EVENTS:
+            raise StreamError(f"unknown event {str(message.get('event'))[:30]!r}")
         if self.stopped:
             raise StreamError("event after stop")
         if message["event"] in ("media", "mark", "dtmf", "stop") and not self.started:

@@ -219,7 +219,7 @@ def test_an_upgrade_that_is_not_signed_right_is_refused_with_401(server: str, ma
     [
         (lambda peer: peer.ws.send(b"\xff" * 320), "before opened"),
         (lambda peer: peer.send("ping", seq=7), "out of order"),
-        (lambda peer: peer.ws.send("{not json"), "not valid JSON"),
+        (lambda peer: peer.ws.send("{not json"), "malformed JSON"),
     ],
 )
 def test_a_peer_that_breaks_the_protocol_is_disconnected_with_a_reason(

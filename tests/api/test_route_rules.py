@@ -43,6 +43,7 @@ AUDITED = {
     ("PUT", "/v1/settings/recordings"): "set recording policy",
     ("PUT", "/v1/settings/qa"): "set qa visibility",
     ("PUT", "/v1/settings/intent-thresholds"): "set intent thresholds",
+    ("WEBSOCKET", "/v1/live/calls/{platform_id}"): "live.follow",
     ("POST", "/v1/integrations/audiohook"): "add integration",
     ("POST", "/v1/integrations/twilio"): "add integration",
     ("DELETE", "/v1/integrations/{kind}/{integration_id}"): "remove integration",
@@ -125,7 +126,8 @@ def test_every_route_is_classified_for_the_audit():
 def _concrete(path: str) -> str:
     fills = {"{interaction_id}": "x", "{webhook_id}": "1", "{prefix}": "cs_x", "{form_id}": "f1", "{name}": "n1",
              "{customer_hash}": "h", "{question_id}": "q", "{category_id}": "1", "{index}": "0",
-             "{session_id}": "s1", "{kind}": "twilio", "{integration_id}": "1"}  # fmt: skip
+             "{session_id}": "s1", "{kind}": "twilio", "{integration_id}": "1",
+             "{platform_id}": "CA1"}  # fmt: skip
     for hole, value in fills.items():
         path = path.replace(hole, value)
     return path
