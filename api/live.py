@@ -73,6 +73,14 @@ def _used_before(tenant: str, session_id: str) -> bool:
         return store.idempotency_key_used(db, tenant=tenant, key=session_id, namespace="live")
 
 
+def new_live_session(session_id: str, tenant: str, settings: Any) -> LiveSession:
+    """A live session on the process's shared models with the tenant's own intents, routes and outcomes: every
+    live contact starts here (`/v1/live`, AudioHook, Twilio). Loads the models on the first one."""
+    resources = live_resources()
+    return LiveSession(session_id, resources, outcomes=_outcomes(tenant), settings=settings,
+                       analysis=_tenant_analysis(resources, tenant))  # fmt: skip
+
+
 def _tenant_analysis(resources: LiveResources, tenant: str) -> Any:
     """The tenant's own intent model and routes for this session, when it has fitted one."""
     from callscope.interactions.analyze import tenant_resources
@@ -174,9 +182,7 @@ async def live_session(websocket: WebSocket, session_id: str) -> None:
 
 async def _run(websocket: WebSocket, session_id: str, who: keys.Principal, *, via_message: bool) -> None:
     settings = get_settings()
-    resources = await run_in_threadpool(live_resources)
-    analysis = await run_in_threadpool(_tenant_analysis, resources, who.tenant)
-    live = LiveSession(session_id, resources, outcomes=_outcomes(who.tenant), settings=settings, analysis=analysis)
+    live = await run_in_threadpool(new_live_session, session_id, who.tenant, settings)
     reason, answer = "disconnected", None
     try:
         if via_message:  # the auth message gets its answer, like every other message

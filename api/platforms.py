@@ -1,4 +1,5 @@
-"""Live calls straight from contact-center platforms: Genesys AudioHook (`WS /v1/audiohook`, the path a setting).
+"""Live calls straight from contact-center platforms: Genesys AudioHook (`WS /v1/audiohook`, the path a setting)
+and Twilio Media Streams (`WS /v1/twilio/media`), and the integrations that let them in (`/v1/integrations`).
 
 Thin I/O around `callscope.live.audiohook` (the protocol) and `callscope.live.platform` (the call: recording,
 streaming transcription, utterances). Control messages are answered on the event loop at once; audio goes through a
@@ -26,7 +27,7 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from api.batching import store_one
 from api.deps import Admin, SessionDep, SettingsDep, open_session
-from api.live import _outcomes, _tenant_analysis, live_resources
+from api.live import new_live_session
 from callscope.access import audit, httpsig, ratelimit
 from callscope.contacts import ContactMeta
 from callscope.live import follow
@@ -171,7 +172,9 @@ class StreamedCall:
                             self.source, self.call_id, self.backlog / RATE)  # fmt: skip
                 notice = {"type": "notice", "notice": "live transcription is behind and skips ahead; the stored "
                           "call will be complete"}  # fmt: skip
-                self._notices.add(asyncio.get_running_loop().create_task(self.tell_followers(notice)))
+                task = asyncio.get_running_loop().create_task(self.tell_followers(notice))
+                self._notices.add(task)  # held until done: the loop keeps only weak references to tasks
+                task.add_done_callback(self._notices.discard)
             self.skipped_s += seconds
             return
         self.backlog += int(seconds * RATE)
@@ -192,10 +195,7 @@ class StreamedCall:
             self.worker.cancel()
 
     def _live_session(self) -> LiveSession:
-        resources = live_resources()
-        analysis = _tenant_analysis(resources, self.tenant)
-        live = LiveSession(self.call_id, resources, outcomes=_outcomes(self.tenant), settings=self.settings,
-                           analysis=analysis)  # fmt: skip
+        live = new_live_session(self.call_id, self.tenant, self.settings)
         live.declared_channel = "voice"
         live.silence_s = self.settings.platform_silence_s
         return live
@@ -439,8 +439,8 @@ def _meta_from(parameters: dict[str, str], *, external_id: str | None) -> Contac
                        customer_ref=parameters.get("customer_ref") or None)  # fmt: skip
 
 
-def _config(params: OpenParameters | None, name: str) -> str | None:
-    value = (params.customConfig or {}).get(name) if params else None
+def _config(params: OpenParameters, name: str) -> str | None:
+    value = (params.customConfig or {}).get(name)
     return value[:100] if isinstance(value, str) and value else None
 
 

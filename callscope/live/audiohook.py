@@ -11,6 +11,7 @@ class what arrives and sends what it returns; a `ProtocolError` ends the session
 
 from __future__ import annotations
 
+import html
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -192,11 +193,15 @@ class AudioHookProtocol:
         names = [CHANNEL_SPEAKERS[c] for c in self.channels]
         return names.index(speaker) if speaker in names else 0
 
+    def _span(self, utterance: Utterance) -> tuple[float, float]:
+        """The utterance's start and duration on the client's timeline."""
+        start = self.on_timeline(utterance.start)
+        return start, max(0.0, self.on_timeline(utterance.end) - start)
+
     def transcript(self, utterance: Utterance, redact: Any) -> dict[str, Any]:
         """A final transcript event for one utterance (Transcription Connector), redacted, on the timeline."""
         text, tokens = redacted_words(utterance.words, redact)
-        start = self.on_timeline(utterance.start)
-        end = max(start, self.on_timeline(utterance.end))
+        start, duration = self._span(utterance)
         seen: set[str] = set()
         token_list = []
         for t_start, t_end, value in tokens:
@@ -212,7 +217,7 @@ class AudioHookProtocol:
             "channelId": self.channel_id(utterance.speaker),
             "isFinal": True,
             "offset": to_duration(start),
-            "duration": to_duration(end - start),
+            "duration": to_duration(duration),
             "alternatives": [{"confidence": utterance.confidence, "languages": [language], "interpretations": [
                 {"type": "display", "transcript": text, "tokens": token_list}]}],
         }  # fmt: skip
@@ -221,10 +226,10 @@ class AudioHookProtocol:
     def agent_assist(self, utterance: Utterance, redact: Any, suggestions: list[dict[str, Any]]) -> dict[str, Any]:
         """The utterance and the panel's suggestions as an `agentassist` event, for Genesys's agent desktop."""
         text, _ = redacted_words(utterance.words, redact)
-        start = self.on_timeline(utterance.start)
-        channel = self.channels[self.channel_id(utterance.speaker)] if self.channels else "external"
-        said = {"id": str(uuid.uuid4()), "position": to_duration(start),
-                "duration": to_duration(max(0.0, self.on_timeline(utterance.end) - start)), "text": text,
+        start, duration = self._span(utterance)
+        channel = self.channels[self.channel_id(utterance.speaker)]
+        said = {"id": str(uuid.uuid4()), "position": to_duration(start), "duration": to_duration(duration),
+                "text": text,
                 "language": self.language or "en-US", "confidence": utterance.confidence, "channel": channel,
                 "isFinal": True}  # fmt: skip
         items = [_suggestion(s, position=to_duration(start)) for s in suggestions]
@@ -246,10 +251,4 @@ def _suggestion(suggestion: dict[str, Any], *, position: str) -> dict[str, Any]:
                 "excerpts": [suggestion.get("snippet") or suggestion.get("reason", "")],
                 "documentUri": f"callscope:kb/{suggestion.get('ref') or ''}"}  # fmt: skip
     return {"type": "faq", "id": ident, "confidence": confidence, "position": position,
-            "question": suggestion.get("title", ""), "answer": _html_text(suggestion.get("reason", ""))}  # fmt: skip
-
-
-def _html_text(text: str) -> str:
-    import html
-
-    return html.escape(text)
+            "question": suggestion.get("title", ""), "answer": html.escape(suggestion.get("reason", ""))}  # fmt: skip

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from callscope.errors import Conflict, InvalidInput, NotFound
@@ -102,7 +103,11 @@ def add(
         sealed_secret=_seal(service_secret, tenant, kind, raw_secret),
     )
     session.add(row)
-    session.commit()
+    try:
+        session.commit()
+    except IntegrityError:  # the same key registered at the same moment by another request
+        session.rollback()
+        raise Conflict("this API key is already registered") from None
     return row, key
 
 
