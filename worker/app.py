@@ -7,6 +7,7 @@ from kombu import Exchange, Queue
 
 from callscope.access import scrub
 from callscope.settings import Settings, get_settings
+from callscope.storage.broker import celery_broker
 
 QUEUES = ("transcribe", "analyze", "webhooks")
 
@@ -20,7 +21,8 @@ def make_celery() -> Celery:
             "CALLSCOPE_BROKER_URL is empty: start the embedded broker with `callscope serve`, "
             "or point workers at a Redis server (redis://host:6379/0)"
         )
-    app = Celery("callscope", broker=settings.broker_url, include=["worker.tasks"])
+    broker_url, transport_options = celery_broker(settings.broker_url)  # through Sentinel where the URL says so
+    app = Celery("callscope", broker=broker_url, include=["worker.tasks"])
     app.conf.update(
         task_queues=[Queue(name, Exchange(name, type="direct"), routing_key=name) for name in QUEUES],
         task_default_queue="analyze",
@@ -47,7 +49,7 @@ def make_celery() -> Celery:
         accept_content=["json"],
         broker_connection_retry_on_startup=True,
         # Redelivery of unacknowledged tasks waits this long: it must exceed the longest task.
-        broker_transport_options={"visibility_timeout": settings.broker_visibility_timeout_s},
+        broker_transport_options={"visibility_timeout": settings.broker_visibility_timeout_s, **transport_options},
         worker_hijack_root_logger=False,
         # Retraining from stored outcomes on a schedule; run exactly one `callscope beat` (or a worker with --beat).
         beat_schedule={

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, true
 from sqlalchemy.orm import Session
 
 from callscope.contacts import Turn
@@ -185,9 +185,11 @@ def requeue_stale(session: Session, *, send: Callable[[str, str], None], setting
 
 
 def requeue_queued_before(
-    session: Session, *, before: datetime, send: Callable[[str, str], None], batch: int = 500
+    session: Session, *, before: datetime, send: Callable[[str, str], None], after: datetime | None = None,
+    batch: int = 500,
 ) -> list[str]:
-    """Queue again every contact still waiting that was queued before `before` (the broker lost those tasks).
+    """Queue again every contact still waiting that was queued before `before` (and since `after`, where given):
+    the broker lost those tasks.
 
     Raises when the broker refuses, so the caller tries again; what was sent before stays marked as sent."""
     sent: list[str] = []
@@ -195,6 +197,7 @@ def requeue_queued_before(
         rows = session.scalars(
             select(Interaction)
             .where(Interaction.status == "queued", Interaction.enqueued.is_(True), Interaction.updated_at < before)
+            .where(Interaction.updated_at >= after if after is not None else true())
             .order_by(Interaction.updated_at)
             .limit(batch)
         ).all()

@@ -16,7 +16,7 @@ from typing import Any
 
 import redis
 
-from callscope.storage.broker import broker_redis, redis_url_for
+from callscope.storage.broker import async_broker_redis, broker_redis
 
 log = logging.getLogger("callscope.live.follow")
 KEPT = 200  # updates kept for a panel that opens mid-call
@@ -45,10 +45,8 @@ def publish(broker_url: str, *, tenant: str, platform_id: str, update: dict[str,
 
 async def follow(broker_url: str, *, tenant: str, platform_id: str) -> AsyncIterator[dict[str, Any]]:
     """The call's updates so far, then each new one as it is published (until the caller stops)."""
-    import redis.asyncio as aioredis
-
     name = channel(tenant, platform_id)
-    client = aioredis.Redis.from_url(redis_url_for(broker_url))
+    client = async_broker_redis(broker_url)
     pubsub = client.pubsub()
     try:
         await pubsub.subscribe(name)  # subscribed before reading what was kept: nothing falls in between

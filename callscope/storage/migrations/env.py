@@ -1,11 +1,13 @@
 """Alembic environment: the URL comes from the caller (`callscope.db.migrate`) or from settings."""
 
 from alembic import context
-from sqlalchemy import pool
+from sqlalchemy import pool, text
 
 from callscope.settings import get_settings
 from callscope.storage.db import Base, get_engine
 from callscope.storage.search import include_object
+
+MIGRATION_LOCK = 0x63616C6C  # any constant of our own: the lock every migrating process takes
 
 url = context.config.attributes.get("url") or get_settings().resolved_database_url
 
@@ -16,6 +18,11 @@ if context.is_offline_mode():
 else:
     engine = get_engine(url)
     with engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            # API hosts starting together each run `callscope db upgrade`: one migrates, the others wait, then find
+            # the schema current (released with the connection, also if this process dies)
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+            connection.commit()
         context.configure(
             connection=connection,
             target_metadata=Base.metadata,
