@@ -8,16 +8,22 @@ from tests.conftest import ROOT
 def test_compose_runs_redis_postgres_api_and_scalable_workers_with_health_checks():
     compose = yaml.safe_load((ROOT / "compose.yaml").read_text())
     services = compose["services"]
-    assert set(services) == {"redis", "postgres", "objects", "api", "worker", "transcribe", "transcribe-gpu", "beat"}
+    assert set(services) == {"redis", "redis-replica", "sentinel-1", "sentinel-2", "sentinel-3", "postgres", "objects",
+                             "api-1", "api-2", "lb", "worker", "transcribe", "transcribe-gpu", "beat"}  # fmt: skip
     assert all("healthcheck" in s for s in services.values())
-    for name in ("api", "worker", "transcribe", "transcribe-gpu"):
+    for name in ("api-1", "api-2", "worker", "transcribe", "transcribe-gpu"):
         env = services[name]["environment"]
-        assert env["CALLSCOPE_BROKER_URL"].startswith("redis://redis:")
+        # the broker's primary through the three Sentinels, which monitor the name the URL gives
+        assert env["CALLSCOPE_BROKER_URL"].startswith("sentinel://sentinel-1:26379;sentinel://sentinel-2:26379;")
+        assert env["CALLSCOPE_BROKER_URL"].endswith("?master_name=callscope")
+        assert all("sentinel monitor callscope redis 6379 2" in services[f"sentinel-{n}"]["command"][-1]
+                   for n in (1, 2, 3))  # fmt: skip
         assert env["CALLSCOPE_DATABASE_URL"].startswith("postgresql://")
         assert env["CALLSCOPE_RECORDINGS_STORE"] == "s3" and env["CALLSCOPE_S3_ENDPOINT_URL"] == "http://objects:8333"
     objects = services["objects"]
     assert objects["image"].startswith("chrislusf/seaweedfs:") and objects["command"][0] == "mini"
-    assert objects["environment"]["S3_BUCKET"] == services["api"]["environment"]["CALLSCOPE_S3_BUCKET"]
+    assert objects["environment"]["S3_BUCKET"] == services["api-1"]["environment"]["CALLSCOPE_S3_BUCKET"]
+    assert services["redis-replica"]["command"][-2:] == ["redis", "6379"]
     assert services["worker"]["command"][:2] == ["callscope", "worker"]
     assert "ports" not in services["worker"] and "ports" not in services["transcribe"]  # they scale out
     # voice has a pool of its own, apart from the light analysis pool; the GPU pool is opt-in
@@ -37,7 +43,7 @@ def test_compose_ships_no_secret_and_every_service_requires_its_own():
     reports): every secret is now required from the environment."""
     text = (ROOT / "compose.yaml").read_text()
     assert "change-me" not in text and "SESSION_SECRET" not in text
-    env = yaml.safe_load(text)["services"]["api"]["environment"]
+    env = yaml.safe_load(text)["services"]["api-1"]["environment"]
     for name in ("CALLSCOPE_CUSTOMER_HASH_KEY", "CALLSCOPE_RECORDINGS_KEY", "CALLSCOPE_METRICS_TOKEN",
                  "CALLSCOPE_S3_SECRET_ACCESS_KEY"):  # fmt: skip
         assert env[name].startswith("${" + name + ":?"), name

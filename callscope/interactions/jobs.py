@@ -34,13 +34,20 @@ def _load(session: Session, interaction_id: str) -> Interaction | None:
     return session.get(Interaction, interaction_id)
 
 
-def start_attempt(session: Session, row: Interaction) -> None:
-    """Count one run of a step (a task execution or retry) and mark the contact as in progress."""
+def start_attempt(session: Session, row: Interaction) -> bool:
+    """Count one run of a step (a task execution or retry) and mark the contact as in progress; False, with
+    nothing changed, when another run finished the contact meanwhile (this waits for that run's commit)."""
+    with session.no_autoflush:
+        status = session.execute(select(Interaction.status).where(Interaction.id == row.id).with_for_update()).scalar()
+    if status in FINAL:
+        session.rollback()
+        return False
     row.status = "processing"
     row.attempts = (row.attempts or 0) + 1
     row.started_at = row.started_at or utcnow()
     row.heartbeat_at, row.progress = utcnow(), 0.0
     session.commit()
+    return True
 
 
 def heartbeat(session: Session, row: Interaction, *, every_s: float, report: Callable[[float], None] | None = None):
@@ -62,6 +69,19 @@ def heartbeat(session: Session, row: Interaction, *, every_s: float, report: Cal
     return on_progress
 
 
+def first_to_finish(session: Session, row: Interaction, *, step: str) -> bool:
+    """Lock the contact until the caller's commit and say whether this run may store its result.
+
+    After a fault two runs of one step can overlap (the sweeper queued again a contact whose worker fell silent,
+    then that worker came back): only the first to finish stores its transcript, recording and analysis; the other's
+    work is dropped, so a contact is done once and its recording stored once."""
+    with session.no_autoflush:  # this run's own changes are not written before the check
+        turns, status = session.execute(
+            select(Interaction.turns, Interaction.status).where(Interaction.id == row.id).with_for_update()
+        ).one()
+    return status not in FINAL and (step == "analyze" or turns is None)
+
+
 def transcribe_step(
     session: Session, interaction_id: str, *, settings: Settings, on_progress: Callable[[float], None] | None = None
 ) -> bool:
@@ -69,7 +89,8 @@ def transcribe_step(
     row = _load(session, interaction_id)
     if row is None or row.status in FINAL or row.turns is not None:
         return row is not None and row.status not in FINAL
-    start_attempt(session, row)
+    if not start_attempt(session, row):
+        return False
     # the contact's own channel map, else its tenant's, else the setting ("auto": decided from what each side says)
     agent_channel = row.agent_channel or channel_map(session, tenant=row.tenant) or settings.agent_channel
     with tempfile.NamedTemporaryFile(prefix="callscope-", suffix=".audio") as audio:  # never whole in memory
@@ -80,6 +101,9 @@ def transcribe_step(
             agent_channel=agent_channel,  # type: ignore[arg-type]
             on_progress=heartbeat(session, row, every_s=settings.heartbeat_interval_s, report=on_progress),
         )
+        if not first_to_finish(session, row, step="transcribe"):
+            session.rollback()
+            return False
         redactions = redactions_of(transcript.turns)
         row.turns = stored_turns(transcript.turns, redactions)
         row.duration_s = round(transcript.duration, 3)
@@ -127,11 +151,13 @@ def redact_recording(
 def analyze_step(session: Session, interaction_id: str, *, batch: Batch) -> Interaction | None:
     """Analyze a contact whose turns are stored (`analyze.analyze_contact`) and mark it done."""
     row = _load(session, interaction_id)
-    if row is None or row.status in FINAL:
+    if row is None or row.status in FINAL or not start_attempt(session, row):
         return None
-    start_attempt(session, row)
     if row.turns is None:
         raise RuntimeError(f"interaction {interaction_id} has no turns yet")
+    if not first_to_finish(session, row, step="analyze"):  # the row stays locked until the commit
+        session.rollback()
+        return None
     analyze_contact(session, row, batch=batch)
     session.commit()
     return row

@@ -122,7 +122,7 @@ def replace_audio(
     """The stored recording becomes `audio` (its redacted copy) under a new key, with the caller's commit; the
     original's key is returned, for the caller to delete once that commit is done (`delete_recording`). `original`
     (the caller's copy of the stored recording) is sealed and kept apart where the tenant's policy says so."""
-    blob = session.get(AudioBlob, interaction_id)
+    blob = session.get(AudioBlob, interaction_id, populate_existing=True)  # as stored now, not as first read
     if blob is None:
         raise NotFound(f"no recording stored for interaction {interaction_id}")
     tenant = session.scalar(select(Interaction.tenant).where(Interaction.id == interaction_id)) or "unknown"

@@ -98,3 +98,26 @@ def test_the_analysis_reads_organisations_and_dates_from_the_ner_reading_kept_at
     entities = [session.get(Interaction, i).analysis["entities"] for i in (kept, again)]
     assert entities[0] == entities[1]
     assert {"ORG", "DATE"} <= {e["type"] for e in entities[0]}
+
+
+def test_of_two_overlapping_runs_of_a_step_only_the_first_to_finish_stores_its_result(database, session):
+    """After a fault the sweeper can queue a contact again while its first worker still runs (it fell silent, then
+    came back): the slower run finds the contact finished under the row's lock and drops its work."""
+    tenant = f"overlap-{uuid.uuid4().hex[:6]}"
+    [contact] = stored_contacts(session, tenant, [LOST])
+    batch = Batch.from_settings(get_settings())
+    factory = get_sessionmaker(database)
+    with factory() as slow:
+        row = slow.get(Interaction, contact)
+        jobs.start_attempt(slow, row)
+        with factory() as fast:  # the second run starts and finishes while the first is still working
+            assert jobs.analyze_step(fast, contact, batch=batch).status == "done"
+        assert not jobs.first_to_finish(slow, row, step="analyze")
+        slow.rollback()
+        assert jobs.analyze_step(slow, contact, batch=batch) is None  # done: nothing more to store
+    with factory() as fresh:
+        stored = fresh.get(Interaction, contact)
+        assert stored.status == "done" and stored.attempts == 2
+    # a step whose result is already there is also refused to a transcription run
+    with factory() as late:
+        assert not jobs.first_to_finish(late, late.get(Interaction, contact), step="transcribe")

@@ -18,11 +18,6 @@ if context.is_offline_mode():
 else:
     engine = get_engine(url)
     with engine.connect() as connection:
-        if connection.dialect.name == "postgresql":
-            # API hosts starting together each run `callscope db upgrade`: one migrates, the others wait, then find
-            # the schema current (released with the connection, also if this process dies)
-            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
-            connection.commit()
         context.configure(
             connection=connection,
             target_metadata=Base.metadata,
@@ -31,5 +26,9 @@ else:
             render_as_batch=url.startswith("sqlite"),
         )
         with context.begin_transaction():
+            if connection.dialect.name == "postgresql":
+                # API hosts starting together each migrate: one does, the others wait here, then read the version it
+                # left (a transaction's lock: released at its end, also if this process dies)
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
             context.run_migrations()
         connection.commit()
