@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from celery import Task
@@ -82,15 +83,21 @@ def analyze_many(interaction_ids: list[str]) -> None:
     """The API's batched ingest sends one task per batch; a contact that fails here goes on alone, with the
     retries of `callscope.analyze`. Each step is idempotent, so a batch redelivered after a lost worker only
     finishes what was left."""
-    batch = Batch.from_settings(get_settings())  # each tenant's resources loaded once for the batch
+    settings = get_settings()
+    batch = Batch.from_settings(settings)  # each tenant's resources loaded once for the batch
     try:
         with _session() as session:
+            jobs.claim_batch(session, interaction_ids)  # a lost worker's batch is found by its heartbeat
             batch.prepare(session, interaction_ids)  # intents and entities of the whole batch, one pass each
     except Exception as exc:  # each contact is then analyzed on its own, as before
         log.warning("a batch could not be prepared (%s): its contacts go one by one", exc.__class__.__name__)
+    beat = time.monotonic()
     for done, interaction_id in enumerate(interaction_ids):
         try:
             with _session() as session:
+                if time.monotonic() - beat >= settings.heartbeat_interval_s:
+                    beat = time.monotonic()
+                    jobs.claim_batch(session, interaction_ids[done:])
                 row = jobs.analyze_step(session, interaction_id, batch=batch)
         except SoftTimeLimitExceeded:  # the batch is out of time: each contact left goes on alone, with its own
             log.warning("a batch ran out of time at %s: %d contacts go on alone", interaction_id,

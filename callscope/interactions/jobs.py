@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
-from sqlalchemy import or_, select, true
+from sqlalchemy import or_, select, true, update
 from sqlalchemy.orm import Session
 
 from callscope.contacts import Turn
@@ -48,6 +48,19 @@ def start_attempt(session: Session, row: Interaction) -> bool:
     row.heartbeat_at, row.progress = utcnow(), 0.0
     session.commit()
     return True
+
+
+def claim_batch(session: Session, interaction_ids: list[str]) -> None:
+    """Mark the waiting contacts of a batch a worker took as in progress, with a heartbeat: if the worker dies, the
+    sweeper finds them by the heartbeat (`stale_processing_s`) instead of by their age in the queue
+    (`stale_queued_s`, minutes longer). Called again while the batch runs, it keeps the heartbeat fresh."""
+    now = utcnow()
+    session.execute(
+        update(Interaction)
+        .where(Interaction.id.in_(interaction_ids), Interaction.status.in_(("queued", "processing")))
+        .values(status="processing", heartbeat_at=now)
+    )
+    session.commit()
 
 
 def heartbeat(session: Session, row: Interaction, *, every_s: float, report: Callable[[float], None] | None = None):

@@ -106,6 +106,12 @@ class Cluster:
     def database_url(self) -> str:
         return self.env_of("api-1")["CALLSCOPE_DATABASE_URL"].replace("@postgres:", f"@{self.hosts['postgres'].address}:")
 
+    @property
+    def objects(self) -> dict[str, str]:
+        env = self.env_of("api-1")
+        return {"endpoint": f"http://{self.hosts['objects'].address}:8333", "bucket": env["CALLSCOPE_S3_BUCKET"],
+                "key_id": env["CALLSCOPE_S3_ACCESS_KEY_ID"], "secret": env["CALLSCOPE_S3_SECRET_ACCESS_KEY"]}
+
     def sentinels(self) -> list[tuple[str, int]]:
         return [(self.hosts[f"sentinel-{n}"].address, 26379) for n in (1, 2, 3)]
 

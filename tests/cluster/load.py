@@ -37,6 +37,7 @@ class Post:
     external_id: str
     kind: str  # text | call
     answers: list[int] = field(default_factory=list)  # every status seen (0: no answer at all)
+    errors: list[str] = field(default_factory=list)  # what "no answer" was
     contact_id: str | None = None
 
     @property
@@ -95,8 +96,9 @@ class Load:
                             "messages": [{"role": "customer", "text": TEXTS[int(post.external_id.split("-")[1]) % len(TEXTS)]},
                                          {"role": "agent", "text": "I can help you with that today"}]}
                     answer = client.post("/v1/interactions", headers=headers, json=body)
-            except httpx.HTTPError:
+            except httpx.HTTPError as exc:
                 post.answers.append(0)
+                post.errors.append(exc.__class__.__name__)
                 time.sleep(0.5)
                 continue
             post.answers.append(answer.status_code)
@@ -106,6 +108,9 @@ class Load:
             if answer.status_code not in RETRYABLE:
                 return  # a final refusal: counted, not retried
             time.sleep(min(5.0, float(answer.headers.get("retry-after", "1"))))
+
+    def errors(self) -> Counter[str]:
+        return Counter(error for post in self.posts for error in post.errors)
 
     def answers(self) -> Counter[int]:
         return Counter(status for post in self.posts for status in post.answers)
@@ -124,8 +129,9 @@ class Reckoning:
     reruns: int  # steps run again after a fault (idempotent: the work is repeated, the result is not)
     recordings: int
     drain_s: float
+    stuck: list[str] = field(default_factory=list)  # what the contacts not final were doing, to see why
 
-    def as_dict(self) -> dict[str, float]:
+    def as_dict(self) -> dict[str, object]:
         return dict(self.__dict__)
 
 
@@ -138,8 +144,8 @@ def reckon(load: Load, *, database_url: str, objects: dict[str, str], tenant: st
     try:
         while True:
             with engine.connect() as conn:
-                rows = conn.execute(text("SELECT id, status, external_id, attempts FROM interactions WHERE tenant = :t"),
-                                    {"t": tenant}).all()  # fmt: skip
+                rows = conn.execute(text("SELECT id, status, external_id, attempts, channel, enqueued FROM interactions "
+                                         "WHERE tenant = :t"), {"t": tenant}).all()  # fmt: skip
             status = {row.id: row.status for row in rows}
             pending = [cid for cid in accepted if status.get(cid) not in ("done", "failed")]
             if not pending or time.monotonic() > deadline:
@@ -154,7 +160,8 @@ def reckon(load: Load, *, database_url: str, objects: dict[str, str], tenant: st
                 "WHERE i.tenant = :t"), {"t": tenant}) for key in row if key}  # fmt: skip
     finally:
         engine.dispose()
-    stored = _objects(objects, prefix=f"{tenant}/")
+    ours = {row.id for row in rows if row.external_id in mine}
+    stored = [key for key in _objects(objects, prefix=f"{tenant}/") if key.split("/")[1] in ours]
     orphans = len(set(stored) - keys)  # a recording stored again by a repeated step, and left behind
     calls_ids = {p.contact_id for p in load.posts if p.kind == "call" and p.accepted}
     return Reckoning(
@@ -169,6 +176,8 @@ def reckon(load: Load, *, database_url: str, objects: dict[str, str], tenant: st
         reruns=sum(max(0, row.attempts - (2 if row.id in calls_ids else 1)) for row in rows if row.id in accepted),
         recordings=len(stored),  # one per call
         drain_s=round(drain_s, 1),
+        stuck=[f"{row.channel} {row.status} attempts={row.attempts} enqueued={row.enqueued}" for row in rows
+               if row.id in set(pending)][:20],
     )
 
 
