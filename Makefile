@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 export HF_HUB_OFFLINE := 1
 
-.PHONY: install demo test test-fast lint models bench services object-store system-packages clean
+.PHONY: install demo test test-fast lint models bench services object-store system-packages clean cluster-test cluster-bench
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,8 +27,8 @@ test-fast: install
 	$(PY) -m pytest -m fast -q
 
 # Debian packages the suite needs: chromium for the browser tests (Playwright cannot download its own browser here),
-# espeak-ng to speak the test calls.
-DEBIAN_PACKAGES := chromium espeak-ng
+# espeak-ng to speak the test calls; iproute2, haproxy and nftables for the cluster's hosts (tests/cluster).
+DEBIAN_PACKAGES := chromium espeak-ng iproute2 haproxy nftables
 system-packages:
 	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
@@ -38,6 +38,14 @@ system-packages:
 	    echo "make test needs these Debian packages: run 'sudo apt-get install -y$$missing'" >&2; exit 1; \
 	  fi; \
 	fi
+
+# compose.yaml's services on hosts of their own (network namespaces, as root) and six faults under load; `make test`
+# runs it too. cluster-bench: the same with larger loads, and 1-3 worker hosts (figures for bench/RESULTS.md).
+cluster-test: install system-packages
+	$(PY) -m pytest -ra -m cluster tests/cluster
+
+cluster-bench: install system-packages
+	$(PY) bench/bench_cluster.py
 
 lint: install
 	$(PY) -m ruff check .

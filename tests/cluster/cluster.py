@@ -18,6 +18,7 @@ import os
 import re
 import secrets
 import shutil
+import signal
 import socket
 import sys
 import tempfile
@@ -231,9 +232,9 @@ class Cluster:
         host.run(["createdb", "-h", str(sockets), "-U", env["POSTGRES_USER"], env["POSTGRES_DB"]], user="postgres")
 
     def restart_postgres(self) -> None:
-        """A fast shutdown and a start again, as a database server's restart does (clients' connections drop)."""
+        """A fast shutdown (SIGINT) and a start again, as a database server's restart does: clients' connections drop."""
         host = self.hosts["postgres"]
-        host.stop("postgres", timeout=60)
+        host.stop("postgres", signal.SIGINT, timeout=60)
         host.spawn("postgres", self.postgres_argv, env={"PATH": os.environ["PATH"]}, user="postgres")
         wait_for("postgres", lambda: port_open(host.address, 5432), timeout=60, log=host.log("postgres"))
 

@@ -92,7 +92,8 @@ class Host:
               user: str | None = None) -> subprocess.Popen[bytes]:  # fmt: skip
         """Start `argv` on this host (its own process group), logging to `<folder>/<label>.log`."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        as_user = ["runuser", "-u", user, "--"] if user else []
+        # setpriv execs the program itself (runuser would stay as its parent and turn a signal into SIGKILL)
+        as_user = ["setpriv", f"--reuid={user}", f"--regid={user}", "--init-groups"] if user else []
         env = {**env, RUN_MARK: self.namespace.split("-")[1]}  # inherited by every child: leftovers() finds them
         log = (self.folder / f"{label}.log").open("ab")
         proc = subprocess.Popen(["ip", "netns", "exec", self.namespace, *as_user, *argv], env=env, cwd=cwd or self.folder,
@@ -150,10 +151,12 @@ class Host:
         if netem.returncode == 0:
             return f"netem delay {delay_ms}±{delay_ms // 4} ms, loss {loss_pct}% (egress of the host)"
         probability = max(1, round(loss_pct))
-        rules = (f"table inet fault {{ chain in {{ type filter hook input priority 0; numgen random mod 100 < "
-                 f"{probability} drop; }} chain out {{ type filter hook output priority 0; numgen random mod 100 < "
-                 f"{probability} drop; }} }}")  # fmt: skip
-        sh("ip", "netns", "exec", self.namespace, "nft", rules)
+        nft = ("ip", "netns", "exec", self.namespace, "nft")
+        sh(*nft, "add", "table", "inet", "fault")
+        for chain, hook in (("in", "input"), ("out", "output")):
+            sh(*nft, "add", "chain", "inet", "fault", chain, f"{{ type filter hook {hook} priority 0; }}")
+            sh(*nft, "add", "rule", "inet", "fault", chain, "numgen", "random", "mod", "100", "<", str(probability),
+               "drop")  # fmt: skip
         sh("ip", "netns", "exec", self.namespace, "tc", "qdisc", "add", "dev", "eth0", "root", "tbf",
            "rate", "2mbit", "burst", "16kb", "latency", f"{delay_ms * 4}ms")  # fmt: skip
         return (f"no netem in this kernel: nftables drops {probability}% of packets each way, tbf caps the link at "
