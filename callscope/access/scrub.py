@@ -21,7 +21,11 @@ _URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]+@")
 _QUERY_VALUE = re.compile(r"([?&;][^=&;\s\"'#?]{0,100}=)[^&;\s\"'#]*")
 _AUTHORIZATION = re.compile(r"(?i)\b(authorization|bearer|password|secret|token)(\s*[:=]\s*|\s+)\S+")
 _DIGIT = re.compile(r"\d")
-_UUID = re.compile(r"(\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b)", re.IGNORECASE)
+# kept whole: contact ids (an audit row must say which contact) and network addresses with their port (an access
+# log must say which host; no card or account number is written as four groups of at most three digits)
+_KEPT = re.compile(r"(\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b|"
+                   r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?::\d{1,5})?(?![\d.]))",
+                   re.IGNORECASE)  # fmt: skip
 
 
 def scrub(text: str, *, names: bool = False) -> str:
@@ -32,7 +36,7 @@ def scrub(text: str, *, names: bool = False) -> str:
     text = _AUTHORIZATION.sub(r"\1\2[REDACTED]", text)
     if not names and not _DIGIT.search(text):
         return text
-    pieces = _UUID.split(text)  # contact ids stay whole: an audit row must say which contact
+    pieces = _KEPT.split(text)
     return "".join(p if i % 2 or not p.strip() else _redacted(p, names) for i, p in enumerate(pieces))
 
 

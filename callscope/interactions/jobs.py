@@ -210,6 +210,7 @@ def requeue_stale(session: Session, *, send: Callable[[str, str], None], setting
             )
         )
         .limit(500)
+        .with_for_update(skip_locked=True)  # a row locked is being finished by a worker: not stale, and never waited on
     ).all()
     sent = []
     for row in rows:
@@ -239,6 +240,7 @@ def requeue_queued_before(
             .where(Interaction.updated_at >= after if after is not None else true())
             .order_by(Interaction.updated_at)
             .limit(batch)
+            .with_for_update(skip_locked=True)
         ).all()
         now = utcnow()
         try:

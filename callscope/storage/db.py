@@ -294,9 +294,13 @@ def get_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     settings = get_settings()
+    # a process cut off the network (or frozen) in the middle of a transaction keeps its row locks until the server
+    # notices: the server ends such a transaction after this long, so another worker can take the contact over
+    idle = f"-c idle_in_transaction_session_timeout={int(settings.db_idle_in_transaction_s * 1000)}"
     return create_engine(
-        url, pool_pre_ping=True, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
-    )
+        url, pool_pre_ping=True, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow,
+        connect_args={"options": idle} if url.startswith("postgresql") else {},
+    )  # fmt: skip
 
 
 @lru_cache(maxsize=8)

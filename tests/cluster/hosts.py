@@ -113,6 +113,15 @@ class Host:
         path = self.folder / f"{label}.log"
         return path.read_text(errors="replace") if path.exists() else ""
 
+    def cpu_seconds(self) -> float:
+        """CPU time used so far by the host's processes (user and system)."""
+        total = 0
+        for pid in pids_in(self.namespace):
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])
+        return total / os.sysconf("SC_CLK_TCK")
+
     def kill_all(self) -> int:
         """SIGKILL every process of the host at once (a host that lost its power); how many there were."""
         pids = pids_in(self.namespace)

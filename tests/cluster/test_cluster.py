@@ -56,7 +56,7 @@ def test_a_fault_under_load_loses_and_doubles_nothing(cluster: Cluster, fault: s
     assert counted.done == counted.accepted, result.as_dict()
     assert counted.recordings == 3 * (1 + 0), result.as_dict()  # one stored recording per call
     assert set(result.answers) <= {0, 200, 202, 502, 503, 504}, result.answers
-    if fault == "worker host killed":  # it was killed mid-transcription: that call was transcribed again elsewhere
+    if fault.startswith("worker host"):  # its call was transcribed again elsewhere (and, cut off, it came back late)
         assert counted.reruns >= 1, result.as_dict()
 
 
