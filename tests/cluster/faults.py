@@ -42,7 +42,7 @@ class FaultResult:
 
 def transcribing_host(cluster: Cluster, timeout: float = 120) -> str:
     """A worker host transcribing a call now: its transcribe pool received more calls than it finished (its log)
-    and it is using the CPU (half a second of CPU time in the last second)."""
+    and is using the CPU (half a second of CPU time in the last second)."""
     found: list[str] = []
 
     def busy() -> bool:
@@ -52,9 +52,9 @@ def transcribing_host(cluster: Cluster, timeout: float = 120) -> str:
                 log = host.log("transcribe")
                 received = log.count("] received")
                 if received > log.count("succeeded in") + log.count("] retry") + log.count("] raised"):
-                    candidates.append((name, host.cpu_seconds()))
+                    candidates.append((name, host.cpu_seconds("transcribe")))
         time.sleep(1.0)
-        working = [name for name, before in candidates if cluster.hosts[name].cpu_seconds() - before >= 0.5]
+        working = [name for name, before in candidates if cluster.hosts[name].cpu_seconds("transcribe") - before >= 0.5]
         found[:] = working[:1]
         return bool(working)
 

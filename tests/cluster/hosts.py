@@ -113,13 +113,14 @@ class Host:
         path = self.folder / f"{label}.log"
         return path.read_text(errors="replace") if path.exists() else ""
 
-    def cpu_seconds(self) -> float:
-        """CPU time used so far by the host's processes (user and system)."""
-        total = 0
+    def cpu_seconds(self, label: str) -> float:
+        """CPU time used so far (user and system) by the processes of what was started as `label` (its group)."""
+        group, total = self.processes[label].pid, 0
         for pid in pids_in(self.namespace):
             with contextlib.suppress(OSError, IndexError, ValueError):
                 fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                total += int(fields[11]) + int(fields[12])
+                if int(fields[2]) == group:  # its process group
+                    total += int(fields[11]) + int(fields[12])
         return total / os.sysconf("SC_CLK_TCK")
 
     def kill_all(self) -> int:
