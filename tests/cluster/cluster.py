@@ -105,7 +105,8 @@ class Cluster:
 
     @property
     def database_url(self) -> str:
-        return self.env_of("api-1")["CALLSCOPE_DATABASE_URL"].replace("@postgres:", f"@{self.hosts['postgres'].address}:")
+        url = self.env_of("api-1")["CALLSCOPE_DATABASE_URL"]
+        return url.replace("@postgres:", f"@{self.hosts['postgres'].address}:")
 
     @property
     def objects(self) -> dict[str, str]:
@@ -207,7 +208,8 @@ class Cluster:
             argv, _ = self._argv(service, host)
             host.spawn(service, argv, env=self.process_env(service, host))
         for service in WORKER_POOLS:
-            wait_for(f"{name} {service}", lambda s=service: " ready." in host.log(s), timeout=240, log=host.log(service))
+            wait_for(f"{name} {service}", lambda s=service: " ready." in host.log(s), timeout=240,
+                     log=host.log(service))  # fmt: skip
 
     def _start_postgres(self) -> None:
         """What the postgres image does with compose's POSTGRES_* settings: a cluster owned by that user, password
@@ -232,7 +234,7 @@ class Cluster:
         host.run(["createdb", "-h", str(sockets), "-U", env["POSTGRES_USER"], env["POSTGRES_DB"]], user="postgres")
 
     def restart_postgres(self) -> None:
-        """A fast shutdown (SIGINT) and a start again, as a database server's restart does: clients' connections drop."""
+        """A fast shutdown (SIGINT) and a start again, as a server's restart does: clients' connections drop."""
         host = self.hosts["postgres"]
         host.stop("postgres", signal.SIGINT, timeout=60)
         host.spawn("postgres", self.postgres_argv, env={"PATH": os.environ["PATH"]}, user="postgres")

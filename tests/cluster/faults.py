@@ -19,9 +19,10 @@ from tests.cluster.load import Load, Reckoning, reckon
 ROOT = Path(__file__).resolve().parents[2]
 CALL = ROOT / "samples" / "call_dual_channel.wav"
 TENANT = "cluster"
-# Settings the test adds to compose's: the sweeper looks every 5 s (compose: 30 s), a worker silent for 20 s is
-# presumed gone (compose: 90 s; so the 30 s cut-off makes its call be redone elsewhere while it still holds it) and a contact queued 30 s is queued again (compose: 120 s: a task a dead worker had
-# reserved but not started is found only by its age), so that a recovery fits a test; everything else is compose's.
+# Settings the test adds to compose's, so that a recovery fits a test: the sweeper looks every 5 s (compose: 30 s);
+# a worker silent for 20 s is presumed gone (compose: 90 s), so the 30 s cut-off makes its call be redone elsewhere
+# while it still holds it; a contact queued 30 s is queued again (compose: 120 s), which finds a task a dead worker
+# had reserved but not started. Everything else is compose's.
 FAST_RECOVERY = {"CALLSCOPE_SWEEP_INTERVAL_S": "5", "CALLSCOPE_STALE_PROCESSING_S": "20",
                  "CALLSCOPE_STALE_QUEUED_S": "30"}  # fmt: skip
 

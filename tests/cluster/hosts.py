@@ -96,8 +96,9 @@ class Host:
         as_user = ["setpriv", f"--reuid={user}", f"--regid={user}", "--init-groups"] if user else []
         env = {**env, RUN_MARK: self.namespace.split("-")[1]}  # inherited by every child: leftovers() finds them
         log = (self.folder / f"{label}.log").open("ab")
-        proc = subprocess.Popen(["ip", "netns", "exec", self.namespace, *as_user, *argv], env=env, cwd=cwd or self.folder,
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+        proc = subprocess.Popen(["ip", "netns", "exec", self.namespace, *as_user, *argv], env=env,
+                                cwd=cwd or self.folder, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)  # fmt: skip
         log.close()
         self.processes[label] = proc
         return proc

@@ -93,8 +93,9 @@ class Load:
                     answer = client.post("/v1/interactions", headers=headers, data={"metadata": meta},
                                          files={"file": ("call.wav", self.call_audio, "audio/wav")})  # fmt: skip
                 else:
+                    said = TEXTS[int(post.external_id.split("-")[2]) % len(TEXTS)]
                     body = {"channel": "chat", "external_id": post.external_id,
-                            "messages": [{"role": "customer", "text": TEXTS[int(post.external_id.split("-")[2]) % len(TEXTS)]},
+                            "messages": [{"role": "customer", "text": said},
                                          {"role": "agent", "text": "I can help you with that today"}]}
                     answer = client.post("/v1/interactions", headers=headers, json=body)
             except httpx.HTTPError as exc:
@@ -145,8 +146,8 @@ def reckon(load: Load, *, database_url: str, objects: dict[str, str], tenant: st
     try:
         while True:
             with engine.connect() as conn:
-                rows = conn.execute(text("SELECT id, status, external_id, attempts, channel, enqueued FROM interactions "
-                                         "WHERE tenant = :t"), {"t": tenant}).all()  # fmt: skip
+                rows = conn.execute(text("SELECT id, status, external_id, attempts, channel, enqueued "
+                                         "FROM interactions WHERE tenant = :t"), {"t": tenant}).all()  # fmt: skip
             status = {row.id: row.status for row in rows}
             pending = [cid for cid in accepted if status.get(cid) not in ("done", "failed")]
             if not pending or time.monotonic() > deadline:
