@@ -190,7 +190,9 @@ class Network:
         self.run = run or os.getpid()
         self.folder = folder
         self.bridge = f"csbr{self.run}"
-        self.subnet = f"10.{200 + self.run % 50}.{(self.run // 50) % 250}"
+        taken = sh("ip", "-4", "-o", "addr").stdout + sh("ip", "-4", "route").stdout
+        self.subnet = next(subnet for n in range(self.run, self.run + 500)
+                           if (subnet := f"10.{200 + n % 50}.{(n // 50) % 250}") + "." not in taken)  # fmt: skip
         self.gateway = f"{self.subnet}.1"
         self.hosts: dict[str, Host] = {}
         self._closed = False
