@@ -32,6 +32,7 @@ def cluster() -> Iterator[Cluster]:
     finally:
         built.close()
         assert built.leftovers() == [], "the cluster left something behind"
+        assert not built.folder.exists() or os.environ.get("CALLSCOPE_CLUSTER_KEEP") == "1", "its files too"
 
 
 def test_compose_services_run_on_their_own_hosts_and_reach_each_other_by_name(cluster: Cluster) -> None:
