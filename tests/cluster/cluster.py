@@ -29,13 +29,15 @@ from typing import Any
 import httpx
 import redis
 import yaml
+from redis.sentinel import Sentinel
 
+from callscope.storage.broker import parse_sentinel
 from tests.cluster.hosts import Host, Network
+from tests.services import s3_answers
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "compose.yaml"
 VENV_BIN = Path(sys.executable).parent
-MASTER = "callscope"
 INFRASTRUCTURE = ("postgres", "redis", "redis-replica", "sentinel-1", "sentinel-2", "sentinel-3", "objects")
 API_HOSTS = ("api-1", "api-2")
 WORKER_POOLS = ("worker", "transcribe")
@@ -114,20 +116,22 @@ class Cluster:
         return {"endpoint": f"http://{self.hosts['objects'].address}:8333", "bucket": env["CALLSCOPE_S3_BUCKET"],
                 "key_id": env["CALLSCOPE_S3_ACCESS_KEY_ID"], "secret": env["CALLSCOPE_S3_SECRET_ACCESS_KEY"]}
 
-    def sentinels(self) -> list[tuple[str, int]]:
-        return [(self.hosts[f"sentinel-{n}"].address, 26379) for n in (1, 2, 3)]
+    def _sentinel(self) -> tuple[Sentinel, str]:
+        """The Sentinels and master compose's broker URL names, at their hosts' addresses."""
+        found = parse_sentinel(self.env_of("api-1")["CALLSCOPE_BROKER_URL"])
+        assert found is not None, "compose.yaml's broker is not behind Sentinel"
+        sentinels = [(self.hosts[name].address, port) for name, port in found.sentinels]
+        return Sentinel(sentinels, socket_timeout=2), found.master_name
 
     def broker_primary(self) -> str:
         """The host Sentinel names as the broker's primary now."""
-        from redis.sentinel import Sentinel
-
-        address, _ = Sentinel(self.sentinels(), socket_timeout=1).discover_master(MASTER)
+        sentinel, master = self._sentinel()
+        address, _ = sentinel.discover_master(master)
         return next(name for name, host in self.hosts.items() if host.address == address)
 
     def broker(self) -> redis.Redis:
-        from redis.sentinel import Sentinel
-
-        return Sentinel(self.sentinels(), socket_timeout=2).master_for(MASTER, socket_timeout=5)
+        sentinel, master = self._sentinel()
+        return sentinel.master_for(master, socket_timeout=5)
 
     def env_of(self, service: str) -> dict[str, str]:
         raw = self.services[service].get("environment") or {}
@@ -249,11 +253,7 @@ class Cluster:
         host = self.hosts["objects"]
         argv, _ = self._argv("objects", host)
         host.spawn("objects", [str(VENV_BIN / "weed"), *argv], env=self.process_env("objects", host))
-
-        def answers() -> bool:
-            return httpx.get(f"http://{host.address}:8333", timeout=2).status_code < 500
-
-        wait_for("objects", answers, timeout=120, log=host.log("objects"))
+        wait_for("objects", lambda: s3_answers(f"http://{host.address}:8333"), timeout=120, log=host.log("objects"))
 
     def make_key(self, tenant: str, role: str) -> str:
         host = self.hosts["api-1"]

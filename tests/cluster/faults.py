@@ -66,7 +66,8 @@ def transcribing_host(cluster: Cluster, timeout: float = 120) -> str:
 def kill_worker_host(cluster: Cluster) -> tuple[str, Callable[[], None]]:
     name = transcribing_host(cluster)
     killed = cluster.hosts[name].kill_all()
-    return f"SIGKILL to all {killed} processes of {name} while it transcribed", lambda: _restart_workers(cluster, name)
+    how = f"SIGKILL to all {killed} processes of {name} while it transcribed"
+    return how, lambda: cluster.start_worker_host(name, beat=name == "worker-1")  # the host is back afterwards
 
 
 def partition_worker_host(cluster: Cluster, seconds: float = 30) -> tuple[str, Callable[[], None]]:
@@ -119,10 +120,6 @@ FAULTS: dict[str, Callable[[Cluster], tuple[str, Callable[[], None]]]] = {
     "PostgreSQL restarted": restart_postgres,
     "API host killed": kill_api_host,
 }
-
-
-def _restart_workers(cluster: Cluster, name: str) -> None:
-    cluster.start_worker_host(name, beat=name == "worker-1")
 
 
 def run_fault(cluster: Cluster, fault: str, *, texts: int, calls: int, spread_s: float, clients: int = 8,

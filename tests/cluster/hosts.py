@@ -77,6 +77,12 @@ def reap_stale() -> list[str]:
     return reaped
 
 
+def as_user(user: str | None) -> list[str]:
+    """The prefix that runs a program as `user`: setpriv execs it in place (runuser would stay as its parent and turn
+    a signal into SIGKILL)."""
+    return ["setpriv", f"--reuid={user}", f"--regid={user}", "--init-groups"] if user else []
+
+
 @dataclass
 class Host:
     """One machine of the cluster: a namespace, its address and the processes started in it."""
@@ -92,11 +98,9 @@ class Host:
               user: str | None = None) -> subprocess.Popen[bytes]:  # fmt: skip
         """Start `argv` on this host (its own process group), logging to `<folder>/<label>.log`."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        # setpriv execs the program itself (runuser would stay as its parent and turn a signal into SIGKILL)
-        as_user = ["setpriv", f"--reuid={user}", f"--regid={user}", "--init-groups"] if user else []
         env = {**env, RUN_MARK: self.namespace.split("-")[1]}  # inherited by every child: leftovers() finds them
         log = (self.folder / f"{label}.log").open("ab")
-        proc = subprocess.Popen(["ip", "netns", "exec", self.namespace, *as_user, *argv], env=env,
+        proc = subprocess.Popen(["ip", "netns", "exec", self.namespace, *as_user(user), *argv], env=env,
                                 cwd=cwd or self.folder, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)  # fmt: skip
         log.close()
@@ -106,8 +110,7 @@ class Host:
     def run(self, argv: list[str], *, env: dict[str, str] | None = None, user: str | None = None,
             timeout: float = 120) -> subprocess.CompletedProcess[str]:  # fmt: skip
         """Run a command on this host and wait for it."""
-        as_user = ["runuser", "-u", user, "--"] if user else []
-        return subprocess.run(["ip", "netns", "exec", self.namespace, *as_user, *argv], env=env, cwd=self.folder,
+        return subprocess.run(["ip", "netns", "exec", self.namespace, *as_user(user), *argv], env=env, cwd=self.folder,
                               capture_output=True, text=True, timeout=timeout, check=True)  # fmt: skip
 
     def log(self, label: str) -> str:
@@ -232,11 +235,6 @@ class Network:
         for host in self.hosts.values():
             (NETNS_ETC / host.namespace).mkdir(parents=True, exist_ok=True)
             (NETNS_ETC / host.namespace / "hosts").write_text("\n".join(lines) + "\n")
-
-    def alias(self, name: str, host: Host) -> None:
-        """Another name for a host (a compose service that runs on it)."""
-        self.hosts.setdefault(name, Host(name, host.namespace, host.address, host.link, host.folder))
-        self._write_hosts_files()
 
     def close(self) -> None:
         if self._closed:
