@@ -129,7 +129,7 @@ class RequestGuard:
             if not status["code"]:
                 await _refusal(exc.status_code, str(exc))(scope, receive, send)
         if status["code"] == 401:
-            await anyio.to_thread.run_sync(_note_failure, settings, scope)
+            await anyio.to_thread.run_sync(note_failure, settings, scope)
 
 
 def _is_json(content_type: str) -> bool:
@@ -203,5 +203,6 @@ def _rate_limited(settings: Settings, scope: dict[str, Any]) -> JSONResponse | N
     return None
 
 
-def _note_failure(settings: Settings, scope: dict[str, Any]) -> None:
-    ratelimit.note_failure(settings.broker_url, address=caller(scope)[1])
+def note_failure(settings: Settings, scope: dict[str, Any]) -> None:
+    """Count a failed authentication against the caller's address (blocking: run it in a thread)."""
+    ratelimit.note_failure(settings.broker_url, address=caller(scope)[1], per_minute=settings.auth_failures_per_minute)

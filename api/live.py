@@ -12,7 +12,7 @@ import contextlib
 import logging
 import re
 import threading
-from functools import lru_cache, partial
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +21,10 @@ from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
+from api import guard
 from api.deps import authenticate_cached, open_session
 from api.enqueue import send_task
-from callscope.access import audit, keys, ratelimit
+from callscope.access import audit, keys
 from callscope.contacts import load_json
 from callscope.errors import InvalidInput
 from callscope.live import follow
@@ -153,8 +154,7 @@ async def _accept(websocket: WebSocket, ident: str, what: str) -> keys.Principal
         return None
     who = await run_in_threadpool(authenticate_cached, key) if key else None
     if who is None:
-        address = websocket.client.host if websocket.client else "unknown"
-        await run_in_threadpool(partial(ratelimit.note_failure, settings.broker_url, address=address))
+        await run_in_threadpool(guard.note_failure, settings, websocket.scope)
         await _refuse(websocket, problem or "invalid API key")
         return None
     if not who.may("analyze"):

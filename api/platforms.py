@@ -25,6 +25,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
+from api import guard
 from api.batching import store_one
 from api.deps import Admin, SessionDep, SettingsDep, open_session
 from api.live import new_live_session
@@ -127,8 +128,7 @@ async def audiohook(websocket: WebSocket) -> None:
     organization_id = headers.get("audiohook-organization-id", "")
     found = await run_in_threadpool(_verify_audiohook, headers, target, settings)
     if found is None:
-        address = websocket.client.host if websocket.client else "unknown"
-        await run_in_threadpool(partial(ratelimit.note_failure, settings.broker_url, address=address))
+        await run_in_threadpool(guard.note_failure, settings, websocket.scope)
         return await _refuse_upgrade(websocket, 401, "the AudioHook signature does not verify", since=since)
     if not (0 < len(session_id) <= 100 and 0 < len(organization_id) <= 100):
         return await _refuse_upgrade(
@@ -469,8 +469,7 @@ async def twilio_media(websocket: WebSocket) -> None:
     found = await run_in_threadpool(_verify_twilio, websocket.query_params.get("integration", ""),
                                     websocket.headers.get("x-twilio-signature", ""), urls, settings)  # fmt: skip
     if found is None:
-        address = websocket.client.host if websocket.client else "unknown"
-        await run_in_threadpool(partial(ratelimit.note_failure, settings.broker_url, address=address))
+        await run_in_threadpool(guard.note_failure, settings, websocket.scope)
         return await _refuse_upgrade(websocket, 401, "the X-Twilio-Signature does not verify", since=since)
     await websocket.accept()
     await TwilioCall(websocket, found.tenant, settings).run()

@@ -133,12 +133,12 @@ class Settings(BaseSettings):
     max_text_chars: int = 200_000
     max_audio_seconds: float = 4 * 3600
     rate_limit_per_minute: int = Field(
-        default=12_000, description="Requests per minute per caller (an API key, a report session, else an address); "
-        "0: no limit."
+        default=12_000, description="Requests per minute per caller (an API key, a report session, else an address): "
+        "all at once, then one back every 60/limit seconds; 0: no limit."
     )  # fmt: skip
     auth_failures_per_minute: int = Field(
         default=30, ge=0, description="failed authentications (wrong keys, wrong logins) an address may make in a "
-        "minute before it is refused with 429 until the minute ends; 0: no limit"
+        "minute before it is refused with 429 until one failure's worth drains (60/limit seconds); 0: no limit"
     )  # fmt: skip
     retention_interval_s: float = 3600.0
     task_max_retries: int = 3
