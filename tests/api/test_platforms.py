@@ -43,6 +43,7 @@ CALL = [  # (speaker, text): words a recognizer cannot mishear into another mean
     ("agent", "Thank you. The card is blocked now and a new card is on its way."),
 ]
 DIGITS = re.compile(r"\d{4}")
+LOST_CARD = re.compile(r"lost my credit\w* card")  # live decoding once heard "credits card": the same meaning
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +92,7 @@ def check_stored_call(client: Any, key: str, stored: dict[str, Any], seconds: fl
     assert stored["status"] == "done" and stored["channel"] == "voice", stored
     customer = " ".join(t["text"] for t in stored["turns"] if t["speaker"] == "customer").lower()
     agent = " ".join(t["text"] for t in stored["turns"] if t["speaker"] == "agent").lower()
-    assert "lost my credit card" in customer and "thank you for calling" in agent, stored["turns"]
+    assert LOST_CARD.search(customer) and "thank you for calling" in agent, stored["turns"]
     assert stored["intent"]["label"] in CARD_INTENTS, stored["intent"]
     assert not DIGITS.search(" ".join(t["text"] for t in stored["turns"])), stored["turns"]  # (a card's last4 is kept)
     audio = client.get(f"/v1/interactions/{stored['id']}/audio", headers=auth(key))
@@ -128,7 +129,7 @@ def test_a_call_over_audiohook_is_transcribed_live_and_stored_like_a_posted_one(
             for t in transcripts]  # fmt: skip
     first = {channel: min(at for c, at, _ in said if c == channel) for channel in (0, 1)}  # each side's first words
     assert abs(first[1] - starts[0]) < 0.6 and abs(first[0] - starts[1]) < 0.6, (said, starts)
-    assert any(c == 0 and "lost my credit card" in text.lower() for c, _, text in said), said
+    assert any(c == 0 and LOST_CARD.search(text.lower()) for c, _, text in said), said
     assert all(0 < t["alternatives"][0]["confidence"] <= 1 for t in transcripts)
     shown = [t["alternatives"][0]["interpretations"][0] for t in transcripts]
     texts = [s["transcript"] for s in shown] + [token["value"] for s in shown for token in s["tokens"]]
