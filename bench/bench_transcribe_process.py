@@ -8,6 +8,7 @@ on the mixdown: `WhisperModel(model, cpu_threads=T, compute_type="int8")`, `tran
 language="en", beam_size=5, vad_filter=True)`, the segments consumed.
 
     .venv/bin/python bench/bench_transcribe_process.py [--minutes 3 10] [--repeats 3] [--model PATH_OR_PROFILE]
+        [--before WORKTREE]  (also the earlier code's `callscope transcribe`, in the same rounds)
 """
 
 from __future__ import annotations
@@ -52,18 +53,18 @@ def mixdown(stereo: Path, out: Path) -> Path:
     return out
 
 
-def run(argv: list[str], env: dict[str, str]) -> float:
+def run(argv: list[str], env: dict[str, str], cwd: Path = ROOT) -> float:
     """Wall seconds of one fresh process."""
     started = time.perf_counter()
-    subprocess.run(argv, cwd=ROOT, env=env, check=True, capture_output=True, text=True)
+    subprocess.run(argv, cwd=cwd, env=env, check=True, capture_output=True, text=True)
     return time.perf_counter() - started
 
 
-def peak_rss(argv: list[str], env: dict[str, str]) -> float:
+def peak_rss(argv: list[str], env: dict[str, str], cwd: Path = ROOT) -> float:
     """Peak RSS of one child, measured in a wrapper process of its own (RUSAGE_CHILDREN keeps the maximum)."""
     probe = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, capture_output=True); "
              "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")  # fmt: skip
-    out = subprocess.run([sys.executable, "-c", probe, *argv], cwd=ROOT, env=env, check=True, capture_output=True,
+    out = subprocess.run([sys.executable, "-c", probe, *argv], cwd=cwd, env=env, check=True, capture_output=True,
                          text=True)  # fmt: skip
     return round(int(out.stdout) / 1024, 1)
 
@@ -75,6 +76,7 @@ def main() -> None:
     parser.add_argument("--model", default="", help="CALLSCOPE_WHISPER_MODEL for both (default: the default)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--batch-size", type=int, help="CALLSCOPE_WHISPER_BATCH_SIZE for callscope (0: sequential)")
+    parser.add_argument("--before", type=Path, help="a worktree of earlier code: its `callscope transcribe` too")
     args = parser.parse_args()
     env = {**os.environ, "CALLSCOPE_WHISPER_CPU_THREADS": str(args.threads), "OMP_WAIT_POLICY": "PASSIVE"}
     if args.batch_size is not None:
@@ -93,21 +95,26 @@ def main() -> None:
         mono = mixdown(call, folder / f"mix-{minutes:g}.wav")
         with wave.open(str(call)) as w:
             duration = w.getnframes() / SAMPLE_RATE
-        commands = {
-            "callscope_transcribe_stereo": [sys.executable, "-m", "cli", "transcribe", str(call), "--json"],
-            "plain_faster_whisper_mixdown": [sys.executable, "-c", PLAIN, model_path, str(args.threads), str(mono)],
-        }
+        transcribe = [sys.executable, "-m", "cli", "transcribe", str(call), "--json"]
+        commands = {  # name: (command, the tree it runs in)
+            "callscope_transcribe_stereo": (transcribe, ROOT),
+            "plain_faster_whisper_mixdown": ([sys.executable, "-c", PLAIN, model_path, str(args.threads), str(mono)],
+                                             ROOT),
+        }  # fmt: skip
+        if args.before:
+            commands["callscope_before_stereo"] = (transcribe, args.before.resolve())
+            env["CALLSCOPE_WHISPER_MODEL"] = model_path  # the same model folder for both trees
         walls: dict[str, list[float]] = {name: [] for name in commands}
         for _ in range(args.repeats):
-            for name, argv in commands.items():
-                walls[name].append(run(argv, env))
+            for name, (argv, cwd) in commands.items():
+                walls[name].append(run(argv, env, cwd))
         median = {name: statistics.median(v) for name, v in walls.items()}
         results.append({
             "call_s": round(duration, 1),
             **{f"{name}_wall_s": round(median[name], 2) for name in commands},
-            "ratio_callscope_to_plain": round(median["callscope_transcribe_stereo"]
-                                              / median["plain_faster_whisper_mixdown"], 3),
-            **{f"{name}_peak_rss_mb": peak_rss(argv, env) for name, argv in commands.items()},
+            **{f"ratio_{name}_to_plain": round(median[name] / median["plain_faster_whisper_mixdown"], 3)
+               for name in commands if name.startswith("callscope")},
+            **{f"{name}_peak_rss_mb": peak_rss(argv, env, cwd) for name, (argv, cwd) in commands.items()},
             "runs": {name: [round(w, 2) for w in v] for name, v in walls.items()},
         })  # fmt: skip
         print(json.dumps(results[-1]), file=sys.stderr)
