@@ -8,10 +8,13 @@ recordings, and stereo files that carry the same signal on both channels, are on
 
 from __future__ import annotations
 
+import collections
+import hashlib
 import io
 import os
 import re
 import tempfile
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -222,6 +225,39 @@ def _segment(seg: Any, shift: float = 0.0) -> _Segment:
     return _Segment(seg.start + shift, seg.end + shift, seg.text, words)
 
 
+class _RememberedVad:
+    """Silero VAD that keeps the speech probabilities of the last few arrays it read (by their content): batched
+    decoding chunks a channel with one set of settings and the search for speech left without words reads the same
+    channel again with another, and a pass costs about 0.7 s on a 3.4-minute channel (bench/RESULTS.md)."""
+
+    KEPT = 4
+
+    def __init__(self, model: Any) -> None:
+        self.model, self.lock, self.kept = model, threading.Lock(), collections.OrderedDict()
+
+    def __call__(self, audio: np.ndarray, *args: Any, **kwargs: Any) -> np.ndarray:
+        key = (audio.shape, args, tuple(sorted(kwargs.items())), hashlib.blake2b(audio.tobytes()).digest())
+        with self.lock:
+            if key in self.kept:
+                return self.kept[key]
+        probabilities = self.model(audio, *args, **kwargs)
+        with self.lock:
+            self.kept[key] = probabilities
+            while len(self.kept) > self.KEPT:
+                self.kept.popitem(last=False)
+        return probabilities
+
+
+def _remember_vad() -> None:
+    """faster-whisper's VAD functions read their model from `get_vad_model`: hand them the remembering one."""
+    from faster_whisper import vad
+
+    if not getattr(vad.get_vad_model, "remembers", False):
+        remembered = _RememberedVad(vad.get_vad_model())
+        vad.get_vad_model = lambda: remembered
+        vad.get_vad_model.remembers = True  # type: ignore[attr-defined]
+
+
 def _decode(model: Any, audio: np.ndarray, options: WhisperOptions) -> Iterable[_Segment]:
     """One track's speech as segments with words: faster-whisper one window at a time, or batched.
 
@@ -231,6 +267,8 @@ def _decode(model: Any, audio: np.ndarray, options: WhisperOptions) -> Iterable[
     if not options.batch_size:
         return (_segment(seg) for seg in model.transcribe(audio, **decode_kwargs(options))[0])  # lazy: decodes as read
     from faster_whisper import BatchedInferencePipeline
+
+    _remember_vad()
 
     pipeline = BatchedInferencePipeline(model)
     batched = dict(batch_size=options.batch_size, chunk_length=options.chunk_s, without_timestamps=False,

@@ -250,3 +250,35 @@ def test_both_sides_talking_at_once_are_both_heard_each_on_its_channel():
         assert "stolen" in said["customer"] and "calling" not in said["customer"], said
         customer_turns = [t for t in result.turns if t.speaker == "customer"]
         assert 0.4 <= customer_turns[0].start <= 1.6, customer_turns  # timed in its own channel (speech from 1 s)
+
+
+def test_vad_reads_a_channel_once_for_both_of_its_settings(monkeypatch):
+    """Batched decoding chunks a channel with one set of VAD settings and the search for speech left without words
+    reads it with another: Silero runs once per channel, and its regions are those of a model that remembers
+    nothing."""
+    from faster_whisper import vad
+
+    from callscope.voice import transcribe as module
+
+    module._remember_vad()
+    remembered = vad.get_vad_model()
+    silero, runs = remembered.model, []
+
+    def counted(audio, *args, **kwargs):
+        runs.append(audio.size)
+        return silero(audio, *args, **kwargs)
+
+    monkeypatch.setattr(remembered, "model", counted)
+    monkeypatch.setattr(remembered, "kept", type(remembered.kept)())
+    left, right = decode(CALL)
+    chunking = vad.VadOptions(threshold=0.35, max_speech_duration_s=30)
+    gaps = vad.VadOptions(threshold=0.35, speech_pad_ms=0, min_silence_duration_ms=500)
+
+    def regions() -> list[list[dict]]:
+        return [vad.get_speech_timestamps(audio, options) for audio in (left, right) for options in (chunking, gaps)]
+
+    heard = regions()
+    assert len(runs) == 2  # one run per channel
+    monkeypatch.setattr(vad, "get_vad_model", lambda: silero)  # a model that remembers nothing
+    assert heard == regions()
+    assert heard[0] != heard[1] and heard[0] != heard[2]
