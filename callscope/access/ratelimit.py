@@ -19,9 +19,9 @@ _SLACK_S = 1e-6  # float arithmetic on epoch seconds: a request at exactly its R
 
 # A bucket is the time (epoch seconds) at which it is empty again ("theoretical arrival time"). ARGV: now,
 # seconds one request adds to the requests bucket (0: no limit), the same for failures, the period (plus slack).
-_CHECK = """
+_EXACT = "local function exact(x) return string.format('%.17g', x) end\n"  # a float as Lua writes it in full
+_CHECK = _EXACT + """
 local now, per_request, per_failure, period = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local function exact(x) return string.format('%.17g', x) end
 if per_failure > 0 then
   local failed_until = tonumber(redis.call('GET', KEYS[2]) or '0')
   if failed_until - now > period - per_failure then
@@ -35,9 +35,8 @@ if per_request > 0 then
 end
 return {'', '0'}
 """
-_FAIL = """
+_FAIL = _EXACT + """
 local now, per_failure, period = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local function exact(x) return string.format('%.17g', x) end
 local failed_until = math.min(math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), now) + per_failure, now + period)
 redis.call('SET', KEYS[1], exact(failed_until), 'PX', math.ceil((failed_until - now) * 1000))
 return 1
