@@ -60,10 +60,11 @@ class Settings(BaseSettings):
         "where 0.5 drops short answers (bench/RESULTS.md)",
     )
     whisper_batch_size: int = Field(
-        default=4,
+        default=0,
         ge=0,
-        description="VAD chunks decoded together (about 1.3x faster on 2 CPU cores, more on a GPU); "
-        "0: one window at a time, as plain faster-whisper",
+        description="0: one window at a time, as plain faster-whisper (on a CPU, with both channels of a call at "
+        "once, faster than batches and with fewer words lost: bench/RESULTS.md); N: VAD chunks decoded N together "
+        "(a GPU)",
     )
     recordings_store: Literal["folder", "s3"] = Field(
         default="folder", description="where recordings live: a folder under data_dir (the embedded default) or an "

@@ -1,7 +1,7 @@
 """Voice to turns with faster-whisper.
 
-Dual-channel call recordings are transcribed one channel at a time with the VAD filter on (so each
-side's silence is skipped), the other side's voice leaking into a channel is dropped word by word
+Dual-channel call recordings are transcribed channel by channel with the VAD filter on (so each side's
+silence is skipped), both channels at once on two replicas of the model, the other side's voice leaking into a channel is dropped word by word
 (`callscope.voice.crosstalk`), then the turns are merged by timestamp and labelled agent/customer. Mono
 recordings, and stereo files that carry the same signal on both channels, are one track.
 """
@@ -16,6 +16,7 @@ import re
 import tempfile
 import threading
 from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
@@ -46,7 +47,11 @@ class WhisperOptions:
     cpu_threads: int = 2
     beam_size: int = 5
     hotwords: str = ""  # the bank's vocabulary (its name, products, card brands), a hint to the decoder
-    batch_size: int = 4  # the VAD chunks are decoded in batches of this many; 0: one window at a time
+    # 0: one window at a time, as plain faster-whisper, with its fallback to sampling where the greedy text fails its
+    # checks (batched decoding has none, and lost words plain kept: bench/RESULTS.md); > 0: the VAD chunks are decoded
+    # in batches of this many (a GPU's choice)
+    batch_size: int = 0
+    channels_at_once: bool = True  # a stereo call's channels decoded at the same time, each on a replica of the model
     chunk_s: int = 30  # batched: the longest chunk of speech decoded in one piece
     vad_threshold: float = 0.5  # Silero's speech probability threshold on a mono recording
     channel_vad_threshold: float = 0.35  # a stereo call's quiet channel: short answers between long silences
@@ -93,7 +98,8 @@ def resolve_model_path(name: str, models_dir: str | Path = MODELS_DIR) -> str:
 
 @lru_cache(maxsize=2)
 def load_whisper(options: WhisperOptions) -> Any:
-    """Load once per process (model load is ~0.3 s and ~100+ MB; never per task)."""
+    """Load once per process (model load is ~0.3 s and ~100+ MB; never per task). With `channels_at_once` it holds
+    two replicas (`num_workers`; the weights are shared), so two threads decode at once."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from faster_whisper import WhisperModel
 
@@ -102,6 +108,7 @@ def load_whisper(options: WhisperOptions) -> Any:
         device=options.device,
         compute_type=options.compute_type,
         cpu_threads=options.cpu_threads,
+        num_workers=2 if options.channels_at_once else 1,
     )
 
 
@@ -457,36 +464,71 @@ def _transcribe_tracks(
     model = load_whisper(options)
     quiet = replace(options, vad_threshold=options.channel_vad_threshold) if len(tracks) == 2 else options
     expected = info.duration_s or 0.0
-    per_track: list[list[Turn]] = []
-    timed: list[list[list[crosstalk.Word]]] = []  # per track, per turn: its words (for the crosstalk guard)
-    levels: list[crosstalk.Levels] = []
-    duration = 0.0
-    for index, channel in enumerate(tracks):
+    heard_to = [0.0] * len(tracks)  # per track: the end of the last segment decoded, in seconds of the call
 
-        def report(end: float, index: int = index) -> None:
-            if on_progress is not None:  # called even when the length is unknown: it also carries the heartbeat
-                on_progress(min(1.0, (index * expected + end) / (expected * len(tracks))) if expected else 0.0)
+    def hear(index: int, channel: int | None) -> _Track:
+        def note(end: float) -> None:
+            heard_to[index] = end
+            if not concurrent:
+                report()
 
         turns: list[Turn] = []
-        timed.append([])
-        levels.append(crosstalk.Levels())
+        words: list[list[crosstalk.Word]] = []  # per turn: its words (for the crosstalk guard)
+        levels = crosstalk.Levels()
         length = 0.0
         for offset, audio in windows(source, channel):
-            floor_db = crosstalk.noise_floor(levels[-1].add(offset, audio))
+            floor_db = crosstalk.noise_floor(levels.add(offset, audio))
             heard_with = quiet if floor_db <= QUIET_LINE_DB else options
-            turns += _transcribe_track(model, audio, heard_with, report, offset, words=timed[-1])
+            turns += _transcribe_track(model, audio, heard_with, note, offset, words=words)
             length = offset + audio.size / SAMPLE_RATE
         if length < 0.1:
             raise AudioError("the recording holds no audio (under 0.1 s)", status_code=400)
-        per_track.append(turns)
-        duration = max(duration, length)
+        return _Track(turns, words, levels, length)
+
+    def report() -> None:
+        if on_progress is not None:  # called even when the length is unknown: it also carries the heartbeat
+            on_progress(min(1.0, sum(heard_to) / (expected * len(tracks))) if expected else 0.0)
+
+    concurrent = len(tracks) == 2 and options.channels_at_once
+    jobs = [lambda index=index, channel=channel: hear(index, channel) for index, channel in enumerate(tracks)]
+    results = _at_once(jobs, report, lambda: sum(heard_to)) if concurrent else [job() for job in jobs]
+    per_track = [track.turns for track in results]
+    duration = max(track.length for track in results)
     if on_progress is not None:
         on_progress(1.0)
     decision = None
     if len(tracks) == 2:
-        per_track = crosstalk.suppress(per_track, timed, [x.array() for x in levels])
+        per_track = crosstalk.suppress(per_track, [t.words for t in results], [t.levels.array() for t in results])
         per_track, decision = _assign_roles(per_track, agent_channel)
     return Transcript(duration=duration, turns=merge_turns(per_track), channels=len(tracks), roles=decision)
+
+
+@dataclass
+class _Track:
+    turns: list[Turn]
+    words: list[list[crosstalk.Word]]
+    levels: crosstalk.Levels
+    length: float
+
+
+PROGRESS_EVERY_S = 1.0
+
+
+def _at_once(jobs: list[Callable[[], _Track]], report: Callable[[], None], done: Callable[[], float]) -> list[_Track]:
+    """Run the jobs on threads of their own; `report` is called on this thread (a heartbeat that commits the
+    caller's database session must not run on another), at most every PROGRESS_EVERY_S and only after `done` moved,
+    so a stuck decoder stops the heartbeat as it would without threads. The first error is raised once all stop."""
+    with ThreadPoolExecutor(len(jobs), thread_name_prefix="callscope-channel") as pool:
+        futures = [pool.submit(job) for job in jobs]
+        reported = done()
+        while True:
+            finished, pending = wait(futures, timeout=PROGRESS_EVERY_S, return_when=FIRST_EXCEPTION)
+            if done() != reported:
+                reported = done()
+                report()
+            if not pending or any(f.exception() for f in finished):
+                break
+    return [future.result() for future in futures]
 
 
 def _transcribe_mono_diarized(source: str | bytes, options: WhisperOptions, on_progress: Progress | None) -> Transcript:

@@ -91,14 +91,68 @@ def test_model_is_loaded_once_per_process_and_is_the_bundled_tiny_en():
 
 
 def test_batched_decoding_gives_the_words_of_one_window_at_a_time():
-    """The default decodes the VAD chunks together; on the sample call it says exactly what sequential decoding says."""
-    batched = transcribe(CALL.read_bytes(), options=WhisperOptions(), agent_channel="left")
-    sequential = transcribe(CALL.read_bytes(), options=WhisperOptions(batch_size=0), agent_channel="left")
-    assert WhisperOptions().batch_size > 0 and batched.text == sequential.text
+    """Batched decoding (a GPU's choice; the default decodes one window at a time) says on the sample call exactly
+    what sequential decoding says."""
+    batched = transcribe(CALL.read_bytes(), options=WhisperOptions(batch_size=4), agent_channel="left")
+    sequential = transcribe(CALL.read_bytes(), options=WhisperOptions(), agent_channel="left")
+    assert WhisperOptions().batch_size == 0 and batched.text == sequential.text
     assert [(t.speaker, t.text) for t in batched.turns] == [(t.speaker, t.text) for t in sequential.turns]
     assert all(abs(a.start - b.start) < 0.1 for a, b in zip(batched.turns, sequential.turns, strict=True))
     loose = transcribe(CALL.read_bytes(), options=WhisperOptions(channel_vad_threshold=0.5), agent_channel="left")
     assert "lost my card" in " ".join(t.text for t in loose.turns if t.speaker == "customer").lower()
+
+
+def test_both_channels_decoded_at_once_say_what_one_after_the_other_says(monkeypatch):
+    """The two channels of a call are decoded at the same time (two replicas of the model): the same turns as one
+    channel after the other, and progress is reported on the caller's thread only (a worker's heartbeat commits its
+    database session there), rising to 1."""
+    import threading
+    import time
+
+    from callscope.voice import transcribe as module
+
+    spans: list[tuple[float, float]] = []
+    decode_track = module._transcribe_track
+
+    def timed(*args, **kwargs):
+        began = time.perf_counter()
+        try:
+            return decode_track(*args, **kwargs)
+        finally:
+            spans.append((began, time.perf_counter()))
+
+    monkeypatch.setattr(module, "_transcribe_track", timed)
+    monkeypatch.setattr(module, "PROGRESS_EVERY_S", 0.05)
+    reports: list[tuple[float, threading.Thread]] = []
+    at_once = transcribe(CALL.read_bytes(), options=OPTIONS, agent_channel="left",
+                         on_progress=lambda done: reports.append((done, threading.current_thread())))  # fmt: skip
+    (a_began, a_ended), (b_began, b_ended) = spans
+    assert OPTIONS.channels_at_once and a_began < b_ended and b_began < a_ended  # the channels overlapped in time
+    spans.clear()
+    one_by_one = transcribe(CALL.read_bytes(), options=WhisperOptions(channels_at_once=False), agent_channel="left")
+    (a_began, a_ended), (b_began, b_ended) = sorted(spans)
+    assert a_ended <= b_began
+    assert [(t.speaker, t.text, t.start, t.end) for t in at_once.turns] == [
+        (t.speaker, t.text, t.start, t.end) for t in one_by_one.turns
+    ]
+    assert {thread for _, thread in reports} == {threading.current_thread()}
+    done = [fraction for fraction, _ in reports]
+    assert len(done) >= 2 and done == sorted(done) and done[-1] == 1.0 and 0 < done[0] < 1
+
+
+def test_a_channel_that_fails_fails_the_call_decoded_at_once(monkeypatch):
+    from callscope.voice import transcribe as module
+
+    decode_track = module._transcribe_track
+
+    def failing_right(model, audio, options, on_segment, offset=0.0, words=None):
+        if np.abs(audio[8000:80000]).max() < 0.01:  # the customer's side: silent while the agent greets (0.2-5 s)
+            raise AudioError("the right channel cannot be read", status_code=415)
+        return decode_track(model, audio, options, on_segment, offset, words)
+
+    monkeypatch.setattr(module, "_transcribe_track", failing_right)
+    with pytest.raises(AudioError, match="right channel"):
+        transcribe(CALL.read_bytes(), options=OPTIONS, agent_channel="left")
 
 
 def test_speech_a_batched_chunk_left_without_words_is_decoded_again():
@@ -215,11 +269,11 @@ def test_a_noisy_line_gets_plain_whispers_vad_threshold_and_a_quiet_channel_the_
     short answers between long silences."""
     from callscope.voice import transcribe as module
 
-    heard_with: list[float] = []
+    heard_with: list[tuple[bool, float]] = []  # (the window carries line noise, its threshold); channels at once
     real = module._transcribe_track
 
     def spy(model, audio, options, *args, **kwargs):
-        heard_with.append(options.vad_threshold)
+        heard_with.append((float(np.median(np.abs(audio))) > 1e-4, options.vad_threshold))
         return real(model, audio, options, *args, **kwargs)
 
     monkeypatch.setattr(module, "_transcribe_track", spy)
@@ -227,8 +281,8 @@ def test_a_noisy_line_gets_plain_whispers_vad_threshold_and_a_quiet_channel_the_
     noisy = customer + line_noise(agent, echo_db=None)
     result = transcribe(encode(np.stack([agent, noisy]), rate=16000, fmt="wav", codec="pcm_s16le"), options=OPTIONS,
                         agent_channel="left")  # fmt: skip
-    assert set(heard_with[: len(heard_with) // 2]) == {OPTIONS.channel_vad_threshold}  # the agent's channel
-    assert set(heard_with[len(heard_with) // 2 :]) == {OPTIONS.vad_threshold}  # the customer's, on a noisy line
+    assert {threshold for noisy, threshold in heard_with if not noisy} == {OPTIONS.channel_vad_threshold}  # agent
+    assert {threshold for noisy, threshold in heard_with if noisy} == {OPTIONS.vad_threshold}  # customer, noisy line
     assert "card" in " ".join(t.text for t in result.turns if t.speaker == "customer").lower()
 
 
@@ -241,9 +295,10 @@ def test_both_sides_talking_at_once_are_both_heard_each_on_its_channel():
     right = np.concatenate([np.zeros(16000, np.float32), customer, np.zeros(40000, np.float32)])
     size = max(left.size, right.size)
     stereo = np.stack([np.pad(left, (0, size - left.size)), np.pad(right, (0, size - right.size))])
-    for batch_size in (4, 0):
+    for batch_size, at_once in ((4, True), (0, True), (0, False)):
         result = transcribe(encode(stereo, rate=16000, fmt="wav", codec="pcm_s16le"),
-                            options=WhisperOptions(batch_size=batch_size), agent_channel="left")  # fmt: skip
+                            options=WhisperOptions(batch_size=batch_size, channels_at_once=at_once),
+                            agent_channel="left")  # fmt: skip
         said = {side: " ".join(t.text for t in result.turns if t.speaker == side).lower()
                 for side in ("agent", "customer")}  # fmt: skip
         assert "calling" in said["agent"] and "stolen" not in said["agent"], said
