@@ -1,9 +1,9 @@
 """Voice to turns with faster-whisper.
 
-Dual-channel call recordings are transcribed channel by channel with the VAD filter on (so each side's
-silence is skipped), both channels at once on two replicas of the model, the other side's voice leaking into a channel is dropped word by word
-(`callscope.voice.crosstalk`), then the turns are merged by timestamp and labelled agent/customer. Mono
-recordings, and stereo files that carry the same signal on both channels, are one track.
+Dual-channel call recordings are transcribed channel by channel with the VAD filter on (so each side's silence is
+skipped), both channels at once on two replicas of the model; the other side's voice leaking into a channel is
+dropped word by word (`callscope.voice.crosstalk`), then the turns are merged by timestamp and labelled
+agent/customer. Mono recordings, and stereo files that carry the same signal on both channels, are one track.
 """
 
 from __future__ import annotations
