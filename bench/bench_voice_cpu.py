@@ -61,7 +61,7 @@ def run_one(call: str) -> dict[str, float]:
     start = time.process_time()
     transcript = transcribe(call, options=options, agent_channel="auto")
     redactions = redactions_of(transcript.turns)
-    agent = 0 if (transcript.roles or {}).get("agent_channel", "left") == "left" else 1
+    agent = 0 if transcript.roles is None or transcript.roles.agent_channel == "left" else 1
     spans = pii_spans(transcript.turns, redactions, channel_of=lambda t: agent if t.speaker == "agent" else 1 - agent,
                       kinds=SPEECH_KINDS, margin_s=0.25, duration_s=transcript.duration)  # fmt: skip
     with tempfile.TemporaryFile() as out:

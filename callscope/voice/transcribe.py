@@ -8,9 +8,11 @@ agent/customer. Mono recordings, and stereo files that carry the same signal on 
 
 from __future__ import annotations
 
+import bisect
 import collections
 import hashlib
 import io
+import math
 import os
 import re
 import tempfile
@@ -209,6 +211,15 @@ class _Segment:
     words: list[_Word]
 
 
+# One window at a time, a window whose text fails the checks below is decoded again by sampling, `BEST_OF`
+# candidates at each of these temperatures. faster-whisper's default (on to 1.0, five candidates) decoded each
+# window of a call whose phrases truly repeat six times over (the sample call played eight times: 57 s against
+# 10 s without fallback); this cap costs 14 s there, and the phone-line WER bench reads the same to the word with
+# it as with the default (bench/RESULTS.md). Batched decoding uses the first temperature only.
+FALLBACK_TEMPERATURES = (0.0, 0.2)
+BEST_OF = 2
+
+
 def decode_kwargs(options: WhisperOptions) -> dict[str, Any]:
     """faster-whisper's `transcribe` arguments for these options (also the number pass's, live or not)."""
     return {
@@ -217,6 +228,8 @@ def decode_kwargs(options: WhisperOptions) -> dict[str, Any]:
         "vad_filter": True,
         "vad_parameters": {"threshold": options.vad_threshold},
         "condition_on_previous_text": False,
+        "temperature": FALLBACK_TEMPERATURES,
+        "best_of": BEST_OF,
         "word_timestamps": True,  # segment times alone can span the silence VAD removed
         "hotwords": options.hotwords or None,
         # hallucination guards: no text for silence or hold music (hallucination_silence_threshold is not used:
@@ -407,6 +420,40 @@ def _split_at_pauses(words: list[Any]) -> list[list[Any]]:
     return pieces
 
 
+def _any_between(times: list[float], after: float, before: float) -> bool:
+    return bisect.bisect_right(times, after) < bisect.bisect_left(times, before)
+
+
+def split_where_the_other_side_spoke(tracks: list[list[Turn]]) -> list[list[Turn]]:
+    """Each turn of a two-channel call cut where the other side spoke between two of its words.
+
+    Decoded a window at a time, one segment can run over the other side's reply (the crosstalk guard drops the
+    reply's leaked words, or Whisper skips them), and as one turn it would be put before that reply: the merged
+    transcript read the two sides out of order (bench/RESULTS.md, calls with crosstalk)."""
+    out = []
+    for k, turns in enumerate(tracks):
+        other = sorted((w[0] + w[1]) / 2 for t in tracks[1 - k] for w in t.words or [(t.start, t.end, "")])
+        pieces = []
+        for turn in turns:
+            words = turn.words
+            # a cut before word i when a word of the other side is timed in the pause before it
+            cuts = [i for i in range(1, len(words)) if _any_between(other, words[i - 1][1], words[i][0])]
+            if not cuts:
+                pieces.append(turn)
+                continue
+            bounds = [0, *cuts, len(words)]
+            for first, last in zip(bounds, bounds[1:], strict=False):
+                piece = words[first:last]
+                low = (words[first - 1][1] + piece[0][0]) / 2 if first else -math.inf
+                high = (piece[-1][1] + words[last][0]) / 2 if last < len(words) else math.inf
+                update = {"start": round(piece[0][0], 3), "end": round(piece[-1][1], 3), "words": piece,
+                          "text": "".join(w[2] for w in piece).strip(),
+                          "digit_words": [d for d in turn.digit_words if low <= (d[0] + d[1]) / 2 < high]}  # fmt: skip
+                pieces.append(turn.model_copy(update=update))
+        out.append(pieces)
+    return out
+
+
 def _readable(source: str | Path | bytes | BinaryIO) -> str | bytes:
     """A source that can be read more than once (each channel is streamed on its own)."""
     if isinstance(source, bytes):
@@ -499,6 +546,7 @@ def _transcribe_tracks(
     decision = None
     if len(tracks) == 2:
         per_track = crosstalk.suppress(per_track, [t.words for t in results], [t.levels.array() for t in results])
+        per_track = split_where_the_other_side_spoke(per_track)
         per_track, decision = _assign_roles(per_track, agent_channel)
     return Transcript(duration=duration, turns=merge_turns(per_track), channels=len(tracks), roles=decision)
 

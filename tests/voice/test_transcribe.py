@@ -337,3 +337,26 @@ def test_vad_reads_a_channel_once_for_both_of_its_settings(monkeypatch):
     monkeypatch.setattr(vad, "get_vad_model", lambda: silero)  # a model that remembers nothing
     assert heard == regions()
     assert heard[0] != heard[1] and heard[0] != heard[2]
+
+
+def test_a_turn_is_cut_where_the_other_side_spoke_between_two_of_its_words():
+    """One decoded segment can run over the other side's reply; the merged transcript must read the reply between
+    the two halves, not after both. A pause the other side did not speak in cuts nothing."""
+    from callscope.contacts import Turn
+    from callscope.voice.transcribe import merge_turns, split_where_the_other_side_spoke
+
+    def turn(speaker, words, digits=()):
+        return Turn(speaker=speaker, start=words[0][0], end=words[-1][1], text="".join(w[2] for w in words).strip(),
+                    words=words, digit_words=list(digits))  # fmt: skip
+
+    agent = [turn("agent", [(0.0, 0.4, " May"), (0.4, 0.8, " I"), (0.8, 1.2, " have"), (1.2, 1.6, " it?"),
+                            (3.6, 4.0, " Thank"), (4.0, 4.4, " you."), (4.9, 5.2, " Done.")],
+                  digits=[(0.0, 1.6, "x"), (3.6, 4.4, "y")])]  # fmt: skip
+    customer = [turn("customer", [(1.9, 2.4, " It's"), (2.4, 3.3, " 4539.")])]
+    agent_cut, customer_same = split_where_the_other_side_spoke([agent, customer])
+    assert [t.text for t in agent_cut] == ["May I have it?", "Thank you. Done."]  # 4.4 -> 4.9: nobody else spoke
+    assert [(t.start, t.end) for t in agent_cut] == [(0.0, 1.6), (3.6, 5.2)]
+    assert [t.digit_words for t in agent_cut] == [[(0.0, 1.6, "x")], [(3.6, 4.4, "y")]]
+    assert customer_same == customer
+    merged = [t.text for t in merge_turns([agent_cut, customer_same])]
+    assert merged == ["May I have it?", "It's 4539.", "Thank you. Done."]
