@@ -512,10 +512,13 @@ def _transcribe_tracks(
     quiet = replace(options, vad_threshold=options.channel_vad_threshold) if len(tracks) == 2 else options
     expected = info.duration_s or 0.0
     heard_to = [0.0] * len(tracks)  # per track: the end of the last segment decoded, in seconds of the call
+    stop = threading.Event()  # set when the call has failed or run out of time: the other channel stops too
 
     def hear(index: int, channel: int | None) -> _Track:
         def note(end: float) -> None:
             heard_to[index] = end
+            if stop.is_set():
+                raise _Stopped
             if not concurrent:
                 report()
 
@@ -538,7 +541,7 @@ def _transcribe_tracks(
 
     concurrent = len(tracks) == 2 and options.channels_at_once
     jobs = [lambda index=index, channel=channel: hear(index, channel) for index, channel in enumerate(tracks)]
-    results = _at_once(jobs, report, lambda: sum(heard_to)) if concurrent else [job() for job in jobs]
+    results = _at_once(jobs, report, lambda: sum(heard_to), stop) if concurrent else [job() for job in jobs]
     per_track = [track.turns for track in results]
     duration = max(track.length for track in results)
     if on_progress is not None:
@@ -562,20 +565,35 @@ class _Track:
 PROGRESS_EVERY_S = 1.0
 
 
-def _at_once(jobs: list[Callable[[], _Track]], report: Callable[[], None], done: Callable[[], float]) -> list[_Track]:
+class _Stopped(Exception):
+    """A channel's decoding stopped because the call failed elsewhere (the other channel, a task's time limit)."""
+
+
+def _at_once(
+    jobs: list[Callable[[], _Track]], report: Callable[[], None], done: Callable[[], float], stop: threading.Event
+) -> list[_Track]:
     """Run the jobs on threads of their own; `report` is called on this thread (a heartbeat that commits the
     caller's database session must not run on another), at most every PROGRESS_EVERY_S and only after `done` moved,
-    so a stuck decoder stops the heartbeat as it would without threads. The first error is raised once all stop."""
+    so a stuck decoder stops the heartbeat as it would without threads. When a job fails, or this thread is
+    interrupted (a Celery soft time limit is raised here), `stop` is set and the jobs end at their next segment;
+    the first error is raised."""
     with ThreadPoolExecutor(len(jobs), thread_name_prefix="callscope-channel") as pool:
         futures = [pool.submit(job) for job in jobs]
-        reported = done()
-        while True:
-            finished, pending = wait(futures, timeout=PROGRESS_EVERY_S, return_when=FIRST_EXCEPTION)
-            if done() != reported:
-                reported = done()
-                report()
-            if not pending or any(f.exception() for f in finished):
-                break
+        try:
+            reported = done()
+            while True:
+                finished, pending = wait(futures, timeout=PROGRESS_EVERY_S, return_when=FIRST_EXCEPTION)
+                if done() != reported:
+                    reported = done()
+                    report()
+                if not pending or any(f.exception() for f in finished):
+                    break
+        finally:
+            if not all(f.done() and not f.exception() for f in futures):
+                stop.set()
+    failed = [f.exception() for f in futures if f.done() and f.exception() and not isinstance(f.exception(), _Stopped)]
+    if failed:
+        raise failed[0]
     return [future.result() for future in futures]
 
 

@@ -155,6 +155,42 @@ def test_a_channel_that_fails_fails_the_call_decoded_at_once(monkeypatch):
         transcribe(CALL.read_bytes(), options=OPTIONS, agent_channel="left")
 
 
+def test_a_call_interrupted_on_the_callers_thread_stops_both_channels(monkeypatch):
+    """A Celery soft time limit is raised on the task's thread, which waits while the channels decode on two others:
+    both stop at a next segment instead of decoding the call to its end, and the interruption is what is raised."""
+    import threading
+
+    from callscope.voice import transcribe as module
+
+    segments = []
+    decode_track = module._transcribe_track
+
+    def counted(model, audio, options, on_segment, offset=0.0, words=None):
+        def seen(end):
+            segments.append(end)
+            on_segment(end)
+
+        return decode_track(model, audio, options, seen, offset, words)
+
+    class OutOfTime(Exception):
+        pass
+
+    def out_of_time(done):
+        raise OutOfTime
+
+    left, right = decode(CALL)
+    call = encode(np.stack([np.tile(left, 3), np.tile(right, 3)]), rate=16000, fmt="wav", codec="pcm_s16le")
+    monkeypatch.setattr(module, "_transcribe_track", counted)
+    monkeypatch.setattr(module, "PROGRESS_EVERY_S", 0.01)
+    transcribe(call, options=OPTIONS, agent_channel="left")
+    whole = len(segments)
+    segments.clear()
+    with pytest.raises(OutOfTime):
+        transcribe(call, options=OPTIONS, agent_channel="left", on_progress=out_of_time)
+    assert whole >= 8 and 1 <= len(segments) < whole, (whole, segments)  # stopped before the end
+    assert not [t for t in threading.enumerate() if t.name.startswith("callscope-channel")]
+
+
 def test_speech_a_batched_chunk_left_without_words_is_decoded_again():
     """Batched decoding can stop before a chunk's end; the VAD speech no word covers is found and filled in."""
     from callscope.voice.transcribe import _Segment, _speech_without_words, _Word
