@@ -186,11 +186,20 @@ _GREETING = re.compile(
     r"your\s+(?:message|patience)))\b",
     re.IGNORECASE,
 )
+# A name is told by the words around it, not by capitals: recognizers write "northfield bank" as often as
+# "Northfield Bank" (faster-whisper one window at a time did), and some write no capitals at all. The word before
+# "Bank" (or before "customer services") must not be one that makes it any bank: "the bank", "your bank".
+_NOT_A_NAME = (
+    r"(?!(?:the|a|an|your|my|our|their|his|her|its|this|that|these|those|any|which|what|another|other|same|to|from|"
+    r"with|at|by|for|of|in|on|into|via|and|or|is|are|was|calling|contacting|online|mobile|internet|telephone|phone|"
+    r"local|new|customer|card|help|support|service|team|contact)\b)"
+)
 _BANK_NAME = re.compile(
-    r"\b[A-Z][\w&'-]*(?:\s+[A-Z][\w&'-]*)*\s+(?:Bank|Banking|Savings|Building\s+Society|Credit\s+Union|Financial|"
-    r"Finance|Mutual|Trust)\b|\b(?:welcome\s+to|you've\s+reached|you\s+have\s+reached|(?:you're|you\s+are)\s+"
-    r"(?:through|speaking)\s+to|calling|contacting|this\s+is)\s+(?:the\s+)?[A-Z][\w&'-]+(?:\s+[A-Z][\w&'-]+)*"
-    r"\s+(?:customer|card|help|support|service|team|contact)",
+    rf"\b{_NOT_A_NAME}[a-z][\w&'-]*\s+(?:bank|banking|savings|building\s+society|credit\s+union|financial|finance|"
+    r"mutual|trust)\b|\b(?:welcome\s+to|you've\s+reached|you\s+have\s+reached|(?:you're|you\s+are)\s+"
+    rf"(?:through|speaking)\s+to|calling|contacting|this\s+is)\s+(?:the\s+)?(?:{_NOT_A_NAME}[a-z][\w&'-]+\s+)+"
+    r"(?:customer|card|help|support|service|team|contact)",
+    re.IGNORECASE,
 )
 
 

@@ -191,3 +191,19 @@ def test_any_check_parameters_are_refused_when_saved_or_score_every_contact(kind
     contact = qa.Contact(turns=[Turn(speaker="agent", text="Hello, how can I help?", start=0, end=2),
                                 Turn(speaker="customer", text="My card is lost", start=40, end=42)], channel="voice")
     assert qa.evaluate(parsed, contact)["answers"][0]["answer"] in ("yes", "no", "n/a")
+
+
+NAMED = ["Good morning, thank you for calling Northfield Bank.", "Hello, you're through to Harbour Savings.",
+         "Hi, welcome to Northfield customer services, Ana speaking.", "Good afternoon, Leeds Building Society."]
+UNNAMED = ["Thank you for calling, how can I help?", "Hello, welcome to customer service.",
+           "Good morning, thank you for calling the bank.", "Hi, you have reached your bank's helpline."]
+
+
+@given(st.sampled_from(NAMED + UNNAMED), st.randoms(use_true_random=False))
+def test_the_greeting_check_reads_words_not_the_recognizers_capitals(greeting, rng):
+    """Recognizers write "northfield bank" as often as "Northfield Bank" (faster-whisper one window at a time did),
+    and some write no capitals: the answer is the same under any casing of the transcript."""
+    cased = "".join(ch.upper() if rng.random() < 0.5 else ch.lower() for ch in greeting)
+    for text in (greeting, greeting.lower(), greeting.upper(), cased):
+        turns = call(("agent", 0, 4, text), ("customer", 5, 8, "Hi, I lost my card."))
+        assert answers(evaluate(turns))["greeting"] == ("yes" if greeting in NAMED else "no"), text
