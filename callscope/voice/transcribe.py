@@ -591,9 +591,9 @@ def _at_once(
         finally:
             if not all(f.done() and not f.exception() for f in futures):
                 stop.set()
-    failed = [f.exception() for f in futures if f.done() and f.exception() and not isinstance(f.exception(), _Stopped)]
-    if failed:
-        raise failed[0]
+    errors = [error for f in futures if (error := f.exception()) and not isinstance(error, _Stopped)]  # all done here
+    if errors:
+        raise errors[0]
     return [future.result() for future in futures]
 
 
