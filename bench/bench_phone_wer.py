@@ -12,7 +12,7 @@ Per model (`base`, the default, and the bundled `tiny.en`), in one run and on th
 Each side's text is scored against that channel's reference (Whisper's English normalizer, jiwer), pooled over
 calls and channels. The goal (issue 30): Callscope at most 0.95x plain's WER with the same model.
 
-    .venv/bin/python bench/bench_phone_wer.py [--models base tiny.en] [--json bench/out/bench_phone_wer.json]
+    .venv/bin/python bench/bench_phone_wer.py [--models base tiny.en] [--lines N] [--json FILE]
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def on_the_line(stereo: np.ndarray, band: str, echo_db: float | None, seed: int)
     return encode(telephone(noisy), rate=8000, fmt="wav", codec="pcm_mulaw")
 
 
-def run(models: Sequence[str]) -> dict[str, Any]:
+def run(models: Sequence[str], lines: int = 1) -> dict[str, Any]:
     manifest = build()
     scorer = Scorer()
     seconds: dict[str, float] = {}
@@ -63,9 +63,12 @@ def run(models: Sequence[str]) -> dict[str, Any]:
         left, right = decode(Path(call["stereo"]))
         assert right is not None
         references = {side: [s["text"] for s in call["segments"] if s["channel"] == side] for side in SIDES}
-        for band in BANDS:
-            for noise, echo_db in ECHO.items():
-                calls.append((references, f"{noise}, {band}", on_the_line(np.stack([left, right]), band, echo_db, i)))
+        for line in range(lines):  # each line another draw of the noise (line 0: the seed of the first runs)
+            seed = i + 100 * line
+            for band in BANDS:
+                for noise, echo_db in ECHO.items():
+                    wav = on_the_line(np.stack([left, right]), band, echo_db, seed)
+                    calls.append((references, f"{noise}, {band}", wav))
     for name in models:
         options = WhisperOptions(model=name)
         model = load_whisper(options)
@@ -91,7 +94,8 @@ def run(models: Sequence[str]) -> dict[str, Any]:
             ratio = ours["wer"] / theirs["wer"] if theirs["wer"] else float("nan")
             rows.append({"model": name, "condition": condition, "callscope": ours, "plain": theirs,
                          "ratio": round(ratio, 3)})  # fmt: skip
-    return {"calls": len(manifest["calls"]), "rows": rows, "seconds": {k: round(v, 1) for k, v in seconds.items()}}
+    seconds = {k: round(v, 1) for k, v in seconds.items()}
+    return {"calls": len(manifest["calls"]), "lines": lines, "rows": rows, "seconds": seconds}
 
 
 def table(result: dict[str, Any]) -> str:
@@ -109,9 +113,10 @@ def table(result: dict[str, Any]) -> str:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["base", "tiny.en"])
+    parser.add_argument("--lines", type=int, default=1, help="noise draws per call and condition")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
-    result = run(args.models)
+    result = run(args.models, args.lines)
     print(table(result))
     print(json.dumps(result["seconds"]))
     if args.json:

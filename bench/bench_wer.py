@@ -185,7 +185,7 @@ def hyp_turns(transcript: Any) -> list[tuple[float, float, str]]:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     manifest = build()
     options = WhisperOptions(model=args.model, vad_threshold=args.vad_threshold, batch_size=args.batch_size,
-                             chunk_s=args.chunk_s)  # fmt: skip
+                             chunk_s=args.chunk_s, low_cut_hz=args.low_cut_hz)  # fmt: skip
     model = load_whisper(options)
     plain_options = WhisperOptions(model=args.model)  # plain faster-whisper keeps Silero's default threshold
     scorer = Scorer()
@@ -339,6 +339,8 @@ def main() -> None:
     parser.add_argument("--model", default="", help="a Whisper profile (tiny.en, base) or path; both sides use it")
     parser.add_argument("--vad-threshold", type=float, default=WhisperOptions().vad_threshold,
                         help="the pipeline's Silero VAD threshold (plain faster-whisper keeps 0.5)")  # fmt: skip
+    parser.add_argument("--low-cut-hz", type=float, default=None,
+                        help="the pipeline's low cut (callscope.voice.speech_band; default: the model's; 0: none)")
     args = parser.parse_args()
     result = run(args)
     text = json.dumps(result, indent=2)

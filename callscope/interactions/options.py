@@ -23,6 +23,7 @@ def whisper_options(settings: Settings) -> WhisperOptions:
         batch_size=settings.whisper_batch_size,
         vad_threshold=settings.whisper_vad_threshold,
         channel_vad_threshold=settings.whisper_channel_vad_threshold,
+        low_cut_hz=settings.whisper_low_cut_hz,
         number_pass=settings.whisper_number_pass,
         diarize_mono=settings.diarize_mono,
         models_dir=str(settings.data_dir.resolve() / "whisper"),

@@ -15,6 +15,7 @@ import numpy as np
 
 from callscope.contacts import Turn
 from callscope.voice.number_pass import PAD_S, may_hold_number
+from callscope.voice.speech_band import LowCut
 from callscope.voice.transcribe import SAMPLE_RATE
 
 log = logging.getLogger("callscope.live")
@@ -178,8 +179,10 @@ class StreamingTranscriber:
         silence_s: float = 0.8,
         max_buffer_s: float = 15.0,
         keep_number_audio: bool = False,
+        low_cut_hz: float = 0.0,
     ) -> None:
         self.decoder, self.speaker = decoder, speaker
+        self.low_cut = LowCut(low_cut_hz)  # as a recording's channels are heard (callscope.voice.speech_band)
         self.silence_s, self.max_buffer_s = silence_s, max_buffer_s
         self.keep_number_audio = keep_number_audio
         # (turn, its audio, the audio's start): turns that may hold a spoken number, for the number pass at the end
@@ -214,7 +217,8 @@ class StreamingTranscriber:
         """Add audio; returns the committed text of this step as turn fragments (speaker, start, end, text)."""
         context = min(int(self.VAD_CONTEXT_S * SAMPLE_RATE), self.buffer.size)
         chunk_start = self.stream_s
-        self.buffer = np.concatenate([self.buffer, chunk.astype(np.float32, copy=False)])
+        chunk = self.low_cut(chunk)
+        self.buffer = np.concatenate([self.buffer, chunk])
         regions = speech_regions(self.buffer[self.buffer.size - chunk.size - context :])
         base = chunk_start - context / SAMPLE_RATE
         new_speech = [(base + a, base + b) for a, b in regions if base + b > chunk_start]

@@ -28,7 +28,7 @@ import numpy as np
 
 from callscope.contacts import Turn
 from callscope.errors import AudioError
-from callscope.voice import crosstalk, number_pass, profiles, roles
+from callscope.voice import crosstalk, number_pass, profiles, roles, speech_band
 from callscope.voice.audio_windows import Source, StreamInfo, decode_once, stream_info, windows
 from callscope.voice.roles import RoleDecision
 
@@ -57,9 +57,14 @@ class WhisperOptions:
     chunk_s: int = 30  # batched: the longest chunk of speech decoded in one piece
     vad_threshold: float = 0.5  # Silero's speech probability threshold on a mono recording
     channel_vad_threshold: float = 0.35  # a stereo call's quiet channel: short answers between long silences
+    low_cut_hz: float | None = None  # what lies under it (hum, rumble) is filtered out; None: the model's; 0: not
     number_pass: bool = True  # turns that may hold a spoken number are heard again, primed for digits (redaction)
     diarize_mono: bool = True  # tell two voices apart on a mono recording (the whole track at once)
     models_dir: str = MODELS_DIR  # where a profile's wheels are joined into a model folder
+
+    @property
+    def cut_hz(self) -> float:
+        return speech_band.cut_hz_for(self.model) if self.low_cut_hz is None else self.low_cut_hz
 
 
 # A stereo channel whose noise floor (over a window) is under this is quiet, and gets `channel_vad_threshold`. On a
@@ -526,8 +531,10 @@ def _transcribe_tracks(
         words: list[list[crosstalk.Word]] = []  # per turn: its words (for the crosstalk guard)
         levels = crosstalk.Levels()
         length = 0.0
-        for offset, audio in windows(source, channel):
-            floor_db = crosstalk.noise_floor(levels.add(offset, audio))
+        low_cut = speech_band.LowCut(options.cut_hz)
+        for offset, recorded in windows(source, channel):
+            audio = low_cut(recorded)  # what Whisper hears; the crosstalk guard measures the line as it is
+            floor_db = crosstalk.noise_floor(levels.add(offset, recorded))
             heard_with = quiet if floor_db <= QUIET_LINE_DB else options
             turns += _transcribe_track(model, audio, heard_with, note, offset, words=words)
             length = offset + audio.size / SAMPLE_RATE
@@ -601,7 +608,8 @@ def _transcribe_mono_diarized(source: str | bytes, options: WhisperOptions, on_p
     """Mono with two voices told apart from Whisper's word timings (callscope.voice.diarize imports torch only then)."""
     from callscope.voice.diarize import assign_speakers
 
-    audio, _ = decode(source)
+    recorded, _ = decode(source)
+    audio = speech_band.LowCut(options.cut_hz)(recorded)
     duration = audio.size / SAMPLE_RATE
 
     def report(end: float) -> None:
@@ -610,7 +618,7 @@ def _transcribe_mono_diarized(source: str | bytes, options: WhisperOptions, on_p
 
     words: list[list[tuple[float, float, str]]] = []
     turns = _transcribe_track(load_whisper(options), audio, options, report, words=words)
-    turns, diarization = assign_speakers(audio, turns, words)
+    turns, diarization = assign_speakers(recorded, turns, words)
     if on_progress is not None:
         on_progress(1.0)
     return Transcript(duration=duration, turns=merge_turns([turns]), channels=1, diarization=diarization)

@@ -354,6 +354,18 @@ def test_upsampler_doubles_rate_without_clicks() -> None:
     assert np.max(np.abs(out[4:] - np.roll(reference, 1)[4:])) < 0.05
 
 
+def test_a_live_channel_is_heard_through_the_low_cut_a_recording_gets(resources: LiveResources, clock: Clock) -> None:
+    """Mains hum on a live line is taken out before the VAD and Whisper hear it, as on a posted recording."""
+    session = LiveSession("s-hum", resources, clock=clock)
+    hum = 0.3 * np.sin(2 * np.pi * 50 * np.arange(16000) / 16000)
+    for _ in range(3):  # chunk by chunk: the filter's state goes on from one to the next
+        session.hear("customer", (hum * 32767).astype("<i2"), 16000)
+    transcriber = session.transcribers["customer"]
+    assert resources.whisper.cut_hz > 50 and transcriber.low_cut.sos is not None
+    assert transcriber.turns == [] and transcriber.buffer.size >= 4000
+    assert np.std(transcriber.buffer) < np.std(hum) / 10  # over 20 dB down
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("rate", [16000, 8000])
 def test_real_call_streams_into_turns_and_intent(resources: LiveResources, clock: Clock, rate: int) -> None:
