@@ -12,7 +12,7 @@ Per model (`base`, the default, and the bundled `tiny.en`), in one run and on th
 Each side's text is scored against that channel's reference (Whisper's English normalizer, jiwer), pooled over
 calls and channels. The goal (issue 30): Callscope at most 0.95x plain's WER with the same model.
 
-    .venv/bin/python bench/bench_phone_wer.py [--models base tiny.en] [--lines N] [--json FILE]
+    .venv/bin/python bench/bench_phone_wer.py [--models base tiny.en] [--lines N] [--low-cut-hz 120 300] [--json F]
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def on_the_line(stereo: np.ndarray, band: str, echo_db: float | None, seed: int)
     return encode(telephone(noisy), rate=8000, fmt="wav", codec="pcm_mulaw")
 
 
-def run(models: Sequence[str], lines: int = 1) -> dict[str, Any]:
+def run(models: Sequence[str], lines: int = 1, low_cut_hz: Sequence[float] = ()) -> dict[str, Any]:
     manifest = build()
     scorer = Scorer()
     seconds: dict[str, float] = {}
@@ -69,8 +69,8 @@ def run(models: Sequence[str], lines: int = 1) -> dict[str, Any]:
                 for noise, echo_db in ECHO.items():
                     wav = on_the_line(np.stack([left, right]), band, echo_db, seed)
                     calls.append((references, f"{noise}, {band}", wav))
-    for name in models:
-        options = WhisperOptions(model=name)
+    for k, name in enumerate(models):
+        options = WhisperOptions(model=name, low_cut_hz=low_cut_hz[k] if low_cut_hz else 0.0)
         model = load_whisper(options)
         for references, condition, wav in calls:
             began = time.perf_counter()
@@ -114,9 +114,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["base", "tiny.en"])
     parser.add_argument("--lines", type=int, default=1, help="noise draws per call and condition")
+    parser.add_argument("--low-cut-hz", nargs="+", type=float, default=[],
+                        help="Callscope's low cut per model, in the order of --models (default: none)")  # fmt: skip
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
-    result = run(args.models, args.lines)
+    result = run(args.models, args.lines, args.low_cut_hz)
     print(table(result))
     print(json.dumps(result["seconds"]))
     if args.json:

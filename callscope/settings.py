@@ -59,12 +59,12 @@ class Settings(BaseSettings):
         description="Silero VAD threshold for each channel of a stereo call: one voice between long silences, "
         "where 0.5 drops short answers (bench/RESULTS.md)",
     )
-    whisper_low_cut_hz: float | None = Field(
-        default=None,
+    whisper_low_cut_hz: float = Field(
+        default=0.0,
         ge=0,
         lt=4000,
         description="what lies under this frequency (mains hum, rumble) is filtered out before Whisper hears a "
-        "channel; unset: the model's (tiny.en 300 Hz, any other 120 Hz: bench/RESULTS.md); 0: nothing",
+        "channel, recorded or live; 0: nothing. Phone-line bench: 300 for tiny.en, 120 for base (bench/RESULTS.md)",
     )
     whisper_batch_size: int = Field(
         default=0,

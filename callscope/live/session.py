@@ -230,7 +230,7 @@ class LiveSession:
                 silence_s=self.silence_s,
                 max_buffer_s=self.settings.live_max_buffer_s,
                 keep_number_audio=self.resources.whisper.number_pass,
-                low_cut_hz=self.resources.whisper.cut_hz,
+                low_cut_hz=self.resources.whisper.low_cut_hz,
             )
         return transcriber.feed(samples)
 

@@ -1,10 +1,10 @@
-"""The low end of a channel is taken out before Whisper hears it: mains hum and rumble, not speech.
+"""A setting: the low end of a channel taken out before Whisper hears it (mains hum and rumble, not speech).
 
 Under the telephone band (300 Hz, ITU-T G.712) a call carries little a recognizer needs and much it does not: mains
-hum at 50/60 Hz and its harmonics, rumble, handling noise. Over hum both models misheard read speech ("old sposed"
-for "ill disposed"); cutting the whole band under 300 Hz made the bundled `tiny.en` hear every condition of the
-phone-line bench better, 8 kHz calls included, where `base` lost words at 8 kHz with it and is better served by a
-cut under the speech (120 Hz: hum's fundamental, rumble). Measured in bench/RESULTS.md (issue 30).
+hum at 50/60 Hz and its harmonics, rumble, handling noise. On the phone-line bench (real speech) both models heard
+lines with hum better with a cut, `tiny.en` every condition with 300 Hz (0.80x plain), `base` with 120 Hz (0.95x);
+but the same cuts changed words on the suite's synthetic voices (a live account number read out was no longer
+heard as digits), so it is off unless a deployment sets it (bench/RESULTS.md, issue 30).
 """
 
 from __future__ import annotations
@@ -12,15 +12,9 @@ from __future__ import annotations
 import numpy as np
 
 SAMPLE_RATE = 16_000
-HUM_CUT_HZ = 120.0  # any model: under the speech (50/60 Hz hum loses 30/24 dB)
-TELEPHONE_CUT_HZ = 300.0  # the telephone band's lower edge (50 Hz hum loses 60 dB, 200 Hz 14 dB)
-CUT_HZ_BY_MODEL = {"tiny.en": TELEPHONE_CUT_HZ, "": TELEPHONE_CUT_HZ}  # "" is the bundled tiny.en too
+HUM_CUT_HZ = 120.0  # under the speech (50/60 Hz hum loses 30/24 dB): what the bench measured best for base
+TELEPHONE_CUT_HZ = 300.0  # the telephone band's lower edge (50 Hz hum loses 60 dB): best for tiny.en there
 ORDER = 4  # 24 dB per octave
-
-
-def cut_hz_for(model: str) -> float:
-    """The cut a model hears best with (bench/RESULTS.md); a model not measured gets the hum cut."""
-    return CUT_HZ_BY_MODEL.get(model, HUM_CUT_HZ)
 
 
 class LowCut:

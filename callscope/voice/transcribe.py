@@ -57,14 +57,10 @@ class WhisperOptions:
     chunk_s: int = 30  # batched: the longest chunk of speech decoded in one piece
     vad_threshold: float = 0.5  # Silero's speech probability threshold on a mono recording
     channel_vad_threshold: float = 0.35  # a stereo call's quiet channel: short answers between long silences
-    low_cut_hz: float | None = None  # what lies under it (hum, rumble) is filtered out; None: the model's; 0: not
+    low_cut_hz: float = 0.0  # what lies under it (hum, rumble) is filtered out first (callscope.voice.speech_band)
     number_pass: bool = True  # turns that may hold a spoken number are heard again, primed for digits (redaction)
     diarize_mono: bool = True  # tell two voices apart on a mono recording (the whole track at once)
     models_dir: str = MODELS_DIR  # where a profile's wheels are joined into a model folder
-
-    @property
-    def cut_hz(self) -> float:
-        return speech_band.cut_hz_for(self.model) if self.low_cut_hz is None else self.low_cut_hz
 
 
 # A stereo channel whose noise floor (over a window) is under this is quiet, and gets `channel_vad_threshold`. On a
@@ -531,7 +527,7 @@ def _transcribe_tracks(
         words: list[list[crosstalk.Word]] = []  # per turn: its words (for the crosstalk guard)
         levels = crosstalk.Levels()
         length = 0.0
-        low_cut = speech_band.LowCut(options.cut_hz)
+        low_cut = speech_band.LowCut(options.low_cut_hz)
         for offset, recorded in windows(source, channel):
             audio = low_cut(recorded)  # what Whisper hears; the crosstalk guard measures the line as it is
             floor_db = crosstalk.noise_floor(levels.add(offset, recorded))
@@ -609,7 +605,7 @@ def _transcribe_mono_diarized(source: str | bytes, options: WhisperOptions, on_p
     from callscope.voice.diarize import assign_speakers
 
     recorded, _ = decode(source)
-    audio = speech_band.LowCut(options.cut_hz)(recorded)
+    audio = speech_band.LowCut(options.low_cut_hz)(recorded)
     duration = audio.size / SAMPLE_RATE
 
     def report(end: float) -> None:

@@ -9,8 +9,7 @@ from hypothesis import strategies as st
 
 from callscope.interactions.options import whisper_options
 from callscope.settings import Settings
-from callscope.voice.speech_band import HUM_CUT_HZ, TELEPHONE_CUT_HZ, LowCut, cut_hz_for
-from callscope.voice.transcribe import WhisperOptions
+from callscope.voice.speech_band import HUM_CUT_HZ, TELEPHONE_CUT_HZ, LowCut
 
 RATE = 16_000
 
@@ -48,10 +47,8 @@ def test_a_stream_filtered_piece_by_piece_equals_it_filtered_whole(cuts, seed):
     assert np.allclose(np.concatenate(pieces), whole, atol=1e-6)
 
 
-def test_each_model_gets_the_cut_it_was_measured_with_and_a_setting_overrides_it():
-    assert cut_hz_for("tiny.en") == TELEPHONE_CUT_HZ and cut_hz_for("base") == HUM_CUT_HZ
-    assert cut_hz_for("/models/some-ct2-folder") == HUM_CUT_HZ
-    assert WhisperOptions(model="tiny.en").cut_hz == TELEPHONE_CUT_HZ
-    assert WhisperOptions(model="tiny.en", low_cut_hz=0.0).cut_hz == 0.0
-    assert whisper_options(Settings(whisper_model="base")).cut_hz == HUM_CUT_HZ
-    assert whisper_options(Settings(whisper_model="base", whisper_low_cut_hz=200.0)).cut_hz == 200.0
+def test_the_cut_is_off_unless_a_deployment_sets_it():
+    assert whisper_options(Settings()).low_cut_hz == 0.0
+    assert whisper_options(Settings(whisper_low_cut_hz=TELEPHONE_CUT_HZ)).low_cut_hz == TELEPHONE_CUT_HZ
+    with pytest.raises(ValueError):
+        Settings(whisper_low_cut_hz=-1.0)
