@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-SAMPLE_RATE = 16_000
+from callscope.voice.audio_windows import SAMPLE_RATE
+
 HUM_CUT_HZ = 120.0  # under the speech (50/60 Hz hum loses 30/24 dB): what the bench measured best for base
 TELEPHONE_CUT_HZ = 300.0  # the telephone band's lower edge (50 Hz hum loses 60 dB): best for tiny.en there
 ORDER = 4  # 24 dB per octave
