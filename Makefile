@@ -28,7 +28,7 @@ test-fast: install
 
 # Debian packages the suite needs: chromium for the browser tests (Playwright cannot download its own browser here),
 # espeak-ng to speak the test calls; iproute2, haproxy and nftables for the cluster's hosts (tests/cluster).
-DEBIAN_PACKAGES := chromium espeak-ng iproute2 haproxy nftables
+DEBIAN_PACKAGES := chromium espeak-ng iproute2 haproxy nftables gcc libc6-dev
 system-packages:
 	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

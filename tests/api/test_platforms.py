@@ -327,9 +327,8 @@ def test_the_agent_page_follows_a_platform_call_by_its_id_and_other_tenants_see_
     for the same id hears nothing of it."""
     from playwright.sync_api import sync_playwright
 
-    from tests.reports.test_browser import CHROMIUM, CHROMIUM_ARGS
+    from tests.browser import launch_chromium
 
-    assert CHROMIUM.exists(), f"{CHROMIUM} is missing: `apt-get install -y chromium`"
     tenant = f"ah-{uuid.uuid4().hex[:8]}"
     admin, agent_key = make_key("admin", tenant=tenant), make_key("agent", tenant=tenant)
     stranger = make_key("agent")
@@ -362,7 +361,7 @@ def test_the_agent_page_follows_a_platform_call_by_its_id_and_other_tenants_see_
         return await listening
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        browser = launch_chromium(playwright)
         page = browser.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
