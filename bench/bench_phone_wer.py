@@ -70,7 +70,7 @@ def run(models: Sequence[str], lines: int = 1, low_cut_hz: Sequence[float] = ())
                     wav = on_the_line(np.stack([left, right]), band, echo_db, seed)
                     calls.append((references, f"{noise}, {band}", wav))
     for k, name in enumerate(models):
-        options = WhisperOptions(model=name, low_cut_hz=low_cut_hz[k] if low_cut_hz else 0.0)
+        options = WhisperOptions(model=name, low_cut_hz=low_cut_hz[k] if low_cut_hz else WhisperOptions().low_cut_hz)
         model = load_whisper(options)
         for references, condition, wav in calls:
             began = time.perf_counter()
@@ -115,7 +115,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--models", nargs="+", default=["base", "tiny.en"])
     parser.add_argument("--lines", type=int, default=1, help="noise draws per call and condition")
     parser.add_argument("--low-cut-hz", nargs="+", type=float, default=[],
-                        help="Callscope's low cut per model, in the order of --models (default: none)")  # fmt: skip
+                        help="Callscope's low cut per model, in the order of --models (default: 300)")  # fmt: skip
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     result = run(args.models, args.lines, args.low_cut_hz)

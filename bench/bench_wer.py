@@ -339,8 +339,8 @@ def main() -> None:
     parser.add_argument("--model", default="", help="a Whisper profile (tiny.en, base) or path; both sides use it")
     parser.add_argument("--vad-threshold", type=float, default=WhisperOptions().vad_threshold,
                         help="the pipeline's Silero VAD threshold (plain faster-whisper keeps 0.5)")  # fmt: skip
-    parser.add_argument("--low-cut-hz", type=float, default=0.0,
-                        help="the pipeline's low cut (callscope.voice.speech_band; default 0: none)")
+    parser.add_argument("--low-cut-hz", type=float, default=WhisperOptions().low_cut_hz,
+                        help="the pipeline's low cut on a humming line (callscope.voice.speech_band; 0: none)")
     args = parser.parse_args()
     result = run(args)
     text = json.dumps(result, indent=2)

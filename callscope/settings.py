@@ -60,11 +60,12 @@ class Settings(BaseSettings):
         "where 0.5 drops short answers (bench/RESULTS.md)",
     )
     whisper_low_cut_hz: float = Field(
-        default=0.0,
+        default=300.0,
         ge=0,
         lt=4000,
-        description="what lies under this frequency (mains hum, rumble) is filtered out before Whisper hears a "
-        "channel, recorded or live; 0: nothing. Phone-line bench: 300 for tiny.en, 120 for base (bench/RESULTS.md)",
+        description="on a channel whose pauses hum (mains hum, rumble), what lies under this frequency is filtered "
+        "out before Whisper hears it, recorded or live; other channels are heard as they are; 0: never "
+        "(callscope.voice.speech_band, bench/RESULTS.md)",
     )
     whisper_batch_size: int = Field(
         default=0,

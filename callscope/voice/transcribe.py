@@ -57,7 +57,7 @@ class WhisperOptions:
     chunk_s: int = 30  # batched: the longest chunk of speech decoded in one piece
     vad_threshold: float = 0.5  # Silero's speech probability threshold on a mono recording
     channel_vad_threshold: float = 0.35  # a stereo call's quiet channel: short answers between long silences
-    low_cut_hz: float = 0.0  # what lies under it (hum, rumble) is filtered out first (callscope.voice.speech_band)
+    low_cut_hz: float = 300.0  # on a line that hums, what lies under it is filtered out first (voice.speech_band)
     number_pass: bool = True  # turns that may hold a spoken number are heard again, primed for digits (redaction)
     diarize_mono: bool = True  # tell two voices apart on a mono recording (the whole track at once)
     models_dir: str = MODELS_DIR  # where a profile's wheels are joined into a model folder
