@@ -42,15 +42,17 @@ def hums(samples: np.ndarray) -> bool:
 class LowCut:
     """A high-pass filter over a stream of 16 kHz float32 pieces, its state carried from piece to piece (a channel
     filtered a window or a live chunk at a time equals the channel filtered whole). Gated, it hands the line on as
-    it is unless the line hums, judged over the first LISTEN_S seconds (re-judged with each piece until then)."""
+    it is unless the line hums, judged over the first LISTEN_S seconds: anew with each second heard until then (a
+    live call's 20 ms frames are not each judged), then kept."""
 
     def __init__(self, cutoff_hz: float, *, gated: bool = True) -> None:
         from scipy.signal import butter  # scipy loads with the first call, not with every import of the voice code
 
         self.sos = butter(ORDER, cutoff_hz, btype="highpass", fs=SAMPLE_RATE, output="sos") if cutoff_hz else None
         self.state = np.zeros((ORDER // 2, 2)) if cutoff_hz else None
-        self.cutting: bool | None = None if gated else True  # None: still listening
-        self.listened: list[np.ndarray] = []
+        self.cutting = not gated
+        self.heard: list[np.ndarray] | None = [] if gated else None  # None: judged for good
+        self.judged_at = 0  # samples heard at the last judgement
 
     def __call__(self, samples: np.ndarray) -> np.ndarray:
         samples = samples.astype(np.float32, copy=False)
@@ -59,12 +61,11 @@ class LowCut:
         from scipy.signal import sosfilt
 
         out, self.state = sosfilt(self.sos, samples, zi=self.state)  # always run: no seam when the cut comes in
-        if self.cutting is None or self.listened:
-            self.listened.append(samples)
-            heard = np.concatenate(self.listened)
-            self.cutting = hums(heard)
-            if heard.size >= LISTEN_S * SAMPLE_RATE:
-                self.listened = []  # decided for good
-            else:
-                self.listened = [heard]
+        if self.heard is not None:
+            self.heard.append(samples)
+            size = sum(piece.size for piece in self.heard)
+            if size >= self.judged_at + SAMPLE_RATE or size >= LISTEN_S * SAMPLE_RATE:
+                heard = np.concatenate(self.heard)
+                self.cutting, self.judged_at = hums(heard), size
+                self.heard = None if size >= LISTEN_S * SAMPLE_RATE else [heard]
         return out.astype(np.float32) if self.cutting else samples
